@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs every system tool the test suite drives for real.
+# Idempotent: skips apt when everything is already present.
+set -euo pipefail
+need=()
+for pair in umoci:umoci runc:runc skopeo:skopeo musl-gcc:musl-tools pigz:pigz \
+            docker-registry:docker-registry htpasswd:apache2-utils buildah:buildah \
+            openssl:openssl; do
+  bin=${pair%%:*}; pkg=${pair##*:}
+  command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi

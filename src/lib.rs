@@ -1,0 +1,21 @@
+//! ironhull: a secure, reproducible OCI image builder.
+//!
+//! Data flows one way: [`spec`] → [`build`] plan → [`layer`] blobs → [`image`]
+//! documents → [`policy`] gate → [`output`]. The CLI in `main.rs` is a thin shell
+//! over this library.
+
+pub mod base;
+pub mod build;
+pub mod cjson;
+pub mod digest;
+pub mod error;
+pub mod fs;
+pub mod harden;
+pub mod image;
+pub mod layer;
+pub mod output;
+pub mod policy;
+pub mod reference;
+pub mod secrets;
+pub mod spec;
+pub mod store;
