@@ -14,3 +14,12 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+
+# --- pip tools ---------------------------------------------------------------
+# Python tools the tests drive (none yet). Add them here as `pip_tools+=(...)`
+# entries, pinned to exact versions so CI is reproducible, e.g.
+#   pip_tools+=("some-scanner==1.2.3")
+pip_tools=()
+if [ ${#pip_tools[@]} -gt 0 ]; then
+  python3 -m pip install --quiet --disable-pip-version-check "${pip_tools[@]}"
+fi

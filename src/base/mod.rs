@@ -1,1 +1,2 @@
-//! (in progress)
+//! Base images: where an image's lower layers come from.
+pub mod builtin;

@@ -1,3 +1,7 @@
 //! Reading image filesystems: layer tar streams, whiteouts, the merged view.
 pub mod entry;
+pub mod merge;
+pub mod read;
 pub use entry::{Entry, EntryKind, ImagePath, LayerEvent, PathError};
+pub use merge::{CaptureSet, MergeError, MergedTree, Node, load_tree};
+pub use read::{LayerStats, ReadError, ReadOptions, read_layer};

@@ -1,1 +1,251 @@
-//! (in progress)
+//! Hardening a base image: strip shells, package managers, caches, setuid bits
+//! and world-writable modes, and keep the package database truthful.
+//!
+//! Two passes over the base layers: the first builds the merged view and the
+//! [`Plan`]; the second rewrites, entry by entry, only the layers the plan
+//! touches. Untouched layers are reused byte for byte, so registries can
+//! deduplicate them (distroless and the built-in base pass through unchanged).
+
+pub mod accounts;
+pub mod apk;
+pub mod plan;
+pub mod rules;
+
+pub use plan::{Action, Plan};
+pub use rules::Reason;
+
+use crate::digest::{Digest, HashingReader};
+use crate::fs::merge::{CaptureSet, MergedTree};
+use crate::fs::read::{ReadOptions, read_layer};
+use crate::fs::{Entry, EntryKind, ImagePath, LayerEvent};
+use crate::image::{LayerBlob, PlatformImage};
+use crate::layer::{LayerParams, LayerWriter};
+use crate::store::BlobStore;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Read};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HardenError {
+    #[error("base layer {layer}: {source}")]
+    Read { layer: Digest, source: crate::fs::read::ReadError },
+    #[error("base layer {layer}: {source}")]
+    Blob { layer: Digest, source: crate::store::BlobError },
+    #[error("base layer {layer}: the blob's digest is {actual}; the base is corrupt or was tampered with")]
+    DigestMismatch { layer: Digest, actual: Digest },
+    #[error("base layer {layer}: its uncompressed content hashes to {actual}, but the config's rootfs.diff_ids says {expected}; the base is corrupt")]
+    DiffIdMismatch { layer: Digest, expected: Digest, actual: Digest },
+    #[error("rewriting base layer {layer}: {source}")]
+    Write { layer: Digest, source: crate::layer::LayerError },
+    #[error("base layer {layer}: {source}")]
+    Merge { layer: Digest, source: crate::fs::merge::MergeError },
+}
+
+/// One removal or change, for the build report.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    pub path: String,
+    pub what: String,
+    pub why: String,
+    pub layer: usize,
+}
+
+/// The hardened base: its layers (reused or rewritten), the merged view after
+/// hardening (with captured account and package files), and what changed.
+pub struct Hardened {
+    pub layers: Vec<LayerBlob>,
+    pub tree: MergedTree,
+    pub changes: Vec<Change>,
+    pub dropped_packages: Vec<String>,
+    /// Per base layer: true when it was rewritten.
+    pub rewritten: Vec<bool>,
+}
+
+/// Reads one layer blob, verifying its digest and diffID as it streams.
+fn read_verified(
+    blobs: &BlobStore,
+    layer: &LayerBlob,
+    opts: &ReadOptions,
+    mut visit: impl FnMut(LayerEvent, &mut dyn Read) -> Result<(), crate::fs::read::ReadError>,
+) -> Result<(), HardenError> {
+    let f = blobs.open_read(&layer.digest).map_err(|source| HardenError::Blob { layer: layer.digest.clone(), source })?;
+    let mut hr = HashingReader::new(io::BufReader::with_capacity(1 << 20, f));
+    let stats = read_layer(&mut hr, opts, &mut visit).map_err(|source| HardenError::Read { layer: layer.digest.clone(), source })?;
+    io::copy(&mut hr, &mut io::sink()).map_err(|e| HardenError::Read { layer: layer.digest.clone(), source: e.into() })?;
+    let (actual, _) = hr.finish();
+    if actual != layer.digest {
+        return Err(HardenError::DigestMismatch { layer: layer.digest.clone(), actual });
+    }
+    if stats.diff_id != layer.diff_id {
+        return Err(HardenError::DiffIdMismatch { layer: layer.digest.clone(), expected: layer.diff_id.clone(), actual: stats.diff_id });
+    }
+    Ok(())
+}
+
+/// Hardens one platform's base. Reused layers are imported from `src` into
+/// `dst`; rewritten ones are written to `dst`.
+pub fn harden(base: &PlatformImage, src: &BlobStore, dst: &BlobStore, params: &LayerParams) -> Result<Hardened, HardenError> {
+    let opts = ReadOptions::default();
+    // Pass 1: merged view, and every entry of every layer (metadata only).
+    let mut tree = MergedTree::with_capture(CaptureSet::standard());
+    let mut per_layer: Vec<Vec<Entry>> = Vec::new();
+    for (i, layer) in base.layers.iter().enumerate() {
+        let mut entries = Vec::new();
+        let mut merge_err = None;
+        read_verified(src, layer, &opts, |ev, content| {
+            if let LayerEvent::Entry(e) = &ev {
+                entries.push(e.clone());
+            }
+            if let Err(e) = tree.apply(i, &ev, content) {
+                merge_err.get_or_insert(e);
+            }
+            Ok(())
+        })?;
+        if let Some(source) = merge_err {
+            return Err(HardenError::Merge { layer: layer.digest.clone(), source });
+        }
+        per_layer.push(entries);
+    }
+
+    let plan = Plan::compute(&tree);
+
+    // Pass 2: rewrite only the layers the plan touches.
+    let mut out = Vec::new();
+    let mut changes = Vec::new();
+    let mut rewritten = Vec::new();
+    for (i, layer) in base.layers.iter().enumerate() {
+        let mut dropped = BTreeSet::new();
+        let touched = per_layer[i].iter().any(|e| {
+            let a = plan.action(i, e, &dropped);
+            if let Action::Drop(_) = a {
+                dropped.insert(e.path.clone());
+            }
+            a != Action::Keep
+        });
+        if !touched {
+            dst.import_from(src, &layer.digest).map_err(|source| HardenError::Blob { layer: layer.digest.clone(), source })?;
+            out.push(layer.clone());
+            rewritten.push(false);
+            continue;
+        }
+        let blob = rewrite_layer(i, layer, src, dst, &plan, params, &mut changes)?;
+        out.push(blob);
+        rewritten.push(true);
+    }
+
+    // Bring the merged view in line with what now ships.
+    let mut gone: Vec<ImagePath> = plan.removed.keys().cloned().collect();
+    gone.extend(plan.removed_trees.keys().cloned());
+    gone.extend(tree.iter().filter(|(p, _)| rules::in_cache_dir(p)).map(|(p, _)| p.clone()).collect::<Vec<_>>());
+    for p in gone {
+        tree.remove(&p);
+    }
+    let remode: Vec<(usize, Entry)> = tree
+        .iter()
+        .filter(|(_, n)| rules::hardened_mode(&n.entry) != n.entry.mode)
+        .map(|(_, n)| {
+            let mut e = n.entry.clone();
+            e.mode = rules::hardened_mode(&n.entry);
+            (n.layer, e)
+        })
+        .collect();
+    for (layer, e) in remode {
+        tree.insert(layer, e);
+    }
+    for (p, (_, bytes)) in &plan.replacements {
+        tree.set_content(p, bytes.clone());
+    }
+    Ok(Hardened { layers: out, tree, changes, dropped_packages: plan.dropped_packages.into_iter().collect(), rewritten })
+}
+
+fn whiteout_entry(dir: Option<ImagePath>, name: &str, mtime: u64) -> Option<Entry> {
+    let parent = dir.unwrap_or_default();
+    let p = parent.join(name).ok()?;
+    let mut e = Entry::new(p, EntryKind::File, 0o644);
+    e.mtime = mtime;
+    Some(e)
+}
+
+fn rewrite_layer(
+    index: usize,
+    layer: &LayerBlob,
+    src: &BlobStore,
+    dst: &BlobStore,
+    plan: &Plan,
+    params: &LayerParams,
+    changes: &mut Vec<Change>,
+) -> Result<LayerBlob, HardenError> {
+    let werr = |source| HardenError::Write { layer: layer.digest.clone(), source };
+    let mut writer = LayerWriter::new_unordered(dst, params).map_err(werr)?;
+    let mut dropped = BTreeSet::new();
+    let mut write_err = None;
+    read_verified(src, layer, &ReadOptions::default(), |ev, content| {
+        if write_err.is_some() {
+            return Ok(());
+        }
+        let res = match ev {
+            LayerEvent::Entry(e) => match plan.action(index, &e, &dropped) {
+                Action::Keep => writer.append(&e, Some(content)),
+                Action::Drop(why) => {
+                    changes.push(Change { path: e.path.to_abs(), what: "removed".into(), why: why.to_string(), layer: index });
+                    dropped.insert(e.path.clone());
+                    Ok(())
+                }
+                Action::Rewrite { mode, content: new } => {
+                    let mut e2 = e.clone();
+                    if mode != e.mode {
+                        changes.push(Change {
+                            path: e.path.to_abs(),
+                            what: format!("mode {:04o} -> {:04o}", e.mode, mode),
+                            why: if e.mode & 0o6000 != 0 { "setuid/setgid bit".into() } else { "world-writable".into() },
+                            layer: index,
+                        });
+                    }
+                    e2.mode = mode;
+                    match new {
+                        Some(bytes) => {
+                            changes.push(Change {
+                                path: e.path.to_abs(),
+                                what: "rewritten".into(),
+                                why: "entries of removed packages dropped".into(),
+                                layer: index,
+                            });
+                            e2.size = bytes.len() as u64;
+                            writer.append(&e2, Some(&mut &bytes[..]))
+                        }
+                        None => writer.append(&e2, Some(content)),
+                    }
+                }
+            },
+            LayerEvent::Whiteout(p) => match whiteout_entry(p.parent(), &format!(".wh.{}", p.file_name()), 0) {
+                Some(e) => writer.append(&e, None),
+                None => Ok(()),
+            },
+            LayerEvent::Opaque(dir) => match whiteout_entry(Some(dir), ".wh..wh..opq", 0) {
+                Some(e) => writer.append(&e, None),
+                None => Ok(()),
+            },
+        };
+        if let Err(e) = res {
+            write_err = Some(e);
+        }
+        Ok(())
+    })?;
+    if let Some(e) = write_err {
+        return Err(werr(e));
+    }
+    writer.finish().map_err(werr)
+}
+
+/// Groups changes for a short human report: reason → (count, first paths).
+pub fn summarize(changes: &[Change]) -> BTreeMap<String, (usize, Vec<String>)> {
+    let mut m: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
+    for c in changes {
+        let key = format!("{} ({})", c.what.split(' ').next().unwrap_or(""), c.why);
+        let slot = m.entry(key).or_default();
+        slot.0 += 1;
+        if slot.1.len() < 4 {
+            slot.1.push(c.path.clone());
+        }
+    }
+    m
+}

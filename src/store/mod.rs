@@ -1,3 +1,125 @@
 //! Local stores: the content-addressed blob store, OCI layouts and archives.
+//!
+//! Every reader here turns an untrusted source (a layout directory, an OCI or
+//! `docker save` archive, a root filesystem tarball) into the same [`Source`]: an
+//! [`ImageSet`] plus a [`BlobStore`] in which every referenced blob exists.
+//! Indexes, manifests and configs are verified against their digests on read;
+//! layer blobs are verified when an archive is imported, or while they stream
+//! (use [`Source::open_verified`]) when they come from a layout directory.
 pub mod blobs;
+mod archive;
+mod docker_archive;
+mod error;
+mod layout;
+mod oci_archive;
+mod rootfs;
+
 pub use blobs::{BlobError, BlobStore};
+pub use docker_archive::{read_docker_archive, write_docker_archive};
+pub use error::StoreError;
+pub use layout::{read_oci_layout, write_oci_layout};
+pub use oci_archive::{read_oci_archive, write_oci_archive};
+pub use rootfs::read_rootfs;
+
+use crate::digest::Digest;
+use crate::image::{ImageSet, PlatformImage};
+use sha2::Digest as _;
+use std::io::{self, Read};
+
+/// Size cap for indexes, manifests and configs: real ones are a few KiB, and an
+/// unbounded read of a hostile "manifest" would exhaust memory.
+pub const MAX_DOC: u64 = 4 * 1024 * 1024;
+
+/// An image read from a local source, with the blobs it references.
+#[derive(Debug)]
+pub struct Source {
+    pub images: ImageSet,
+    pub blobs: BlobStore,
+    /// Keeps an extracted archive alive as long as the source is used.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Source {
+    /// Opens a blob for streaming; the reader fails (instead of reaching EOF)
+    /// if the content does not match `digest` and `size`. Use it for layers,
+    /// which are too large to verify up front.
+    pub fn open_verified(&self, digest: &Digest, size: u64) -> Result<VerifyingReader<std::fs::File>, StoreError> {
+        let f = self
+            .blobs
+            .open_read(digest)
+            .map_err(StoreError::from_blob(format!("blob store {}", self.blobs.root().display())))?;
+        Ok(VerifyingReader::new(f, digest.clone(), size))
+    }
+}
+
+/// Every blob one platform image references: config, manifest and layers. This
+/// is the `blobs` list the writers want.
+pub fn image_blobs(image: &PlatformImage) -> Vec<Digest> {
+    let mut v = vec![image.manifest_digest.clone(), image.config_digest.clone()];
+    v.extend(image.layers.iter().map(|l| l.digest.clone()));
+    v
+}
+
+/// A reader that hashes what passes through and turns a digest or size mismatch
+/// into an I/O error, so a consumer can never read a tampered blob to its end.
+pub struct VerifyingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    count: u64,
+    expected: Digest,
+    size: u64,
+}
+
+impl<R: Read> VerifyingReader<R> {
+    pub fn new(inner: R, expected: Digest, size: u64) -> Self {
+        Self {
+            inner,
+            hasher: sha2::Sha256::new(),
+            count: 0,
+            expected,
+            size,
+        }
+    }
+}
+
+impl<R: Read> Read for VerifyingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        if self.count > self.size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "blob {} is longer than the {} bytes its descriptor declares; it is corrupt or was tampered with",
+                    self.expected, self.size
+                ),
+            ));
+        }
+        if n == 0 && !buf.is_empty() {
+            if self.count != self.size {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "blob {} has {} bytes but its descriptor declares {}; it is truncated",
+                        self.expected, self.count, self.size
+                    ),
+                ));
+            }
+            let actual = hex::encode(self.hasher.clone().finalize());
+            if actual != self.expected.hex() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "blob content does not match its digest {} (got sha256:{actual}); it is corrupt or was tampered with",
+                        self.expected
+                    ),
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -1,0 +1,365 @@
+//! Turning the spec's artifacts into layer entries, and refusing the ones that
+//! would make the image insecure (a shell, a package manager, a secret, a
+//! symlink that climbs out of the image).
+//!
+//! Metadata comes from the spec, never from the host: owner, mtime and mode are
+//! fixed, so the same bytes give the same layer whoever builds them, wherever.
+
+use crate::digest::Digest;
+use crate::fs::{Entry, EntryKind, ImagePath};
+use crate::harden::rules::{PACKAGE_MANAGERS, SHELLS};
+use globset::GlobSet;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One artifact, as the builder needs it (mapped from the validated spec).
+#[derive(Clone, Debug)]
+pub struct ArtifactInput {
+    /// Position in the spec (1-based), for messages.
+    pub number: usize,
+    pub src: PathBuf,
+    pub dest: ImagePath,
+    pub mode: Option<u32>,
+    pub sha256: Option<Digest>,
+    pub writable: bool,
+    pub strip_prefix: Option<String>,
+    pub include: Option<GlobSet>,
+    pub exclude: Option<GlobSet>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("artifact #{number}: src {src} does not exist; paths are relative to the directory of builder.toml — build the artifact first or fix `src`")]
+    Missing { number: usize, src: PathBuf },
+    #[error("artifact #{number}: cannot read {path}: {source}")]
+    Io { number: usize, path: PathBuf, source: std::io::Error },
+    #[error("artifact #{number}: {path} is a {kind}; only regular files, directories and symlinks can be added")]
+    UnsupportedType { number: usize, path: PathBuf, kind: &'static str },
+    #[error("artifact #{number}: symlink {path} -> {target} points outside the image root; make it relative to a path inside the image, or replace it with the file")]
+    SymlinkEscape { number: usize, path: PathBuf, target: String },
+    #[error("artifact #{number}: {path} is not valid UTF-8 or contains `..`; rename it")]
+    BadName { number: usize, path: PathBuf },
+    #[error("artifact #{number}: {dest} would be a {what}; ironhull images never ship one. Remove it from the artifact")]
+    Forbidden { number: usize, dest: String, what: &'static str },
+    #[error("artifact #{number}: {dest} looks like a secret ({why}); inject secrets at runtime (a mounted file or your orchestrator's secret store), never bake them into an image")]
+    Secret { number: usize, dest: String, why: String },
+    #[error("artifact #{number}: {dest} is {what} (found {marker:?} in its content); ironhull images never ship one")]
+    ForbiddenContent { number: usize, dest: String, what: &'static str, marker: String },
+    #[error("artifact #{number}: sha256 pin mismatch for {src}: expected {expected}, got {actual}; update the pin if the change is intended")]
+    PinMismatch { number: usize, src: PathBuf, expected: Digest, actual: Digest },
+    #[error("artifact #{number}: `sha256` pins a single file, but {src} is a directory; remove the pin or point src at a file")]
+    PinOnDirectory { number: usize, src: PathBuf },
+    #[error("artifacts #{first} and #{second} both write {dest}; give them different `dest` paths")]
+    Conflict { first: usize, second: usize, dest: String },
+    #[error("artifact #{number}: nothing matched in {src} (after strip_prefix/include/exclude); fix the filters")]
+    Empty { number: usize, src: PathBuf },
+}
+
+/// Where an entry's content comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    None,
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+/// One entry to write, with its content source and the artifact it came from.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub entry: Entry,
+    pub content: Content,
+    pub artifact: usize,
+    pub pin: Option<Digest>,
+}
+
+/// Owner and mtime applied to artifact entries.
+#[derive(Clone, Copy, Debug)]
+pub struct Ownership {
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: u64,
+}
+
+fn forbidden_name(name: &str) -> Option<&'static str> {
+    if SHELLS.contains(&name) {
+        Some("shell")
+    } else if PACKAGE_MANAGERS.contains(&name) {
+        Some("package manager")
+    } else {
+        None
+    }
+}
+
+fn file_mode(a: &ArtifactInput, host_mode: u32) -> u32 {
+    if let Some(m) = a.mode {
+        return m & 0o777;
+    }
+    let exec = host_mode & 0o111 != 0;
+    match (a.writable, exec) {
+        (false, true) => 0o555,
+        (false, false) => 0o444,
+        (true, true) => 0o755,
+        (true, false) => 0o644,
+    }
+}
+
+/// Collects the entries of one artifact, sorted by path.
+pub fn collect(a: &ArtifactInput, own: Ownership) -> Result<Vec<Planned>, ArtifactError> {
+    let n = a.number;
+    let meta = fs::metadata(&a.src).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ArtifactError::Missing { number: n, src: a.src.clone() }
+        } else {
+            ArtifactError::Io { number: n, path: a.src.clone(), source: e }
+        }
+    })?;
+    let (uid, gid) = if a.writable { (own.uid as u64, own.gid as u64) } else { (0, 0) };
+    let mk = |path: ImagePath, kind: EntryKind, mode: u32, size: u64| {
+        let mut e = Entry::new(path, kind, mode);
+        e.uid = uid;
+        e.gid = gid;
+        e.size = size;
+        e.mtime = own.mtime;
+        e
+    };
+    let mut out = Vec::new();
+    if meta.is_file() {
+        check_name(n, &a.dest)?;
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file_mode(a, meta.permissions().mode());
+        out.push(Planned {
+            entry: mk(a.dest.clone(), EntryKind::File, mode, meta.len()),
+            content: Content::File(a.src.clone()),
+            artifact: n,
+            pin: a.sha256.clone(),
+        });
+        return Ok(out);
+    }
+    if !meta.is_dir() {
+        return Err(ArtifactError::UnsupportedType { number: n, path: a.src.clone(), kind: "special file" });
+    }
+    if a.sha256.is_some() {
+        return Err(ArtifactError::PinOnDirectory { number: n, src: a.src.clone() });
+    }
+    let dir_mode = if a.writable { 0o755 } else { 0o555 };
+    out.push(Planned { entry: mk(a.dest.clone(), EntryKind::Dir, dir_mode, 0), content: Content::None, artifact: n, pin: None });
+    let mut files = Vec::new();
+    walk(n, &a.src, Path::new(""), &mut files)?;
+    let mut dirs_needed: BTreeMap<ImagePath, ()> = BTreeMap::new();
+    for (rel, host) in files {
+        let rel_str = rel.to_str().ok_or_else(|| ArtifactError::BadName { number: n, path: host.clone() })?;
+        let rel_str = match &a.strip_prefix {
+            Some(p) => match rel_str.strip_prefix(p.trim_end_matches('/')) {
+                Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.trim_start_matches('/').to_string(),
+                _ => continue,
+            },
+            None => rel_str.to_string(),
+        };
+        if rel_str.is_empty() {
+            continue;
+        }
+        if let Some(inc) = &a.include
+            && !inc.is_match(&rel_str)
+        {
+            continue;
+        }
+        if let Some(exc) = &a.exclude
+            && exc.is_match(&rel_str)
+        {
+            continue;
+        }
+        let dest = a.dest.join(&rel_str).map_err(|_| ArtifactError::BadName { number: n, path: host.clone() })?;
+        check_name(n, &dest)?;
+        let lmeta = fs::symlink_metadata(&host).map_err(|e| ArtifactError::Io { number: n, path: host.clone(), source: e })?;
+        for anc in dest.ancestors() {
+            if anc.starts_with(&a.dest) && anc != a.dest {
+                dirs_needed.insert(anc, ());
+            }
+        }
+        let ft = lmeta.file_type();
+        if ft.is_symlink() {
+            let target = fs::read_link(&host).map_err(|e| ArtifactError::Io { number: n, path: host.clone(), source: e })?;
+            let target = target.to_str().ok_or_else(|| ArtifactError::BadName { number: n, path: host.clone() })?.to_string();
+            if escapes_root(&dest, &target) {
+                return Err(ArtifactError::SymlinkEscape { number: n, path: host, target });
+            }
+            if let Some(what) = forbidden_name(dest.resolve_link_target(&target).file_name()) {
+                return Err(ArtifactError::Forbidden { number: n, dest: dest.to_abs(), what });
+            }
+            out.push(Planned { entry: mk(dest, EntryKind::Symlink { target }, 0o777, 0), content: Content::None, artifact: n, pin: None });
+        } else if ft.is_file() {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = file_mode(a, lmeta.permissions().mode());
+            out.push(Planned { entry: mk(dest, EntryKind::File, mode, lmeta.len()), content: Content::File(host), artifact: n, pin: None });
+        } else {
+            return Err(ArtifactError::UnsupportedType { number: n, path: host, kind: "special file (fifo, socket or device)" });
+        }
+    }
+    if out.len() == 1 {
+        return Err(ArtifactError::Empty { number: n, src: a.src.clone() });
+    }
+    for (d, ()) in dirs_needed {
+        out.push(Planned { entry: mk(d, EntryKind::Dir, dir_mode, 0), content: Content::None, artifact: n, pin: None });
+    }
+    out.sort_by(|x, y| crate::layer::path_order(&x.entry.path, &y.entry.path));
+    Ok(out)
+}
+
+/// Walks a host directory without following symlinks; yields files and links
+/// (directories are implied by their contents), sorted for determinism.
+fn walk(n: usize, root: &Path, rel: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<(), ArtifactError> {
+    let dir = root.join(rel);
+    let rd = fs::read_dir(&dir).map_err(|e| ArtifactError::Io { number: n, path: dir.clone(), source: e })?;
+    let mut names: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    names.sort();
+    for name in names {
+        let r = rel.join(&name);
+        let host = root.join(&r);
+        let ft = fs::symlink_metadata(&host).map_err(|e| ArtifactError::Io { number: n, path: host.clone(), source: e })?.file_type();
+        if ft.is_dir() {
+            walk(n, root, &r, out)?;
+        } else {
+            out.push((r, host));
+        }
+    }
+    Ok(())
+}
+
+/// True if a relative symlink at `at` climbs above the image root. Absolute
+/// targets are resolved from the image root by the runtime, so they stay inside.
+pub fn escapes_root(at: &ImagePath, target: &str) -> bool {
+    if target.starts_with('/') {
+        return false;
+    }
+    let mut depth = at.components().count().saturating_sub(1) as i64;
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+fn check_name(n: usize, dest: &ImagePath) -> Result<(), ArtifactError> {
+    if let Some(what) = forbidden_name(dest.file_name()) {
+        return Err(ArtifactError::Forbidden { number: n, dest: dest.to_abs(), what });
+    }
+    if let Some(why) = crate::secrets::secret_file_name(dest) {
+        return Err(ArtifactError::Secret { number: n, dest: dest.to_abs(), why: why.to_string() });
+    }
+    Ok(())
+}
+
+/// Byte markers that identify a shell or package manager binary whatever it is
+/// named. They are strings the programs print in their own help or version text.
+pub const FORBIDDEN_MARKERS: &[(&[u8], &str)] = &[
+    (b"BusyBox is a multi-call binary", "busybox (a shell)"),
+    (b"BusyBox v1.", "busybox (a shell)"),
+    (b"Toybox is a multi-call binary", "toybox (a shell)"),
+    (b"GNU bash, version", "bash (a shell)"),
+    (b"apk-tools 2.", "apk (a package manager)"),
+];
+
+/// Merges per-artifact entry lists into one sorted list, refusing two artifacts
+/// that write the same path (directories shared by both are fine).
+pub fn merge_sorted(lists: Vec<Vec<Planned>>) -> Result<Vec<Planned>, ArtifactError> {
+    let mut all: BTreeMap<ImagePath, Planned> = BTreeMap::new();
+    for p in lists.into_iter().flatten() {
+        match all.get(&p.entry.path) {
+            Some(prev) if prev.entry.is_dir() && p.entry.is_dir() => {}
+            Some(prev) => {
+                return Err(ArtifactError::Conflict { first: prev.artifact, second: p.artifact, dest: p.entry.path.to_abs() });
+            }
+            None => {
+                all.insert(p.entry.path.clone(), p);
+            }
+        }
+    }
+    let mut v: Vec<Planned> = all.into_values().collect();
+    v.sort_by(|x, y| crate::layer::path_order(&x.entry.path, &y.entry.path));
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(src: &Path, dest: &str) -> ArtifactInput {
+        ArtifactInput {
+            number: 1,
+            src: src.to_path_buf(),
+            dest: ImagePath::parse(dest).unwrap(),
+            mode: None,
+            sha256: None,
+            writable: false,
+            strip_prefix: None,
+            include: None,
+            exclude: None,
+        }
+    }
+    const OWN: Ownership = Ownership { uid: 10001, gid: 10001, mtime: 0 };
+
+    #[test]
+    fn escape_detection() {
+        let at = ImagePath::parse("app/lib/x").unwrap();
+        assert!(!escapes_root(&at, "../../etc/ssl"));
+        assert!(escapes_root(&at, "../../../etc/shadow"));
+        assert!(!escapes_root(&at, "/etc/shadow"));
+    }
+
+    #[test]
+    fn directory_artifact_is_sorted_read_only_and_filtered() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("dist/sub")).unwrap();
+        fs::write(d.path().join("dist/a.js"), "a").unwrap();
+        fs::write(d.path().join("dist/a.js.map"), "m").unwrap();
+        fs::write(d.path().join("dist/sub/b.js"), "b").unwrap();
+        std::os::unix::fs::symlink("sub/b.js", d.path().join("dist/link.js")).unwrap();
+        let mut a = input(d.path(), "/srv/site");
+        a.strip_prefix = Some("dist/".into());
+        a.exclude = Some(globset::GlobSetBuilder::new().add(globset::Glob::new("**/*.map").unwrap()).build().unwrap());
+        let got: Vec<_> = collect(&a, OWN).unwrap().into_iter().map(|p| (p.entry.path.to_abs(), p.entry.mode, p.entry.uid)).collect();
+        assert_eq!(
+            got,
+            [
+                ("/srv/site".to_string(), 0o555, 0),
+                ("/srv/site/a.js".into(), 0o444, 0),
+                ("/srv/site/link.js".into(), 0o777, 0),
+                ("/srv/site/sub".into(), 0o555, 0),
+                ("/srv/site/sub/b.js".into(), 0o444, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("busybox"), "x").unwrap();
+        let a = input(&d.path().join("busybox"), "/bin/busybox");
+        assert!(matches!(collect(&a, OWN), Err(ArtifactError::Forbidden { .. })));
+        let a = input(&d.path().join("nope"), "/app/x");
+        assert!(matches!(collect(&a, OWN), Err(ArtifactError::Missing { .. })));
+        fs::create_dir(d.path().join("dir")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc/shadow", d.path().join("dir/evil")).unwrap();
+        let a = input(&d.path().join("dir"), "/app");
+        assert!(matches!(collect(&a, OWN), Err(ArtifactError::SymlinkEscape { .. })));
+    }
+
+    #[test]
+    fn writable_is_owned_by_user() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("f"), "x").unwrap();
+        let mut a = input(&d.path().join("f"), "/data/f");
+        a.writable = true;
+        let p = collect(&a, OWN).unwrap();
+        assert_eq!((p[0].entry.uid, p[0].entry.mode), (10001, 0o644));
+    }
+}

@@ -1,0 +1,461 @@
+//! The merged filesystem view: what a container would see after all layers are
+//! applied in order, following the OCI image-spec changeset rules.
+//!
+//! The tree holds metadata only, plus the full content of a few small files that
+//! the policy engine, the SBOM readers and the hardening planner need to read
+//! (account databases, package databases, os-release). Everything else is
+//! streamed past and never kept, so a multi-gigabyte image costs only its entry
+//! count in memory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Read};
+
+use super::entry::{Entry, EntryKind, ImagePath, LayerEvent};
+use super::read::{LayerStats, ReadError, ReadOptions, read_layer};
+
+/// Symlink hops allowed while resolving one path; the same limit Linux uses
+/// (`MAXSYMLINKS`), so a path that resolves here resolves in a container too.
+pub const MAX_SYMLINK_HOPS: usize = 40;
+
+/// Default size limit for captured file contents. Package databases of large
+/// distributions reach a few MiB; anything bigger is not a real database.
+pub const DEFAULT_CAPTURE_LIMIT: u64 = 32 * 1024 * 1024;
+
+/// One path in the merged view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub entry: Entry,
+    /// Index of the layer that last wrote this path (as passed to `apply`).
+    pub layer: usize,
+    /// True for directories that no layer listed but that must exist because a
+    /// path below them does (many real images omit parent directory entries).
+    /// Their metadata (0755, root-owned) is what container runtimes create.
+    pub implicit: bool,
+}
+
+/// Error while applying an event to the tree.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error(
+        "reading the content of {path} (layer {layer}) to capture it failed: {source}; \
+         the layer stream is probably truncated or corrupt, re-pull the image"
+    )]
+    Capture {
+        path: ImagePath,
+        layer: usize,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What happened to a file that matched the capture set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Captured {
+    Bytes(Vec<u8>),
+    /// Larger than the limit; holds the size seen.
+    TooBig(u64),
+}
+
+/// Which files have their content kept in memory while layers are applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptureSet {
+    paths: BTreeSet<ImagePath>,
+    dirs: Vec<ImagePath>,
+    limit: u64,
+}
+
+impl CaptureSet {
+    /// The files ironhull's own readers need: account databases, package
+    /// databases and release files.
+    pub fn standard() -> Self {
+        let mut s = Self::none();
+        for p in [
+            "etc/passwd",
+            "etc/group",
+            "etc/shadow",
+            "etc/gshadow",
+            "etc/os-release",
+            "usr/lib/os-release",
+            "etc/alpine-release",
+            "etc/debian_version",
+            "lib/apk/db/installed",
+            "usr/lib/apk/db/installed",
+            "var/lib/dpkg/status",
+        ] {
+            s = s.with_path(p);
+        }
+        s.with_dir("var/lib/dpkg/status.d")
+    }
+
+    /// Captures nothing.
+    pub fn none() -> Self {
+        Self {
+            paths: BTreeSet::new(),
+            dirs: Vec::new(),
+            limit: DEFAULT_CAPTURE_LIMIT,
+        }
+    }
+
+    /// Adds one exact path. A path that cannot be an image path (contains `..`
+    /// or NUL) can never match an entry, so it is ignored rather than stored.
+    pub fn with_path(mut self, p: &str) -> Self {
+        if let Ok(p) = ImagePath::parse(p) {
+            self.paths.insert(p);
+        }
+        self
+    }
+
+    /// Adds every file below a directory (at any depth). Invalid paths are
+    /// ignored, as in `with_path`.
+    pub fn with_dir(mut self, p: &str) -> Self {
+        if let Ok(p) = ImagePath::parse(p) {
+            self.dirs.push(p);
+        }
+        self
+    }
+
+    /// Sets the per-file size limit; larger files are recorded as too big.
+    pub fn with_limit(mut self, bytes: u64) -> Self {
+        self.limit = bytes;
+        self
+    }
+
+    /// The per-file size limit in bytes.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// True if a regular file at `p` should have its content captured.
+    pub fn matches(&self, p: &ImagePath) -> bool {
+        self.paths.contains(p) || self.dirs.iter().any(|d| p != d && p.starts_with(d))
+    }
+}
+
+impl Default for CaptureSet {
+    fn default() -> Self {
+        Self::standard()
+    }
+}
+
+/// The merged view of an image's layers.
+#[derive(Clone, Debug)]
+pub struct MergedTree {
+    nodes: BTreeMap<ImagePath, Node>,
+    contents: BTreeMap<ImagePath, Captured>,
+    capture: CaptureSet,
+    /// Returned for the root when no layer carried a `./` entry.
+    implicit_root: Node,
+}
+
+impl Default for MergedTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn implicit_dir(path: ImagePath, layer: usize) -> Node {
+    Node {
+        entry: Entry::new(path, EntryKind::Dir, 0o755),
+        layer,
+        implicit: true,
+    }
+}
+
+/// Every key of `map` that is `p` or lies below it. Keys sharing the string
+/// prefix of `p` are contiguous in the map's order, so this scans only them.
+fn subtree_keys<V>(map: &BTreeMap<ImagePath, V>, p: &ImagePath) -> Vec<ImagePath> {
+    map.range(p.clone()..)
+        .take_while(|(k, _)| k.as_str().starts_with(p.as_str()))
+        .filter(|(k, _)| k.starts_with(p))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+impl MergedTree {
+    /// An empty tree that captures no file contents.
+    pub fn new() -> Self {
+        Self::with_capture(CaptureSet::none())
+    }
+
+    /// An empty tree that keeps the content of files matching `capture`.
+    pub fn with_capture(capture: CaptureSet) -> Self {
+        Self {
+            nodes: BTreeMap::new(),
+            contents: BTreeMap::new(),
+            capture,
+            implicit_root: implicit_dir(ImagePath::root(), 0),
+        }
+    }
+
+    /// Applies one event of layer `layer`. Layers must be applied bottom-up;
+    /// events of one layer in tar order. For regular files that match the
+    /// capture set, `content` is read (up to the limit); otherwise it is not
+    /// touched and the caller drains it.
+    pub fn apply(
+        &mut self,
+        layer: usize,
+        ev: &LayerEvent,
+        content: &mut dyn Read,
+    ) -> Result<(), MergeError> {
+        match ev {
+            LayerEvent::Entry(e) => {
+                let captured = if e.is_file() && self.capture.matches(&e.path) {
+                    Some(self.read_capture(layer, e, content)?)
+                } else {
+                    None
+                };
+                self.insert(layer, e.clone());
+                if let Some(c) = captured {
+                    self.contents.insert(e.path.clone(), c);
+                }
+            }
+            LayerEvent::Whiteout(p) => {
+                // Only lower layers are hidden; entries of this same layer stay.
+                self.remove_where(p, true, |n| n.layer < layer);
+                self.repair_parents(p, layer);
+            }
+            LayerEvent::Opaque(dir) => {
+                match self.nodes.get(dir) {
+                    Some(n) if n.entry.is_dir() => {}
+                    _ if dir.is_root() => {}
+                    _ => self.insert_node(dir.clone(), implicit_dir(dir.clone(), layer)),
+                }
+                self.remove_where(dir, false, |n| n.layer < layer);
+                self.repair_parents(dir, layer);
+            }
+        }
+        Ok(())
+    }
+
+    fn read_capture(
+        &self,
+        layer: usize,
+        e: &Entry,
+        content: &mut dyn Read,
+    ) -> Result<Captured, MergeError> {
+        let limit = self.capture.limit;
+        if e.size > limit {
+            return Ok(Captured::TooBig(e.size));
+        }
+        let mut buf = Vec::new();
+        content
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut buf)
+            .map_err(|source| MergeError::Capture {
+                path: e.path.clone(),
+                layer,
+                source,
+            })?;
+        if buf.len() as u64 > limit {
+            return Ok(Captured::TooBig(buf.len() as u64));
+        }
+        Ok(Captured::Bytes(buf))
+    }
+
+    /// Inserts an entry, replacing whatever was at its path. A non-directory
+    /// replacing a directory removes the whole subtree (as overlayfs does);
+    /// a directory over a directory keeps the children. Missing parents, or
+    /// parents that are not directories, become implicit directories.
+    /// A non-directory entry for the root is ignored: the root is always a
+    /// directory (the layer reader rejects such entries).
+    pub fn insert(&mut self, layer: usize, entry: Entry) {
+        if entry.path.is_root() && !entry.is_dir() {
+            return;
+        }
+        let path = entry.path.clone();
+        self.ensure_parents(&path, layer);
+        let node = Node {
+            entry,
+            layer,
+            implicit: false,
+        };
+        self.insert_node(path, node);
+    }
+
+    fn insert_node(&mut self, path: ImagePath, node: Node) {
+        let replaces_dir_with_non_dir = !node.entry.is_dir()
+            && (self.nodes.get(&path).is_some_and(|old| old.entry.is_dir()) || path.is_root());
+        if replaces_dir_with_non_dir {
+            self.remove(&path);
+        }
+        self.contents.remove(&path);
+        self.nodes.insert(path, node);
+    }
+
+    fn ensure_parents(&mut self, path: &ImagePath, layer: usize) {
+        for a in path.ancestors() {
+            match self.nodes.get(&a) {
+                Some(n) if n.entry.is_dir() => {}
+                _ => {
+                    // Missing, or a non-directory from a lower layer that this
+                    // layer's content implicitly replaces with a directory.
+                    self.contents.remove(&a);
+                    self.nodes.insert(a.clone(), implicit_dir(a, layer));
+                }
+            }
+        }
+    }
+
+    /// After removing lower-layer entries below `p`, entries of the current
+    /// layer may be left without their (lower-layer) parents; recreate them.
+    fn repair_parents(&mut self, p: &ImagePath, layer: usize) {
+        for k in subtree_keys(&self.nodes, p) {
+            self.ensure_parents(&k, layer);
+        }
+    }
+
+    fn remove_where(&mut self, p: &ImagePath, include_self: bool, pred: impl Fn(&Node) -> bool) {
+        for k in subtree_keys(&self.nodes, p) {
+            if !include_self && &k == p {
+                continue;
+            }
+            if self.nodes.get(&k).is_some_and(&pred) {
+                self.nodes.remove(&k);
+                self.contents.remove(&k);
+            }
+        }
+    }
+
+    /// Removes `p` and everything below it. Removing the root empties the tree.
+    pub fn remove(&mut self, p: &ImagePath) {
+        for k in subtree_keys(&self.nodes, p) {
+            self.nodes.remove(&k);
+        }
+        for k in subtree_keys(&self.contents, p) {
+            self.contents.remove(&k);
+        }
+    }
+
+    /// The node at exactly `p` (symlinks not followed). The root always exists.
+    pub fn get(&self, p: &ImagePath) -> Option<&Node> {
+        match self.nodes.get(p) {
+            Some(n) => Some(n),
+            None if p.is_root() => Some(&self.implicit_root),
+            None => None,
+        }
+    }
+
+    /// The captured content of the file at `p`. A hard link yields the content
+    /// of its target when that was captured.
+    pub fn content(&self, p: &ImagePath) -> Option<&[u8]> {
+        let key = match self.nodes.get(p).map(|n| &n.entry.kind) {
+            Some(EntryKind::Hardlink { target }) => target,
+            Some(_) => p,
+            None => return None,
+        };
+        match self.contents.get(key) {
+            Some(Captured::Bytes(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// If the file at `p` matched the capture set but was larger than the
+    /// limit, its size; lets callers report "not checked: too big" truthfully
+    /// instead of "missing".
+    pub fn capture_too_big(&self, p: &ImagePath) -> Option<u64> {
+        match self.contents.get(p) {
+            Some(Captured::TooBig(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Replaces the captured content of `p` (e.g. after the hardening planner
+    /// rewrote a package database). Does nothing if `p` is not in the tree.
+    pub fn set_content(&mut self, p: &ImagePath, bytes: Vec<u8>) {
+        if self.nodes.contains_key(p) {
+            self.contents.insert(p.clone(), Captured::Bytes(bytes));
+        }
+    }
+
+    /// Resolves `p` following symlinks in every component, including the last,
+    /// like the kernel inside a chroot: `..` stops at the root, absolute targets
+    /// restart at the image root. Returns the final path and its node, or
+    /// `None` if a component is missing, a non-final component is not a
+    /// directory, or more than `MAX_SYMLINK_HOPS` links were followed (a loop).
+    pub fn resolve(&self, p: &ImagePath) -> Option<(ImagePath, &Node)> {
+        let mut resolved: Vec<String> = Vec::new();
+        // Components still to walk, in reverse order so `pop` gives the next.
+        let mut pending: Vec<String> = p.components().map(String::from).collect();
+        pending.reverse();
+        let mut hops = 0usize;
+        while let Some(c) = pending.pop() {
+            match c.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    resolved.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            resolved.push(c);
+            let here = ImagePath::parse(&resolved.join("/")).ok()?;
+            let node = self.get(&here)?;
+            match &node.entry.kind {
+                EntryKind::Symlink { target } => {
+                    hops += 1;
+                    if hops > MAX_SYMLINK_HOPS {
+                        return None;
+                    }
+                    resolved.pop();
+                    if target.starts_with('/') {
+                        resolved.clear();
+                    }
+                    pending.extend(target.split('/').rev().map(String::from));
+                }
+                EntryKind::Dir => {}
+                _ if pending.iter().all(|c| c.is_empty() || c == ".") => {}
+                // A file in the middle of a path: ENOTDIR.
+                _ => return None,
+            }
+        }
+        let path = ImagePath::parse(&resolved.join("/")).ok()?;
+        let node = self.get(&path)?;
+        Some((path, node))
+    }
+
+    /// All nodes sorted by path (the root only if a layer carried it).
+    pub fn iter(&self) -> impl Iterator<Item = (&ImagePath, &Node)> {
+        self.nodes.iter()
+    }
+
+    /// Direct children of `dir`, sorted by path.
+    pub fn children<'a>(
+        &'a self,
+        dir: &ImagePath,
+    ) -> impl Iterator<Item = (&'a ImagePath, &'a Node)> {
+        let dir = dir.clone();
+        let prefix = dir.clone();
+        self.nodes
+            .range(dir.clone()..)
+            .take_while(move |(k, _)| k.as_str().starts_with(prefix.as_str()))
+            .filter(move |(k, _)| **k != dir && k.parent().as_ref() == Some(&dir))
+    }
+
+    /// Number of nodes (the root counts only if a layer carried it).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// Reads layers bottom-up into a merged tree. Each item is `(layer index,
+/// uncompressed-or-compressed layer stream)`; errors name the failing layer.
+pub fn load_tree(
+    layers: impl IntoIterator<Item = (usize, Box<dyn Read>)>,
+    opts: &ReadOptions,
+    capture: CaptureSet,
+) -> Result<(MergedTree, Vec<LayerStats>), ReadError> {
+    let mut tree = MergedTree::with_capture(capture);
+    let mut stats = Vec::new();
+    for (idx, blob) in layers {
+        let st = read_layer(blob, opts, |ev, r| {
+            tree.apply(idx, &ev, r).map_err(ReadError::from)
+        })
+        .map_err(|e| e.in_layer(idx))?;
+        stats.push(st);
+    }
+    Ok((tree, stats))
+}
