@@ -118,9 +118,7 @@ pub enum ReadError {
          file precedes the link"
     )]
     HardlinkMissingTarget { path: String, target: String },
-    #[error(
-        "hard link {path:?} points to itself; rebuild the layer without the self-link"
-    )]
+    #[error("hard link {path:?} points to itself; rebuild the layer without the self-link")]
     HardlinkToSelf { path: String },
     #[error(
         "hard link {path:?} points to directory {target:?}; hard links to directories \
@@ -370,9 +368,8 @@ pub fn read_layer<R: Read>(
     let mut archive = tar::Archive::new(hashing);
     archive.set_ignore_zeros(false);
 
-    let serr = |e: io::Error, path: Option<String>| -> ReadError {
-        stream_error(&guard, opts, e, path)
-    };
+    let serr =
+        |e: io::Error, path: Option<String>| -> ReadError { stream_error(&guard, opts, e, path) };
 
     let mut count = 0u64;
     {
@@ -399,11 +396,10 @@ pub fn read_layer<R: Read>(
             }
             let raw_path = entry.path_bytes().into_owned();
             let shown = lossy(&raw_path);
-            let event = classify(&mut entry, &raw_path, opts, &mut seen)
-                .map_err(|e| match e {
-                    Classify::Read(r) => r,
-                    Classify::Io(io) => serr(io, Some(shown.clone())),
-                })?;
+            let event = classify(&mut entry, &raw_path, opts, &mut seen).map_err(|e| match e {
+                Classify::Read(r) => r,
+                Classify::Io(io) => serr(io, Some(shown.clone())),
+            })?;
             let expected = entry.size();
             let mut content = ContentReader {
                 inner: &mut entry,
@@ -425,8 +421,7 @@ pub fn read_layer<R: Read>(
                     return Err(e);
                 }
             }
-            io::copy(&mut content, &mut io::sink())
-                .map_err(|e| serr(e, Some(shown.clone())))?;
+            io::copy(&mut content, &mut io::sink()).map_err(|e| serr(e, Some(shown.clone())))?;
             if content.read < expected {
                 return Err(ReadError::Truncated {
                     offset: Some(guard.pos.get()),
@@ -446,7 +441,12 @@ pub fn read_layer<R: Read>(
     })
 }
 
-fn stream_error(guard: &Guard, opts: &ReadOptions, e: io::Error, path: Option<String>) -> ReadError {
+fn stream_error(
+    guard: &Guard,
+    opts: &ReadOptions,
+    e: io::Error,
+    path: Option<String>,
+) -> ReadError {
     let offset = Some(guard.pos.get());
     if guard.header_tripped.get() {
         return ReadError::HeaderTooLarge {
@@ -628,8 +628,13 @@ fn classify<R: Read>(
             EntryKind::Hardlink { target }
         }
         tar::EntryType::Char | tar::EntryType::Block => {
-            let major = header.device_major()?.unwrap_or(0);
-            let minor = header.device_minor()?.unwrap_or(0);
+            let old = header
+                .as_ustar()
+                .map(|u| (u.dev_major, u.dev_minor))
+                .or_else(|| header.as_gnu().map(|g| (g.dev_major, g.dev_minor)));
+            let (fmaj, fmin) = old.unwrap_or(([0; 8], [0; 8]));
+            let major = blank_as_zero(&fmaj, header.device_major())?.unwrap_or(0);
+            let minor = blank_as_zero(&fmin, header.device_minor())?.unwrap_or(0);
             if ty == tar::EntryType::Char {
                 EntryKind::CharDevice { major, minor }
             } else {
@@ -650,12 +655,14 @@ fn classify<R: Read>(
     }
     check_parents(&path, &shown, seen)?;
 
-    let mut e = Entry::new(path.clone(), kind, header.mode()? & 0o7777);
-    e.uid = header.uid()?;
-    e.gid = header.gid()?;
+    let o = header.as_old();
+    let mode = blank_as_zero(&o.mode, header.mode())?;
+    let mut e = Entry::new(path.clone(), kind, mode & 0o7777);
+    e.uid = blank_as_zero(&o.uid, header.uid())?;
+    e.gid = blank_as_zero(&o.gid, header.gid())?;
     e.uname = header.username_bytes().map(lossy).unwrap_or_default();
     e.gname = header.groupname_bytes().map(lossy).unwrap_or_default();
-    e.mtime = header.mtime()?;
+    e.mtime = blank_as_zero(&o.mtime, header.mtime())?;
     if e.is_file() {
         e.size = entry.size();
     }
@@ -674,7 +681,8 @@ fn classify<R: Read>(
                 }
                 k if opts.keep_xattrs => {
                     if let Some(name) = k.strip_prefix("SCHILY.xattr.") {
-                        e.xattrs.insert(name.to_string(), rec.value_bytes().to_vec());
+                        e.xattrs
+                            .insert(name.to_string(), rec.value_bytes().to_vec());
                     }
                 }
                 _ => {}
@@ -684,6 +692,16 @@ fn classify<R: Read>(
     let s = if e.is_dir() { Seen::Dir } else { Seen::NonDir };
     seen.insert(path, s);
     Ok(Some(LayerEvent::Entry(e)))
+}
+
+/// Some writers leave numeric header fields blank (all NUL or spaces); like
+/// GNU tar and Go's archive/tar, read those as zero. Anything else that does
+/// not parse is corruption.
+fn blank_as_zero<T: Default>(field: &[u8], parsed: io::Result<T>) -> io::Result<T> {
+    match parsed {
+        Err(_) if field.iter().all(|b| *b == 0 || *b == b' ') => Ok(T::default()),
+        other => other,
+    }
 }
 
 /// Rejects a path whose ancestor was a non-directory earlier in this layer.
@@ -701,4 +719,551 @@ fn check_parents(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A tar builder over a Vec with helpers for the entries tests need.
+    pub(crate) struct T(pub tar::Builder<Vec<u8>>);
+
+    impl T {
+        pub fn new() -> Self {
+            T(tar::Builder::new(Vec::new()))
+        }
+        fn header(ty: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(ty);
+            h.set_mode(mode);
+            h.set_size(size);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1_700_000_000);
+            h
+        }
+        pub fn file(mut self, path: &str, data: &[u8]) -> Self {
+            let mut h = Self::header(tar::EntryType::Regular, 0o644, data.len() as u64);
+            self.0.append_data(&mut h, path, data).unwrap();
+            self
+        }
+        pub fn file_mode(mut self, path: &str, mode: u32, data: &[u8]) -> Self {
+            let mut h = Self::header(tar::EntryType::Regular, mode, data.len() as u64);
+            self.0.append_data(&mut h, path, data).unwrap();
+            self
+        }
+        pub fn dir(mut self, path: &str) -> Self {
+            let mut h = Self::header(tar::EntryType::Directory, 0o755, 0);
+            self.0.append_data(&mut h, path, io::empty()).unwrap();
+            self
+        }
+        pub fn symlink(mut self, path: &str, target: &str) -> Self {
+            let mut h = Self::header(tar::EntryType::Symlink, 0o777, 0);
+            self.0.append_link(&mut h, path, target).unwrap();
+            self
+        }
+        pub fn hardlink(mut self, path: &str, target: &str) -> Self {
+            let mut h = Self::header(tar::EntryType::Link, 0o644, 0);
+            self.0.append_link(&mut h, path, target).unwrap();
+            self
+        }
+        /// An entry whose name and link name are written as raw bytes, so
+        /// they can hold what `set_path` refuses (like `..`).
+        pub fn raw(mut self, ty: tar::EntryType, name: &[u8], link: &[u8], data: &[u8]) -> Self {
+            let mut h = Self::header(ty, 0o644, data.len() as u64);
+            h.as_old_mut().name[..name.len()].copy_from_slice(name);
+            h.as_old_mut().linkname[..link.len()].copy_from_slice(link);
+            h.set_cksum();
+            self.0.append(&h, data).unwrap();
+            self
+        }
+        pub fn pax(mut self, recs: &[(&str, &[u8])]) -> Self {
+            self.0.append_pax_extensions(recs.iter().copied()).unwrap();
+            self
+        }
+        pub fn finish(self) -> Vec<u8> {
+            self.0.into_inner().unwrap()
+        }
+    }
+
+    pub(crate) fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    type Events = Vec<(LayerEvent, Vec<u8>)>;
+
+    fn read_with(blob: &[u8], opts: &ReadOptions) -> Result<(Events, LayerStats), ReadError> {
+        let mut out = Vec::new();
+        let stats = read_layer(blob, opts, |ev, r| {
+            let mut buf = Vec::new();
+            r.read_to_end(&mut buf)?;
+            out.push((ev, buf));
+            Ok(())
+        })?;
+        Ok((out, stats))
+    }
+
+    fn read(blob: &[u8]) -> Result<(Events, LayerStats), ReadError> {
+        read_with(blob, &ReadOptions::default())
+    }
+
+    fn p(s: &str) -> ImagePath {
+        ImagePath::parse(s).unwrap()
+    }
+
+    fn entry(ev: &LayerEvent) -> &Entry {
+        match ev {
+            LayerEvent::Entry(e) => e,
+            other => panic!("expected an entry, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_kinds_metadata_and_content() {
+        let mut b = T::new()
+            .dir("./")
+            .dir("bin/")
+            .file_mode("bin/busybox", 0o104755, b"ELF...")
+            .symlink("bin/sh", "/bin/busybox")
+            .hardlink("bin/ash", "bin/busybox");
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Char);
+        h.set_mode(0o666);
+        h.set_size(0);
+        h.set_device_major(1).unwrap();
+        h.set_device_minor(3).unwrap();
+        b.0.append_data(&mut h, "dev/null", io::empty()).unwrap();
+        let tar = b.finish();
+        let (evs, stats) = read(&tar).unwrap();
+        assert_eq!(stats.entries, 6);
+        assert_eq!(stats.bytes, tar.len() as u64);
+        assert_eq!(stats.diff_id, Digest::of(&tar));
+        assert_eq!(entry(&evs[0].0).path, ImagePath::root());
+        assert!(entry(&evs[0].0).is_dir());
+        let bb = entry(&evs[2].0);
+        assert_eq!(bb.path.as_str(), "bin/busybox");
+        assert_eq!(bb.mode, 0o4755, "mode must be masked to 0o7777");
+        assert!(bb.is_setuid_or_setgid());
+        assert_eq!(bb.size, 6);
+        assert_eq!(bb.mtime, 1_700_000_000);
+        assert_eq!(evs[2].1, b"ELF...");
+        assert_eq!(
+            entry(&evs[3].0).kind,
+            EntryKind::Symlink {
+                target: "/bin/busybox".into()
+            }
+        );
+        assert_eq!(
+            entry(&evs[4].0).kind,
+            EntryKind::Hardlink {
+                target: p("bin/busybox")
+            }
+        );
+        assert_eq!(
+            entry(&evs[5].0).kind,
+            EntryKind::CharDevice { major: 1, minor: 3 }
+        );
+        assert!(evs[5].1.is_empty());
+    }
+
+    #[test]
+    fn gzip_and_multi_member_gzip_give_the_plain_diff_id() {
+        let tar = T::new()
+            .file("a", b"hello")
+            .file("b", &[7u8; 3000])
+            .finish();
+        let (_, plain) = read(&tar).unwrap();
+        let (evs, single) = read(&gz(&tar)).unwrap();
+        assert_eq!(single, plain);
+        assert_eq!(evs[1].1, vec![7u8; 3000]);
+        let (a, b) = tar.split_at(700);
+        let mut multi = gz(a);
+        multi.extend(gz(b));
+        let (evs, multi) = read(&multi).unwrap();
+        assert_eq!(multi, plain);
+        assert_eq!(evs.len(), 2);
+    }
+
+    #[test]
+    fn undrained_content_is_skipped_and_hashed() {
+        let tar = T::new()
+            .file("big", &[1u8; 100_000])
+            .file("small", b"x")
+            .finish();
+        let mut names = Vec::new();
+        let stats = read_layer(&gz(&tar)[..], &ReadOptions::default(), |ev, r| {
+            // Read only a little of each file.
+            let mut two = [0u8; 2];
+            let _ = r.read(&mut two)?;
+            names.push(entry(&ev).path.as_str().to_string());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(names, ["big", "small"]);
+        assert_eq!(stats.diff_id, Digest::of(&tar));
+    }
+
+    #[test]
+    fn trailing_garbage_after_end_of_archive_is_hashed() {
+        let mut tar = T::new().file("a", b"1").finish();
+        tar.extend_from_slice(b"garbage after the end blocks");
+        let (evs, stats) = read(&tar).unwrap();
+        assert_eq!(evs.len(), 1);
+        assert_eq!(stats.diff_id, Digest::of(&tar));
+        assert_eq!(stats.bytes, tar.len() as u64);
+    }
+
+    #[test]
+    fn whiteouts_opaque_and_aufs_metadata() {
+        let tar = T::new()
+            .dir("etc/")
+            .file("etc/.wh.shadow", b"")
+            .file("var/cache/.wh..wh..opq", b"")
+            .file(".wh..wh.plnk/123.456", b"x")
+            .file(".wh..wh.aufs", b"")
+            .file(".wh..wh..opq", b"")
+            .finish();
+        let (evs, stats) = read(&tar).unwrap();
+        let evs: Vec<_> = evs.into_iter().map(|(e, _)| e).collect();
+        assert_eq!(stats.entries, 6);
+        assert_eq!(evs.len(), 4);
+        assert_eq!(evs[1], LayerEvent::Whiteout(p("etc/shadow")));
+        assert_eq!(evs[2], LayerEvent::Opaque(p("var/cache")));
+        assert_eq!(evs[3], LayerEvent::Opaque(ImagePath::root()));
+    }
+
+    #[test]
+    fn bad_whiteouts_are_rejected() {
+        let tar = T::new().file("a/.wh.", b"").finish();
+        assert!(matches!(read(&tar), Err(ReadError::BadWhiteout { .. })));
+        let tar = T::new().file(".wh.a/b", b"").finish();
+        assert!(matches!(read(&tar), Err(ReadError::BadWhiteout { .. })));
+    }
+
+    #[test]
+    fn long_names_and_long_link_targets() {
+        let long = format!("usr/{}/{}", "d".repeat(120), "f".repeat(130));
+        let target = format!("/opt/{}", "t".repeat(200));
+        let tar = T::new()
+            .file(&long, b"data")
+            .symlink("link", &target)
+            .hardlink("hl", &long)
+            .finish();
+        let (evs, _) = read(&gz(&tar)).unwrap();
+        assert_eq!(entry(&evs[0].0).path.as_str(), long);
+        assert_eq!(evs[0].1, b"data");
+        assert_eq!(entry(&evs[1].0).kind, EntryKind::Symlink { target });
+        assert_eq!(
+            entry(&evs[2].0).kind,
+            EntryKind::Hardlink { target: p(&long) }
+        );
+    }
+
+    #[test]
+    fn pax_path_owner_names_and_xattrs() {
+        let long = format!("opt/{}", "p".repeat(300));
+        let tar = T::new()
+            .pax(&[
+                ("path", long.as_bytes()),
+                ("uname", b"builder".as_slice()),
+                ("mtime", b"1234.5".as_slice()),
+                (
+                    "SCHILY.xattr.security.capability",
+                    b"\x01\x00\x00\x02".as_slice(),
+                ),
+            ])
+            .file("short", b"z")
+            .finish();
+        let (evs, _) = read(&tar).unwrap();
+        let e = entry(&evs[0].0);
+        assert_eq!(e.path.as_str(), long);
+        assert_eq!(e.uname, "builder");
+        assert_eq!(e.mtime, 1234);
+        assert!(e.xattrs.is_empty(), "xattrs are dropped unless asked for");
+        let opts = ReadOptions {
+            keep_xattrs: true,
+            ..ReadOptions::default()
+        };
+        let (evs, _) = read_with(&tar, &opts).unwrap();
+        assert_eq!(
+            entry(&evs[0].0)
+                .xattrs
+                .get("security.capability")
+                .map(Vec::as_slice),
+            Some(b"\x01\x00\x00\x02".as_slice())
+        );
+    }
+
+    #[test]
+    fn dot_dot_paths_are_rejected() {
+        for bad in [&b"../etc/passwd"[..], b"/abs/../../x", b"a/.."] {
+            let tar = T::new()
+                .raw(tar::EntryType::Regular, bad, b"", b"x")
+                .finish();
+            match read(&tar) {
+                Err(ReadError::PathTraversal { path }) => {
+                    assert_eq!(path.as_bytes(), bad);
+                }
+                other => panic!("{:?}: expected PathTraversal, got {other:?}", lossy(bad)),
+            }
+        }
+    }
+
+    #[test]
+    fn hardlink_checks() {
+        let tar = T::new()
+            .file("etc/passwd", b"root")
+            .raw(tar::EntryType::Link, b"x", b"../../etc/shadow", b"")
+            .finish();
+        assert!(matches!(
+            read(&tar),
+            Err(ReadError::HardlinkTraversal { ref path, ref target })
+                if path == "x" && target == "../../etc/shadow"
+        ));
+        let tar = T::new().hardlink("a", "missing").finish();
+        assert!(matches!(
+            read(&tar),
+            Err(ReadError::HardlinkMissingTarget { .. })
+        ));
+        // The target must come first, not later.
+        let tar = T::new().hardlink("a", "b").file("b", b"").finish();
+        assert!(matches!(
+            read(&tar),
+            Err(ReadError::HardlinkMissingTarget { .. })
+        ));
+        let tar = T::new().file("a", b"").hardlink("a", "a").finish();
+        assert!(matches!(read(&tar), Err(ReadError::HardlinkToSelf { .. })));
+        let tar = T::new().dir("d/").hardlink("a", "d").finish();
+        assert!(matches!(read(&tar), Err(ReadError::HardlinkToDir { .. })));
+        // Absolute hard link targets are normalized from the root.
+        let tar = T::new().file("a", b"").hardlink("b", "/a").finish();
+        let (evs, _) = read(&tar).unwrap();
+        assert_eq!(
+            entry(&evs[1].0).kind,
+            EntryKind::Hardlink { target: p("a") }
+        );
+    }
+
+    #[test]
+    fn symlinks_may_point_anywhere_but_must_be_sane() {
+        let tar = T::new()
+            .symlink("a", "../../../../etc/shadow")
+            .symlink("b", "/etc/shadow")
+            .finish();
+        let (evs, _) = read(&tar).unwrap();
+        assert_eq!(evs.len(), 2);
+        let tar = T::new()
+            .raw(tar::EntryType::Symlink, b"empty", b"", b"")
+            .finish();
+        assert!(matches!(read(&tar), Err(ReadError::BadSymlink { .. })));
+    }
+
+    #[test]
+    fn parent_must_be_a_directory_in_the_same_layer() {
+        let tar = T::new().file("a", b"").file("a/b/c", b"").finish();
+        assert!(matches!(
+            read(&tar),
+            Err(ReadError::ParentNotDir { ref parent, .. }) if parent == "a"
+        ));
+        let tar = T::new()
+            .symlink("lib", "usr/lib")
+            .file("lib/x", b"")
+            .finish();
+        assert!(matches!(read(&tar), Err(ReadError::ParentNotDir { .. })));
+        let tar = T::new().file("a", b"").file("a/.wh.b", b"").finish();
+        assert!(matches!(read(&tar), Err(ReadError::ParentNotDir { .. })));
+        // A file later replaced by a directory in the same layer is fine.
+        let tar = T::new().file("a", b"").dir("a/").file("a/b", b"").finish();
+        assert!(read(&tar).is_ok());
+    }
+
+    #[test]
+    fn disallowed_entry_types_are_rejected() {
+        for ty in [b'V', b'M', b'N', b'D', b'A', b'I', b'X'] {
+            let tar = T::new()
+                .raw(tar::EntryType::new(ty), b"thing", b"", b"")
+                .finish();
+            match read(&tar) {
+                Err(ReadError::UnsupportedType { type_flag, .. }) => {
+                    assert_eq!(type_flag, char::from(ty));
+                }
+                other => panic!("type {}: {other:?}", char::from(ty)),
+            }
+        }
+        let tar = T::new()
+            .raw(tar::EntryType::Symlink, b"./", b"x", b"")
+            .finish();
+        assert!(matches!(read(&tar), Err(ReadError::RootNotDir { .. })));
+    }
+
+    #[test]
+    fn corrupt_checksum_is_corrupt() {
+        let mut tar = T::new().file("a", b"x").file("b", b"y").finish();
+        tar[1024 + 100] ^= 0x01; // mode field of the second header
+        match read(&tar) {
+            Err(ReadError::Corrupt { offset, detail, .. }) => {
+                assert!(offset.is_some());
+                assert!(detail.contains("checksum"), "{detail}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_streams_are_truncated() {
+        let tar = T::new().file("a", &[5u8; 5000]).file("b", b"y").finish();
+        // Plain tar cut inside the content of the first file.
+        assert!(matches!(
+            read(&tar[..2000]),
+            Err(ReadError::Truncated { .. })
+        ));
+        // Plain tar cut inside a header.
+        assert!(matches!(
+            read(&tar[..512 * 12 + 100]),
+            Err(ReadError::Truncated { .. })
+        ));
+        // Gzip cut in the middle.
+        let z = gz(&tar);
+        let cut = &z[..z.len() / 2];
+        match read(cut) {
+            Err(ReadError::Truncated { .. }) => {}
+            other => panic!("expected Truncated, got {other:?}"),
+        }
+        // Gzip missing only its trailer (CRC + size).
+        let cut = &z[..z.len() - 4];
+        assert!(
+            matches!(read(cut), Err(ReadError::Truncated { .. })),
+            "{:?}",
+            read(cut)
+        );
+    }
+
+    #[test]
+    fn visitor_errors_from_a_broken_stream_name_the_entry() {
+        let tar = T::new().file("a", &[5u8; 50_000]).finish();
+        let z = gz(&tar);
+        let res = read_layer(&z[..z.len() / 3], &ReadOptions::default(), |_, r| {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v)?;
+            Ok(())
+        });
+        match res {
+            Err(ReadError::Truncated { path, .. }) => assert_eq!(path.as_deref(), Some("a")),
+            other => panic!("expected Truncated, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let tar = T::new()
+            .file("a", b"")
+            .file("b", b"")
+            .file("c", b"")
+            .finish();
+        let opts = ReadOptions {
+            max_entries: 2,
+            ..ReadOptions::default()
+        };
+        assert!(matches!(
+            read_with(&tar, &opts),
+            Err(ReadError::TooManyEntries { limit: 2 })
+        ));
+        let huge = vec![b'a'; 64 * 1024];
+        let tar = T::new()
+            .pax(&[("comment", huge.as_slice())])
+            .file("a", b"")
+            .finish();
+        let opts = ReadOptions {
+            max_header_bytes: 8 * 1024,
+            ..ReadOptions::default()
+        };
+        assert!(matches!(
+            read_with(&gz(&tar), &opts),
+            Err(ReadError::HeaderTooLarge { .. })
+        ));
+        assert!(read(&tar).is_ok(), "64 KiB of PAX is fine by default");
+        let tar = T::new().file("a", &[0u8; 10_000]).finish();
+        let opts = ReadOptions {
+            max_layer_bytes: 4096,
+            ..ReadOptions::default()
+        };
+        assert!(matches!(
+            read_with(&tar, &opts),
+            Err(ReadError::LayerTooLarge { .. })
+        ));
+        let opts = ReadOptions {
+            max_layer_bytes: tar.len() as u64,
+            ..ReadOptions::default()
+        };
+        assert!(
+            read_with(&tar, &opts).is_ok(),
+            "exactly at the limit is fine"
+        );
+    }
+
+    #[test]
+    fn zstd_is_refused_clearly_and_empty_input_is_handled() {
+        let zstd = [0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0];
+        assert!(matches!(read(&zstd), Err(ReadError::ZstdUnsupported)));
+        // An empty stream is an empty archive (no end blocks).
+        let (evs, stats) = read(b"").unwrap();
+        assert!(evs.is_empty());
+        assert_eq!(stats.diff_id, Digest::of(b""));
+    }
+
+    #[test]
+    fn old_style_directory_with_trailing_slash() {
+        let tar = T::new()
+            .raw(tar::EntryType::Regular, b"olddir/", b"", b"")
+            .finish();
+        let (evs, _) = read(&tar).unwrap();
+        assert!(entry(&evs[0].0).is_dir());
+    }
+
+    /// The real Alpine minirootfs, when the fixtures are present.
+    #[test]
+    fn alpine_minirootfs() {
+        let dir = std::env::var("IRONHULL_FIXTURES")
+            .unwrap_or_else(|_| format!("{}/../shared/fixtures", env!("CARGO_MANIFEST_DIR")));
+        let path = std::path::Path::new(&dir).join("alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz");
+        let Ok(f) = std::fs::File::open(&path) else {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("fixture {} missing and CI=true", path.display());
+            }
+            eprintln!("skipping: fixture {} not found", path.display());
+            return;
+        };
+        let mut found = std::collections::BTreeMap::new();
+        let mut installed = 0usize;
+        let stats = read_layer(io::BufReader::new(f), &ReadOptions::default(), |ev, r| {
+            if let LayerEvent::Entry(e) = ev {
+                if e.path.as_str() == "lib/apk/db/installed" {
+                    let mut s = String::new();
+                    r.read_to_string(&mut s)?;
+                    installed = s.matches("\nP:").count() + usize::from(s.starts_with("P:"));
+                }
+                found.insert(e.path.as_str().to_string(), e.kind);
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert!(stats.entries > 50, "{}", stats.entries);
+        assert_eq!(found.get("bin/busybox"), Some(&EntryKind::File));
+        assert!(matches!(
+            found.get("bin/sh"),
+            Some(EntryKind::Symlink { .. })
+        ));
+        assert_eq!(found.get("etc/passwd"), Some(&EntryKind::File));
+        assert!(found.contains_key("lib/apk/db/installed"));
+        assert!(installed > 5, "{installed} packages");
+        // The diffID must equal the sha256 of the decompressed stream.
+        let f = std::fs::File::open(&path).unwrap();
+        let (d, n) =
+            crate::digest::digest_reader(MultiGzDecoder::new(io::BufReader::new(f))).unwrap();
+        assert_eq!(stats.diff_id, d);
+        assert_eq!(stats.bytes, n);
+    }
 }

@@ -70,7 +70,7 @@ fn read_verified(
     let f = blobs.open_read(&layer.digest).map_err(|source| HardenError::Blob { layer: layer.digest.clone(), source })?;
     let mut hr = HashingReader::new(io::BufReader::with_capacity(1 << 20, f));
     let stats = read_layer(&mut hr, opts, &mut visit).map_err(|source| HardenError::Read { layer: layer.digest.clone(), source })?;
-    io::copy(&mut hr, &mut io::sink()).map_err(|e| HardenError::Read { layer: layer.digest.clone(), source: e.into() })?;
+    io::copy(&mut hr, &mut io::sink()).map_err(|e| HardenError::Read { layer: layer.digest.clone(), source: crate::fs::read::ReadError::Io(e) })?;
     let (actual, _) = hr.finish();
     if actual != layer.digest {
         return Err(HardenError::DigestMismatch { layer: layer.digest.clone(), actual });

@@ -14,7 +14,7 @@ use crate::store::error::StoreError;
 use crate::store::VerifyingReader;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 /// What a compressed stream starts with.

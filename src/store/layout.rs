@@ -760,3 +760,280 @@ fn add_to_layout(dir: &Path, tag: &str, top: &Descriptor, all: &BTreeSet<Digest>
     }
     write_atomic(&index_path, &bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::image_blobs;
+    use crate::store::testutil::{index_of, manifest_desc, tiny_image};
+    use serde_json::json;
+
+    fn amd64() -> Platform {
+        Platform::linux("amd64", None)
+    }
+
+    /// A layout at `dir` whose blobs are filled by the caller and whose
+    /// index.json is exactly `index`.
+    fn raw_layout(dir: &Path, index: serde_json::Value) -> BlobStore {
+        let store = BlobStore::open(dir.join("blobs")).unwrap();
+        fs::write(dir.join("oci-layout"), oci_layout_bytes()).unwrap();
+        fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+        store
+    }
+
+    fn put_json(store: &BlobStore, v: &serde_json::Value) -> (Digest, u64) {
+        let b = serde_json::to_vec(v).unwrap();
+        (store.put(&b).unwrap(), b.len() as u64)
+    }
+
+    fn desc_json(mt: &str, d: &Digest, size: u64) -> serde_json::Value {
+        json!({"mediaType": mt, "digest": d.to_string(), "size": size})
+    }
+
+    #[test]
+    fn multi_platform_round_trip() {
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = BlobStore::open(src_dir.path()).unwrap();
+        let a = tiny_image(&src, &amd64(), "a");
+        let b = tiny_image(&src, &Platform::linux("arm", Some("v7")), "b");
+        let (top, blobs) = index_of(&src, &[a.clone(), b.clone()]);
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("nested/layout");
+        write_oci_layout(&dir, "v1", &top, &blobs, &src).unwrap();
+        let s = read_oci_layout(&dir, Some("v1")).unwrap();
+        assert_eq!(s.images.index_digest.as_ref(), Some(&top.digest));
+        assert_eq!(s.images.images.len(), 2);
+        let got_b = &s.images.images[1];
+        assert_eq!(got_b.platform.to_string(), "linux/arm/v7");
+        assert_eq!(got_b.manifest_digest, b.manifest_digest);
+        assert_eq!(got_b.config_bytes, b.config_bytes);
+        assert_eq!(got_b.layers, b.layers);
+        // No tag: the only entry.
+        assert_eq!(read_oci_layout(&dir, None).unwrap().images.images.len(), 2);
+        // No leftovers next to the layout.
+        assert_eq!(fs::read_dir(out.path().join("nested")).unwrap().count(), 1);
+        // Layers stream verified.
+        let l = &s.images.images[0].layers[0];
+        let mut r = s.open_verified(&l.digest, l.size).unwrap();
+        std::io::copy(&mut r, &mut std::io::sink()).unwrap();
+    }
+
+    #[test]
+    fn second_tag_keeps_first_and_same_tag_replaces() {
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = BlobStore::open(src_dir.path()).unwrap();
+        let a = tiny_image(&src, &amd64(), "a");
+        let b = tiny_image(&src, &amd64(), "b");
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("l");
+        write_oci_layout(&dir, "one", &manifest_desc(&a), &image_blobs(&a), &src).unwrap();
+        write_oci_layout(&dir, "two", &manifest_desc(&b), &image_blobs(&b), &src).unwrap();
+        let one = read_oci_layout(&dir, Some("one")).unwrap();
+        assert_eq!(one.images.images[0].manifest_digest, a.manifest_digest);
+        assert_eq!(one.images.index_digest, None);
+        let two = read_oci_layout(&dir, Some("two")).unwrap();
+        assert_eq!(two.images.images[0].manifest_digest, b.manifest_digest);
+        match read_oci_layout(&dir, None) {
+            Err(StoreError::AmbiguousTag { available, .. }) => assert_eq!(available, ["one", "two"]),
+            other => panic!("expected AmbiguousTag, got {other:?}"),
+        }
+        match read_oci_layout(&dir, Some("three")) {
+            Err(e @ StoreError::TagNotFound { .. }) => assert!(e.to_string().contains("one, two")),
+            other => panic!("expected TagNotFound, got {other:?}"),
+        }
+        // Re-tag "one" to b: replaced, not duplicated.
+        write_oci_layout(&dir, "one", &manifest_desc(&b), &image_blobs(&b), &src).unwrap();
+        let idx: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+        assert_eq!(idx["manifests"].as_array().unwrap().len(), 2);
+        let one = read_oci_layout(&dir, Some("one")).unwrap();
+        assert_eq!(one.images.images[0].manifest_digest, b.manifest_digest);
+    }
+
+    #[test]
+    fn refuses_non_layout_directory_and_changes_nothing() {
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = BlobStore::open(src_dir.path()).unwrap();
+        let a = tiny_image(&src, &amd64(), "a");
+        let out = tempfile::tempdir().unwrap();
+        fs::write(out.path().join("precious.txt"), b"keep me").unwrap();
+        let err = write_oci_layout(out.path(), "x", &manifest_desc(&a), &image_blobs(&a), &src)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotALayout { .. }), "{err}");
+        let names: Vec<_> = fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["precious.txt"]);
+        assert_eq!(fs::read(out.path().join("precious.txt")).unwrap(), b"keep me");
+        // A file in the way is refused too.
+        let f = out.path().join("precious.txt");
+        assert!(matches!(
+            write_oci_layout(&f, "x", &manifest_desc(&a), &image_blobs(&a), &src),
+            Err(StoreError::NotALayout { .. })
+        ));
+        // An empty directory is fine.
+        let empty = out.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        write_oci_layout(&empty, "x", &manifest_desc(&a), &image_blobs(&a), &src).unwrap();
+        assert!(read_oci_layout(&empty, Some("x")).is_ok());
+        // Reading a non-layout is a clear error.
+        assert!(matches!(read_oci_layout(out.path(), None), Err(StoreError::NotALayout { .. })));
+    }
+
+    #[test]
+    fn tampered_blobs_are_detected() {
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = BlobStore::open(src_dir.path()).unwrap();
+        let a = tiny_image(&src, &amd64(), "a");
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("l");
+        write_oci_layout(&dir, "x", &manifest_desc(&a), &image_blobs(&a), &src).unwrap();
+        let store = BlobStore::existing(dir.join("blobs"));
+        // Tamper the config (same length): DigestMismatch at read.
+        let p = store.path(&a.config_digest);
+        let mut bytes = fs::read(&p).unwrap();
+        fs::remove_file(&p).unwrap(); // break the hard link to the source store
+        let i = bytes.iter().position(|&b| b == b'6').unwrap();
+        bytes[i] = b'7';
+        fs::write(&p, &bytes).unwrap();
+        match read_oci_layout(&dir, Some("x")) {
+            Err(StoreError::DigestMismatch { expected, .. }) => assert_eq!(expected, a.config_digest),
+            other => panic!("expected DigestMismatch, got {other:?}"),
+        }
+        fs::remove_file(&p).unwrap();
+        fs::write(&p, &a.config_bytes).unwrap();
+        // Tamper a layer (same length): the layout reads, streaming fails.
+        let l = &a.layers[0];
+        let lp = store.path(&l.digest);
+        let mut lb = fs::read(&lp).unwrap();
+        fs::remove_file(&lp).unwrap();
+        let last = lb.len() - 1;
+        lb[last] ^= 0xff;
+        fs::write(&lp, &lb).unwrap();
+        let s = read_oci_layout(&dir, Some("x")).unwrap();
+        let mut r = s.open_verified(&l.digest, l.size).unwrap();
+        let err = std::io::copy(&mut r, &mut std::io::sink()).unwrap_err();
+        assert!(err.to_string().contains("does not match its digest"), "{err}");
+        // Truncated layer: size mismatch at read.
+        fs::write(&lp, &lb[..10]).unwrap();
+        assert!(matches!(read_oci_layout(&dir, Some("x")), Err(StoreError::SizeMismatch { .. })));
+    }
+
+    #[test]
+    fn hostile_documents_give_clear_errors() {
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = BlobStore::open(src_dir.path()).unwrap();
+        let a = tiny_image(&src, &amd64(), "a");
+        let case = |index: serde_json::Value, extra: &dyn Fn(&BlobStore)| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = raw_layout(dir.path(), index);
+            for d in image_blobs(&a) {
+                store.import_from(&src, &d).unwrap();
+            }
+            extra(&store);
+            read_oci_layout(dir.path(), None).map(|s| s.images)
+        };
+        let none = |_: &BlobStore| {};
+        let m = |d: &Digest, s: u64| desc_json(media::OCI_MANIFEST, d, s);
+        let msize = a.manifest_bytes.len() as u64;
+
+        // Non-sha256 digest.
+        let r = case(
+            json!({"schemaVersion": 2, "manifests": [{"mediaType": media::OCI_MANIFEST, "digest": "sha512:abcd", "size": 3}]}),
+            &none,
+        );
+        assert!(matches!(r, Err(StoreError::BadDigest { .. })), "{r:?}");
+
+        // Unknown media type.
+        let r = case(
+            json!({"schemaVersion": 2, "manifests": [desc_json("application/x-evil", &a.manifest_digest, msize)]}),
+            &none,
+        );
+        assert!(matches!(r, Err(StoreError::UnsupportedMediaType { .. })), "{r:?}");
+
+        // Docker schema1, by descriptor media type and by content.
+        let r = case(
+            json!({"schemaVersion": 2, "manifests": [desc_json(SCHEMA1_SIGNED, &a.manifest_digest, msize)]}),
+            &none,
+        );
+        assert!(matches!(r, Err(StoreError::DockerSchema1 { .. })), "{r:?}");
+        let s1 = json!({"schemaVersion": 1, "name": "x", "tag": "y", "fsLayers": []});
+        let s1b = serde_json::to_vec(&s1).unwrap();
+        let s1d = Digest::of(&s1b);
+        let r = case(
+            json!({"schemaVersion": 2, "manifests": [m(&s1d, s1b.len() as u64)]}),
+            &|s: &BlobStore| {
+                s.put(&s1b).unwrap();
+            },
+        );
+        assert!(matches!(r, Err(StoreError::DockerSchema1 { .. })), "{r:?}");
+
+        // Missing platform in the index: taken from the config; attestation skipped.
+        let att = json!({"mediaType": media::OCI_MANIFEST, "digest": a.manifest_digest.to_string(), "size": msize,
+            "platform": {"os": "unknown", "architecture": "unknown"}});
+        let nested = json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": [m(&a.manifest_digest, msize), att]});
+        let nb = serde_json::to_vec(&nested).unwrap();
+        let nd = Digest::of(&nb);
+        let r = case(
+            json!({"schemaVersion": 2, "manifests": [desc_json(media::OCI_INDEX, &nd, nb.len() as u64)]}),
+            &|s: &BlobStore| {
+                s.put(&nb).unwrap();
+            },
+        )
+        .unwrap();
+        assert_eq!(r.images.len(), 1);
+        assert_eq!(r.images[0].platform, amd64());
+        assert_eq!(r.index_digest, Some(nd.clone()));
+
+        // Nesting: index → index → ... deeper than MAX_DEPTH.
+        let mut docs = Vec::new();
+        let mut cur = (nd.clone(), nb.len() as u64);
+        for _ in 0..MAX_DEPTH + 1 {
+            let v = json!({"schemaVersion": 2, "manifests": [desc_json(media::OCI_INDEX, &cur.0, cur.1)]});
+            let b = serde_json::to_vec(&v).unwrap();
+            cur = (Digest::of(&b), b.len() as u64);
+            docs.push(b);
+        }
+        let r = case(
+            json!({"schemaVersion": 2, "manifests": [desc_json(media::OCI_INDEX, &cur.0, cur.1)]}),
+            &|s: &BlobStore| {
+                s.put(&nb).unwrap();
+                for d in &docs {
+                    s.put(d).unwrap();
+                }
+            },
+        );
+        assert!(matches!(r, Err(StoreError::TooDeep { .. })), "{r:?}");
+
+        // diff_ids count does not match the layers.
+        let cfg = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}});
+        let cb = serde_json::to_vec(&cfg).unwrap();
+        let man = json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST,
+            "config": desc_json(media::OCI_CONFIG, &Digest::of(&cb), cb.len() as u64),
+            "layers": [desc_json(&a.layers[0].media_type, &a.layers[0].digest, a.layers[0].size)]});
+        let mb = serde_json::to_vec(&man).unwrap();
+        let r = case(
+            json!({"schemaVersion": 2, "manifests": [m(&Digest::of(&mb), mb.len() as u64)]}),
+            &|s: &BlobStore| {
+                s.put(&cb).unwrap();
+                s.put(&mb).unwrap();
+            },
+        );
+        assert!(matches!(r, Err(StoreError::DiffIdCount { layers: 1, diff_ids: 0, .. })), "{r:?}");
+
+        // Descriptor says manifest, document says index.
+        let (xd, xs) = put_json(&src, &json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": []}));
+        let r = case(json!({"schemaVersion": 2, "manifests": [m(&xd, xs)]}), &|s: &BlobStore| {
+            s.import_from(&src, &xd).unwrap();
+        });
+        assert!(matches!(r, Err(StoreError::Corrupt { .. })), "{r:?}");
+
+        // Missing blob.
+        let r = case(
+            json!({"schemaVersion": 2, "manifests": [m(&Digest::of(b"nope"), 4)]}),
+            &none,
+        );
+        assert!(matches!(r, Err(StoreError::MissingBlob { .. })), "{r:?}");
+    }
+}

@@ -1,0 +1,49 @@
+//! Helpers shared by subcommands: the cache location, SOURCE_DATE_EPOCH,
+//! atomic small-file writes, and colour decisions.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// The blob cache: `--cache-dir`, else `$IRONHULL_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/ironhull`, else `~/.cache/ironhull`.
+pub fn cache_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("IRONHULL_CACHE_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p).join("ironhull");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(h).join(".cache").join("ironhull");
+    }
+    std::env::temp_dir().join("ironhull-cache")
+}
+
+/// `SOURCE_DATE_EPOCH` as seconds, 0 when unset.
+pub fn source_date_epoch() -> Result<u64, String> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse::<u64>().map_err(|_| {
+            format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds since 1970; unset it or set e.g. $(git log -1 --format=%ct)")
+        }),
+        _ => Ok(0),
+    }
+}
+
+/// Writes a small file atomically (temp file in the same directory, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set.
+pub fn use_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}

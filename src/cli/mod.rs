@@ -1,0 +1,51 @@
+//! Command-line definitions and output formatting. No image logic lives here:
+//! each subcommand parses its arguments, calls the library, and maps the
+//! result to text, JSON and an exit code.
+
+mod build;
+mod common;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// A policy gate or scan failed.
+    pub const POLICY: i32 = 1;
+    /// Bad usage or bad input (spec, image, arguments).
+    pub const INPUT: i32 = 2;
+    /// Registry or I/O failure.
+    pub const IO: i32 = 3;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ironhull",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("IRONHULL_GIT_COMMIT"), ")"),
+    about = "Build hardened, reproducible OCI images from a declarative builder.toml — no Dockerfile, no daemon, no shell, no root.",
+    after_help = "Examples:\n  ironhull build -f builder.toml\n  ironhull build -o oci:out/app:1.0 -o docker-archive:app.tar\n\nExit codes: 0 ok, 1 policy failure, 2 usage or input error, 3 registry or I/O failure."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build an image from builder.toml.
+    Build(build::BuildArgs),
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::INPUT } else { exit::OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Build(a) => build::run(a),
+    }
+}

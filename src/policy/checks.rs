@@ -1,0 +1,843 @@
+//! The checks that look at the merged filesystem and the image config.
+//!
+//! Every input here is hostile: the config is arbitrary JSON (wrong types are
+//! treated as absent, never unwrapped), account files may be garbage, and the
+//! tree may hold symlink loops. Each check returns findings; none panics.
+
+use super::report::Finding;
+use crate::fs::{EntryKind, ImagePath, MergedTree, Node};
+use crate::secrets;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Shell names (SH-001, SH-002).
+pub const SHELLS: &[&str] = &[
+    "sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish",
+];
+
+/// Multi-call binaries that contain a shell, wherever they are.
+pub const MULTICALL: &[&str] = &["busybox", "toybox"];
+
+/// Package manager executables (PKG-001).
+pub const PACKAGE_MANAGERS: &[&str] = &[
+    "apk",
+    "apt",
+    "apt-get",
+    "apt-cache",
+    "aptitude",
+    "dpkg",
+    "dpkg-deb",
+    "rpm",
+    "yum",
+    "dnf",
+    "microdnf",
+    "tdnf",
+    "zypper",
+    "pacman",
+    "pip",
+    "pip3",
+    "easy_install",
+    "npm",
+    "yarn",
+    "pnpm",
+    "gem",
+];
+
+/// The default search path runtimes use when the config has no PATH.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Login "shells" that are not interactive: the classic special accounts.
+const NON_LOGIN_SHELLS: &[&str] = &["nologin", "false", "sync", "shutdown", "halt", "true"];
+
+/// Read-only helpers over the image config JSON.
+pub(crate) struct Config<'a> {
+    root: &'a Value,
+}
+
+impl<'a> Config<'a> {
+    pub(crate) fn new(root: &'a Value) -> Self {
+        Self { root }
+    }
+
+    /// A field of the `config` object (Docker and OCI both nest run settings
+    /// there); `Config` with a capital C is accepted for old Docker configs.
+    fn field(&self, key: &str) -> Option<&'a Value> {
+        self.root
+            .get("config")
+            .or_else(|| self.root.get("Config"))
+            .and_then(|c| c.get(key))
+            .filter(|v| !v.is_null())
+    }
+
+    fn str_field(&self, key: &str) -> Option<&'a str> {
+        self.field(key).and_then(Value::as_str)
+    }
+
+    /// A string array; non-string items are kept as `None` so indexes stay true.
+    fn str_array(&self, key: &str) -> Vec<Option<&'a str>> {
+        match self.field(key) {
+            Some(Value::Array(a)) => a.iter().map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn object_keys(&self, key: &str) -> Vec<&'a str> {
+        match self.field(key) {
+            Some(Value::Object(m)) => m.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `Env` as (index, key, value) for well-formed `KEY=VALUE` items.
+    fn env(&self) -> Vec<(usize, &'a str, &'a str)> {
+        self.str_array("Env")
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let (k, v) = e?.split_once('=')?;
+                Some((i, k, v))
+            })
+            .collect()
+    }
+
+    /// The PATH directories the runtime searches for a bare argv[0].
+    pub(crate) fn path_dirs(&self) -> Vec<ImagePath> {
+        let path = self
+            .env()
+            .into_iter()
+            .find(|(_, k, _)| *k == "PATH")
+            .map(|(_, _, v)| v)
+            .unwrap_or(DEFAULT_PATH);
+        path.split(':')
+            .filter(|d| d.starts_with('/'))
+            .filter_map(|d| ImagePath::parse(d).ok())
+            .collect()
+    }
+}
+
+/// Is the non-directory at `path` present, following symlinks? Dangling links
+/// and links to directories do not count as an executable being present.
+fn resolves_to_file<'t>(tree: &'t MergedTree, path: &ImagePath) -> Option<(ImagePath, &'t Node)> {
+    tree.resolve(path).filter(|(_, n)| !n.entry.is_dir())
+}
+
+// ---------------------------------------------------------------------------
+// Accounts
+// ---------------------------------------------------------------------------
+
+/// One line of /etc/passwd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PasswdEntry {
+    pub name: String,
+    pub uid: Option<u64>,
+    pub gid: Option<u64>,
+    pub shell: String,
+    pub line: usize,
+}
+
+/// Parses passwd (or group, with `is_group`): lenient about garbage lines,
+/// which are skipped, because this is an audit of someone else's file.
+pub(crate) fn parse_passwd(bytes: &[u8]) -> Vec<PasswdEntry> {
+    let text = String::from_utf8_lossy(bytes);
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|(i, l)| {
+            let f: Vec<&str> = l.split(':').collect();
+            let name = f.first()?.trim();
+            if name.is_empty() {
+                return None;
+            }
+            Some(PasswdEntry {
+                name: name.to_string(),
+                uid: f.get(2).and_then(|s| s.trim().parse().ok()),
+                gid: f.get(3).and_then(|s| s.trim().parse().ok()),
+                shell: f.get(6).map(|s| s.trim().to_string()).unwrap_or_default(),
+                line: i + 1,
+            })
+        })
+        .collect()
+}
+
+fn passwd_path() -> ImagePath {
+    ImagePath::parse("etc/passwd").unwrap_or_default()
+}
+
+/// USR-001 and USR-002.
+pub(crate) fn check_user(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Finding>) {
+    let raw = cfg.str_field("User").unwrap_or("").trim();
+    let user = raw.split(':').next().unwrap_or("").trim();
+    if user.is_empty() {
+        out.push(Finding::new(
+            "USR-001",
+            None,
+            "config.User is not set, so the container runs as root (uid 0)",
+        ));
+        return;
+    }
+    if let Ok(uid) = user.parse::<u64>() {
+        if uid == 0 {
+            out.push(Finding::new(
+                "USR-001",
+                None,
+                format!("config.User is {raw:?}: uid 0 is root"),
+            ));
+        }
+        return;
+    }
+    let passwd = tree.content(&passwd_path()).map(parse_passwd);
+    let entry = passwd
+        .as_ref()
+        .and_then(|p| p.iter().find(|e| e.name == user));
+    match entry {
+        Some(e) if e.uid == Some(0) => out.push(Finding::new(
+            "USR-001",
+            Some("/etc/passwd".into()),
+            format!(
+                "config.User is {raw:?}, which /etc/passwd line {} maps to uid 0 (root)",
+                e.line
+            ),
+        )),
+        Some(_) => {}
+        None => {
+            if user == "root" {
+                out.push(Finding::new(
+                    "USR-001",
+                    None,
+                    format!("config.User is {raw:?}"),
+                ));
+            }
+            let why = if passwd.is_some() {
+                "is not listed in /etc/passwd"
+            } else {
+                "cannot be resolved: the image has no readable /etc/passwd"
+            };
+            out.push(Finding::new(
+                "USR-002",
+                passwd.as_ref().map(|_| "/etc/passwd".to_string()),
+                format!("config.User names the account {user:?}, which {why}"),
+            ));
+        }
+    }
+}
+
+/// USR-003: empty password fields in /etc/shadow.
+pub(crate) fn check_shadow(tree: &MergedTree, out: &mut Vec<Finding>) {
+    let Some(bytes) = ImagePath::parse("etc/shadow")
+        .ok()
+        .and_then(|p| tree.content(&p))
+    else {
+        return;
+    };
+    let text = String::from_utf8_lossy(bytes);
+    for (i, line) in text.lines().enumerate() {
+        let mut f = line.split(':');
+        let (Some(name), Some(pw)) = (f.next(), f.next()) else {
+            continue;
+        };
+        if !name.trim().is_empty() && pw.is_empty() {
+            out.push(Finding::new(
+                "USR-003",
+                Some("/etc/shadow".into()),
+                format!(
+                    "account {:?} (line {}) has an empty password field",
+                    name.trim(),
+                    i + 1
+                ),
+            ));
+        }
+    }
+}
+
+/// USR-004 (duplicate ids) and USR-005 (login shells).
+pub(crate) fn check_accounts(tree: &MergedTree, out: &mut Vec<Finding>) {
+    if let Some(bytes) = tree.content(&passwd_path()) {
+        let entries = parse_passwd(bytes);
+        duplicates(&entries, |e| e.uid, "/etc/passwd", "uid", out);
+        for e in &entries {
+            let base = e.shell.rsplit('/').next().unwrap_or("");
+            if NON_LOGIN_SHELLS.contains(&base) {
+                continue;
+            }
+            let what = if e.shell.is_empty() {
+                "an empty shell field, which means /bin/sh".to_string()
+            } else {
+                format!("the login shell {:?}", e.shell)
+            };
+            out.push(Finding::new(
+                "USR-005",
+                Some("/etc/passwd".into()),
+                format!("account {:?} (line {}) has {what}", e.name, e.line),
+            ));
+        }
+    }
+    if let Some(bytes) = ImagePath::parse("etc/group")
+        .ok()
+        .and_then(|p| tree.content(&p))
+    {
+        // group lines are name:x:gid:members; reuse the passwd parser's uid slot.
+        let groups = parse_passwd(bytes);
+        duplicates(&groups, |e| e.uid, "/etc/group", "gid", out);
+    }
+}
+
+fn duplicates(
+    entries: &[PasswdEntry],
+    id: impl Fn(&PasswdEntry) -> Option<u64>,
+    file: &str,
+    what: &str,
+    out: &mut Vec<Finding>,
+) {
+    let mut by_id: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    for e in entries {
+        if let Some(i) = id(e) {
+            by_id.entry(i).or_default().push(&e.name);
+        }
+    }
+    for (i, names) in by_id {
+        if names.len() > 1 {
+            out.push(Finding::new(
+                "USR-004",
+                Some(file.into()),
+                format!("{what} {i} is shared by {}", names.join(", ")),
+            ));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Shells and package managers
+// ---------------------------------------------------------------------------
+
+/// SH-001: shells by name in PATH directories or `/busybox`, multi-call
+/// binaries anywhere, and any symlink or hard link that leads to one of them.
+pub(crate) fn check_shells(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Finding>) {
+    let mut dirs: BTreeSet<ImagePath> = cfg.path_dirs().into_iter().collect();
+    dirs.extend(
+        DEFAULT_PATH
+            .split(':')
+            .filter_map(|d| ImagePath::parse(d).ok()),
+    );
+    let busybox_dir = ImagePath::parse("busybox").unwrap_or_default();
+    let is_shell_at = |p: &ImagePath| {
+        let name = p.file_name();
+        MULTICALL.contains(&name)
+            || (SHELLS.contains(&name)
+                && (p.parent().is_some_and(|d| dirs.contains(&d)) || p.starts_with(&busybox_dir)))
+    };
+    for (path, node) in tree.iter() {
+        let why = match &node.entry.kind {
+            EntryKind::Dir => continue,
+            EntryKind::Symlink { target } => match resolves_to_file(tree, path) {
+                Some((rp, _)) if is_shell_at(path) || is_shell_at(&rp) => {
+                    format!("{} is a symlink ({target}) to the shell {}", path, rp)
+                }
+                _ => continue,
+            },
+            EntryKind::Hardlink { target } if is_shell_at(path) || is_shell_at(target) => {
+                format!("{path} is a hard link to the shell {target}")
+            }
+            EntryKind::File if is_shell_at(path) => format!("{path} is a shell"),
+            _ => continue,
+        };
+        out.push(Finding::new("SH-001", Some(path.to_abs()), why));
+    }
+}
+
+/// True if the argv[0] basename is a shell or a multi-call binary.
+fn is_shell_name(argv0: &str) -> bool {
+    let base = argv0.rsplit('/').next().unwrap_or(argv0);
+    SHELLS.contains(&base) || MULTICALL.contains(&base)
+}
+
+/// SH-002: shell-form entrypoint/cmd, or an argv[0] that cannot be executed.
+/// An image with neither entrypoint nor cmd is not flagged: it needs no shell,
+/// and base images commonly leave both empty for their users to set.
+pub(crate) fn check_entrypoint(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Finding>) {
+    for key in ["Entrypoint", "Cmd"] {
+        if let Some(Value::String(_)) = cfg.field(key) {
+            out.push(Finding::new(
+                "SH-002",
+                None,
+                format!("config.{key} is a string (shell form), which needs /bin/sh -c to run"),
+            ));
+            return;
+        }
+    }
+    let entry = cfg.str_array("Entrypoint");
+    let argv = if entry.is_empty() {
+        cfg.str_array("Cmd")
+    } else {
+        entry
+            .into_iter()
+            .chain(cfg.str_array("Cmd"))
+            .collect::<Vec<_>>()
+    };
+    let Some(first) = argv.first() else {
+        return;
+    };
+    let Some(argv0) = first.filter(|s| !s.is_empty()) else {
+        out.push(Finding::new(
+            "SH-002",
+            None,
+            "argv[0] of the entrypoint/cmd is empty or not a string",
+        ));
+        return;
+    };
+    let shown: String = argv0.chars().take(200).collect();
+    if is_shell_name(argv0) {
+        let form = if argv.iter().any(|a| *a == Some("-c")) {
+            "shell form (a shell with -c)"
+        } else {
+            "a shell"
+        };
+        out.push(Finding::new(
+            "SH-002",
+            None,
+            format!("the entrypoint/cmd runs {shown:?}: {form}"),
+        ));
+        return;
+    }
+    let candidates: Vec<ImagePath> = if argv0.starts_with('/') {
+        ImagePath::parse(argv0).into_iter().collect()
+    } else if argv0.contains('/') {
+        let wd = cfg.str_field("WorkingDir").unwrap_or("/");
+        ImagePath::parse(wd)
+            .and_then(|w| w.join(argv0))
+            .into_iter()
+            .collect()
+    } else {
+        cfg.path_dirs()
+            .iter()
+            .filter_map(|d| d.join(argv0).ok())
+            .collect()
+    };
+    let mut not_exec = None;
+    for c in &candidates {
+        if let Some((rp, node)) = resolves_to_file(tree, c) {
+            let file_like = matches!(
+                node.entry.kind,
+                EntryKind::File | EntryKind::Hardlink { .. }
+            );
+            if file_like && node.entry.mode & 0o111 != 0 {
+                return;
+            }
+            not_exec.get_or_insert((rp, node.entry.mode));
+        }
+    }
+    let msg = match not_exec {
+        Some((rp, mode)) => format!(
+            "argv[0] {shown:?} resolves to {rp}, which is not an executable file (mode {mode:04o})"
+        ),
+        None if argv0.starts_with('/') || argv0.contains('/') => {
+            format!("argv[0] {shown:?} does not exist in the image")
+        }
+        None => format!("argv[0] {shown:?} is not found in any PATH directory of the image"),
+    };
+    let path = not_exec_path(argv0);
+    out.push(Finding::new("SH-002", path, msg));
+}
+
+fn not_exec_path(argv0: &str) -> Option<String> {
+    argv0
+        .starts_with('/')
+        .then(|| ImagePath::parse(argv0).ok().map(|p| p.to_abs()))
+        .flatten()
+}
+
+/// PKG-001: package manager executables on PATH, and the pip / npm modules
+/// that `python -m pip` or `node npm-cli.js` would run without one.
+pub(crate) fn check_package_managers(
+    cfg: &Config<'_>,
+    tree: &MergedTree,
+    out: &mut Vec<Finding>,
+) {
+    let mut dirs: BTreeSet<ImagePath> = cfg.path_dirs().into_iter().collect();
+    dirs.extend(
+        DEFAULT_PATH
+            .split(':')
+            .filter_map(|d| ImagePath::parse(d).ok()),
+    );
+    let modules = glob_set(&[
+        "usr/lib/python3*/site-packages/pip",
+        "usr/lib/python3*/dist-packages/pip",
+        "usr/local/lib/python3*/site-packages/pip",
+        "usr/local/lib/python3*/dist-packages/pip",
+        "usr/lib/node_modules/npm",
+        "usr/local/lib/node_modules/npm",
+    ]);
+    for (path, node) in tree.iter() {
+        let name = path.file_name();
+        if node.entry.is_dir() {
+            if modules.as_ref().is_some_and(|m| m.is_match(path.as_str())) {
+                out.push(Finding::new(
+                    "PKG-001",
+                    Some(path.to_abs()),
+                    format!("{path} is the {name} package manager module"),
+                ));
+            }
+            continue;
+        }
+        let is_pm = PACKAGE_MANAGERS.contains(&name)
+            || name
+                .strip_prefix("pip3.")
+                .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+        if is_pm
+            && path.parent().is_some_and(|d| dirs.contains(&d))
+            && resolves_to_file(tree, path).is_some()
+        {
+            out.push(Finding::new(
+                "PKG-001",
+                Some(path.to_abs()),
+                format!("{path} is the {name} package manager"),
+            ));
+        }
+    }
+}
+
+fn glob_set(patterns: &[&str]) -> Option<globset::GlobSet> {
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        // The patterns are constants of this file; a bad one is skipped
+        // rather than panicking, and the tests cover each list.
+        if let Ok(g) = globset::GlobBuilder::new(p).literal_separator(true).build() {
+            b.add(g);
+        }
+    }
+    b.build().ok()
+}
+
+/// Cache directories (PKG-002), relative glob patterns. A directory counts
+/// when it holds at least one non-directory other than a `lock` file (apt
+/// keeps `lists/lock` and `archives/lock` in clean images).
+const CACHE_DIRS: &[&str] = &[
+    "var/cache/apk",
+    "etc/apk/cache",
+    "var/lib/apt/lists",
+    "var/cache/apt",
+    "var/cache/yum",
+    "var/cache/dnf",
+    "var/cache/zypp",
+    "var/cache/pacman/pkg",
+    "{root,home/*}/.cache/pip",
+    "{root,home/*}/.npm",
+    "{root,home/*}/.cache/yarn",
+    "usr/local/share/.cache/yarn",
+    "{root,home/*}/.cargo/registry",
+    "{root,home/*}/.cargo/git",
+    "{root,home/*}/go/pkg/mod",
+    "go/pkg/mod",
+    "{root,home/*}/.cache/go-build",
+    "{root,home/*}/.m2/repository",
+    "{root,home/*}/.gradle/caches",
+    "{root,home/*}/.composer/cache",
+    "{root,home/*}/.cache/composer",
+];
+
+/// PKG-002: package caches. One finding per cache directory, plus loose
+/// package files (`*.deb`, `*.rpm`, `*.apk` under /var/cache or /tmp).
+pub(crate) fn check_caches(tree: &MergedTree, out: &mut Vec<Finding>) {
+    let Some(cache_dirs) = glob_set(CACHE_DIRS) else {
+        return;
+    };
+    let loose = glob_set(&["**/*.deb", "**/*.rpm", "var/cache/**/*.apk", "tmp/**/*.apk"]);
+    let mut reported: Vec<ImagePath> = Vec::new();
+    for (path, node) in tree.iter() {
+        if reported.iter().any(|r| path.starts_with(r)) {
+            continue;
+        }
+        if node.entry.is_dir() && cache_dirs.is_match(path.as_str()) {
+            let files = tree
+                .iter()
+                .skip_while(|(p, _)| *p <= path)
+                .take_while(|(p, _)| p.starts_with(path))
+                .filter(|(p, n)| !n.entry.is_dir() && p.file_name() != "lock")
+                .count();
+            if files > 0 {
+                out.push(Finding::new(
+                    "PKG-002",
+                    Some(path.to_abs()),
+                    format!("package cache {path} holds {files} file(s)"),
+                ));
+                reported.push(path.clone());
+            }
+        } else if node.entry.is_file() && loose.as_ref().is_some_and(|l| l.is_match(path.as_str()))
+        {
+            out.push(Finding::new(
+                "PKG-002",
+                Some(path.to_abs()),
+                format!("{path} is a downloaded package file"),
+            ));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Filesystem hygiene
+// ---------------------------------------------------------------------------
+
+const JUNK_DIRS: &[&str] = &[
+    ".git", ".svn", ".hg", ".bzr", ".aws", ".idea", ".vscode", "__MACOSX",
+];
+const JUNK_FILES: &[&str] = &[
+    "Dockerfile",
+    "Containerfile",
+    ".dockerignore",
+    ".DS_Store",
+    "Thumbs.db",
+    ".bash_history",
+    ".ash_history",
+    ".zsh_history",
+    ".sh_history",
+    ".python_history",
+    ".mysql_history",
+    ".psql_history",
+    ".node_repl_history",
+    ".lesshst",
+    ".viminfo",
+];
+
+/// FS-001: development and host leftovers. A junk directory is reported once,
+/// not every file inside it.
+pub(crate) fn check_junk(tree: &MergedTree, out: &mut Vec<Finding>) {
+    let mut reported: Vec<ImagePath> = Vec::new();
+    for (path, node) in tree.iter() {
+        if reported.iter().any(|r| path.starts_with(r)) {
+            continue;
+        }
+        let name = path.file_name();
+        let hit = if node.entry.is_dir() {
+            JUNK_DIRS.contains(&name)
+        } else {
+            JUNK_FILES.contains(&name)
+                || name.starts_with("Dockerfile.")
+                || (name.ends_with(".swp") && name.starts_with('.'))
+        };
+        if hit {
+            let what = if node.entry.is_dir() {
+                "directory"
+            } else {
+                "file"
+            };
+            out.push(Finding::new(
+                "FS-001",
+                Some(path.to_abs()),
+                format!("{path} is a development or host leftover {what}"),
+            ));
+            if node.entry.is_dir() {
+                reported.push(path.clone());
+            }
+        }
+    }
+}
+
+/// FS-002 and FS-003: dangerous permission bits.
+pub(crate) fn check_modes(tree: &MergedTree, out: &mut Vec<Finding>) {
+    for (path, node) in tree.iter() {
+        let e = &node.entry;
+        if e.is_setuid_or_setgid() {
+            let bits = match (
+                e.mode & crate::fs::entry::S_ISUID != 0,
+                e.mode & crate::fs::entry::S_ISGID != 0,
+            ) {
+                (true, true) => "setuid and setgid",
+                (true, false) => "setuid",
+                _ => "setgid",
+            };
+            out.push(Finding::new(
+                "FS-002",
+                Some(path.to_abs()),
+                format!(
+                    "{path} is {bits} (mode {:04o}, owner {}:{})",
+                    e.mode, e.uid, e.gid
+                ),
+            ));
+        }
+        if e.is_world_writable_unsafe() {
+            out.push(Finding::new(
+                "FS-003",
+                Some(path.to_abs()),
+                format!(
+                    "{path} is world-writable (mode {:04o}){}",
+                    e.mode,
+                    if e.is_dir() {
+                        " and not sticky"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+    }
+}
+
+/// SEC-001 over the merged view, for files not already reported by the layer
+/// scan (which sees every layer and the full content, so it is more precise).
+pub(crate) fn check_secret_files(
+    tree: &MergedTree,
+    already: &BTreeSet<String>,
+    out: &mut Vec<Finding>,
+) {
+    for (path, node) in tree.iter() {
+        if node.entry.is_dir() || matches!(node.entry.kind, EntryKind::Symlink { .. }) {
+            continue;
+        }
+        let abs = path.to_abs();
+        if already.contains(&abs) {
+            continue;
+        }
+        let hit = match tree.content(path) {
+            Some(c) => secrets::secret_file(path, c),
+            None => secrets::secret_file_name(path).map(|why| secrets::SecretHit {
+                rule: "secret-file",
+                description: why,
+                offset: None,
+                preview: String::new(),
+            }),
+        };
+        if let Some(h) = hit {
+            out.push(Finding::new(
+                "SEC-001",
+                Some(abs),
+                format!("{path}: {}", h.description),
+            ));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Config checks
+// ---------------------------------------------------------------------------
+
+/// SEC-003: secrets in Env, Labels and the build history.
+pub(crate) fn check_config_secrets(cfg: &Config<'_>, out: &mut Vec<Finding>) {
+    for (i, k, v) in cfg.env() {
+        if let Some(h) = secrets::env_var_secret(k, v) {
+            out.push(Finding::new(
+                "SEC-003",
+                None,
+                format!(
+                    "config.Env[{i}] {k}: {} ({})",
+                    h.description, h.preview
+                ),
+            ));
+        }
+    }
+    if let Some(Value::Object(labels)) = cfg.field("Labels") {
+        for (k, v) in labels {
+            let Some(v) = v.as_str() else { continue };
+            if let Some(h) = secrets::env_var_secret(k, v) {
+                out.push(Finding::new(
+                    "SEC-003",
+                    None,
+                    format!("config.Labels[{k:?}]: {} ({})", h.description, h.preview),
+                ));
+            }
+        }
+    }
+    let history = match cfg.root.get("history") {
+        Some(Value::Array(h)) => h.as_slice(),
+        _ => &[],
+    };
+    for (i, item) in history.iter().enumerate() {
+        for field in ["created_by", "comment"] {
+            let Some(text) = item.get(field).and_then(Value::as_str) else {
+                continue;
+            };
+            let mut hits: Vec<secrets::SecretHit> = secrets::scan_content(text.as_bytes());
+            for tok in text.split_whitespace() {
+                if let Some((k, v)) = tok.split_once('=') {
+                    let valid_key = !k.is_empty()
+                        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        && !k.as_bytes()[0].is_ascii_digit();
+                    if valid_key
+                        && let Some(h) = secrets::env_var_secret(k, v.trim_matches(['"', '\'']))
+                    {
+                        hits.push(h);
+                    }
+                }
+            }
+            for h in hits {
+                out.push(Finding::new(
+                    "SEC-003",
+                    None,
+                    format!(
+                        "history[{i}].{field}: {} ({})",
+                        h.description, h.preview
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// CFG-001, CFG-002, CFG-003.
+pub(crate) fn check_config(cfg: &Config<'_>, out: &mut Vec<Finding>) {
+    let test = cfg
+        .field("Healthcheck")
+        .and_then(|h| h.get("Test"))
+        .and_then(Value::as_array);
+    let has_health = test.is_some_and(|t| {
+        t.first()
+            .and_then(Value::as_str)
+            .is_some_and(|s| s != "NONE")
+    });
+    if !has_health {
+        out.push(Finding::new(
+            "CFG-001",
+            None,
+            "the image config declares no HEALTHCHECK",
+        ));
+    }
+    for v in cfg.object_keys("Volumes") {
+        let Ok(p) = ImagePath::parse(v) else { continue };
+        if ["proc", "sys", "dev"]
+            .iter()
+            .filter_map(|s| ImagePath::parse(s).ok())
+            .any(|sys| p.starts_with(&sys))
+        {
+            out.push(Finding::new(
+                "CFG-002",
+                Some(p.to_abs()),
+                format!("{} is declared as a volume", p.to_abs()),
+            ));
+        }
+    }
+    for port in cfg.object_keys("ExposedPorts") {
+        let num = port.split('/').next().unwrap_or("");
+        let hit = match num.split_once('-') {
+            Some((a, b)) => match (a.parse::<u32>(), b.parse::<u32>()) {
+                (Ok(a), Ok(b)) => a <= 22 && 22 <= b,
+                _ => false,
+            },
+            None => num.parse::<u32>() == Ok(22),
+        };
+        if hit {
+            out.push(Finding::new(
+                "CFG-003",
+                None,
+                format!("config.ExposedPorts includes {port:?} (SSH)"),
+            ));
+        }
+    }
+}
+
+/// SRC-001: a base named by tag in the provenance annotations.
+pub(crate) fn check_base(annotations: &BTreeMap<String, String>, out: &mut Vec<Finding>) {
+    let Some(name) = annotations.get(crate::image::annotation::BASE_NAME) else {
+        return;
+    };
+    if name.contains("@sha256:") {
+        return;
+    }
+    let digest = annotations
+        .get(crate::image::annotation::BASE_DIGEST)
+        .map(|d| format!(" (it resolved to {d} at build time)"))
+        .unwrap_or_default();
+    let shown: String = name.chars().take(200).collect();
+    out.push(Finding::new(
+        "SRC-001",
+        None,
+        format!("the base image {shown:?} is referenced by tag, not digest{digest}"),
+    ));
+}

@@ -1,0 +1,208 @@
+//! Per-layer checks: SEC-001 (secret file names) and SEC-002 (secret content)
+//! over every layer blob, not only the merged view.
+//!
+//! A file deleted or overwritten by a later layer is gone from the container's
+//! view but still ships in the earlier layer's blob; anyone who pulls the
+//! image can extract it. So both checks run on every layer's entries, report
+//! the layer digest, and say when a later layer hid the file.
+
+use super::report::Finding;
+use crate::digest::Digest;
+use crate::fs::{EntryKind, ImagePath, LayerEvent};
+use crate::secrets::{self, ContentScanner};
+use std::io::{self, Read};
+
+/// Bytes read per `read` call while streaming a file through the scanner.
+const CHUNK: usize = 64 * 1024;
+/// How much of the start of a file `secrets::secret_file` gets to look at.
+const PREFIX: usize = 8 * 1024;
+/// Findings per file and rule are merged; this caps distinct rules per file.
+const MAX_RULES_PER_FILE: usize = 16;
+
+/// A finding that a later layer may hide.
+struct Tracked {
+    path: ImagePath,
+    layer_index: usize,
+    finding: usize,
+}
+
+/// Streams layer entries past the secret detectors, in bounded memory (one
+/// chunk plus the scanner's overlap window, whatever the file size).
+pub struct LayerScanner {
+    findings: Vec<Finding>,
+    tracked: Vec<Tracked>,
+    /// Digests of the layers seen so far, in order.
+    layers: Vec<Digest>,
+    /// What hid each tracked finding: (finding index, note).
+    hidden: Vec<Option<String>>,
+    buf: Vec<u8>,
+}
+
+impl Default for LayerScanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LayerScanner {
+    pub fn new() -> Self {
+        Self {
+            findings: Vec::new(),
+            tracked: Vec::new(),
+            layers: Vec::new(),
+            hidden: Vec::new(),
+            buf: vec![0; CHUNK],
+        }
+    }
+
+    /// Index of `layer` in the order seen; a new digest starts a new layer.
+    fn layer_index(&mut self, layer: &Digest) -> usize {
+        if self.layers.last() != Some(layer) {
+            self.layers.push(layer.clone());
+        }
+        self.layers.len() - 1
+    }
+
+    /// Observes one event of `layer`. Layers must be fed bottom-up and events in
+    /// tar order. For files, `content` is read to its end; the error is the
+    /// stream's read error (a corrupt or truncated layer).
+    pub fn observe(
+        &mut self,
+        layer: &Digest,
+        ev: &LayerEvent,
+        content: &mut dyn Read,
+    ) -> io::Result<()> {
+        let idx = self.layer_index(layer);
+        match ev {
+            LayerEvent::Whiteout(p) => {
+                self.hide(idx, |t| t.starts_with(p), "deleted");
+            }
+            LayerEvent::Opaque(d) => {
+                self.hide(idx, |t| t != d && t.starts_with(d), "hidden (opaque directory)");
+            }
+            LayerEvent::Entry(e) => {
+                self.hide(idx, |t| t == &e.path, "overwritten");
+                match &e.kind {
+                    EntryKind::File => self.scan_file(layer, idx, &e.path, content)?,
+                    EntryKind::Hardlink { .. } => {
+                        if let Some(why) = secrets::secret_file_name(&e.path) {
+                            let f = Finding::new(
+                                "SEC-001",
+                                Some(e.path.to_abs()),
+                                format!("{}: {why}", e.path),
+                            )
+                            .in_layer(layer);
+                            self.push(idx, &e.path, f);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, idx: usize, path: &ImagePath, f: Finding) {
+        self.tracked.push(Tracked {
+            path: path.clone(),
+            layer_index: idx,
+            finding: self.findings.len(),
+        });
+        self.findings.push(f);
+        self.hidden.push(None);
+    }
+
+    fn hide(&mut self, idx: usize, covers: impl Fn(&ImagePath) -> bool, how: &str) {
+        for t in &self.tracked {
+            if t.layer_index < idx
+                && covers(&t.path)
+                && let Some(slot) = self.hidden.get_mut(t.finding)
+                && slot.is_none()
+            {
+                let by = self.layers.get(idx).map(|d| d.to_string()).unwrap_or_default();
+                *slot = Some(format!(
+                    "; {how} by the later layer {by}, but still shipped in this layer's blob"
+                ));
+            }
+        }
+    }
+
+    fn scan_file(
+        &mut self,
+        layer: &Digest,
+        idx: usize,
+        path: &ImagePath,
+        content: &mut dyn Read,
+    ) -> io::Result<()> {
+        let mut scanner = ContentScanner::new();
+        let mut prefix: Vec<u8> = Vec::new();
+        loop {
+            let n = match content.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let chunk = self.buf.get(..n).unwrap_or(&[]);
+            if prefix.len() < PREFIX {
+                let take = (PREFIX - prefix.len()).min(chunk.len());
+                prefix.extend_from_slice(chunk.get(..take).unwrap_or(&[]));
+            }
+            scanner.feed(chunk);
+        }
+        if let Some(h) = secrets::secret_file(path, &prefix) {
+            let f = Finding::new(
+                "SEC-001",
+                Some(path.to_abs()),
+                format!("{path}: {}", h.description),
+            )
+            .in_layer(layer);
+            self.push(idx, path, f);
+        }
+        // One finding per rule and file: the first offset plus a count.
+        let mut per_rule: Vec<(secrets::SecretHit, usize)> = Vec::new();
+        for h in scanner.finish() {
+            match per_rule.iter_mut().find(|(r, _)| r.rule == h.rule) {
+                Some((_, n)) => *n += 1,
+                None if per_rule.len() < MAX_RULES_PER_FILE => per_rule.push((h, 1)),
+                None => {}
+            }
+        }
+        for (h, n) in per_rule {
+            let at = h
+                .offset
+                .map(|o| format!(" at byte {o}"))
+                .unwrap_or_default();
+            let more = if n > 1 {
+                format!(" ({} more matches)", n - 1)
+            } else {
+                String::new()
+            };
+            let f = Finding::new(
+                "SEC-002",
+                Some(path.to_abs()),
+                format!(
+                    "{path}: {} [{}]{at}: {}{more}",
+                    h.description, h.rule, h.preview
+                ),
+            )
+            .in_layer(layer);
+            self.push(idx, path, f);
+        }
+        Ok(())
+    }
+
+    /// The findings, with a note on those a later layer deleted or replaced.
+    pub fn finish(self) -> Vec<Finding> {
+        self.findings
+            .into_iter()
+            .zip(self.hidden)
+            .map(|(mut f, note)| {
+                if let Some(n) = note {
+                    f.message.push_str(&n);
+                }
+                f
+            })
+            .collect()
+    }
+}
