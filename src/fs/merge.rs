@@ -498,7 +498,7 @@ pub fn load_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fs::read::tests::{T, gz};
+    use crate::fs::read::tests::{T, alpine_fixture, gz};
 
     fn p(s: &str) -> ImagePath {
         ImagePath::parse(s).unwrap()
@@ -858,5 +858,27 @@ mod tests {
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("expected an error"),
         }
+    }
+
+    #[test]
+    fn alpine_merged_view() {
+        let Some(path) = alpine_fixture() else { return };
+        let f = std::fs::File::open(&path).unwrap();
+        let layers: Vec<(usize, Box<dyn Read>)> = vec![(0, Box::new(io::BufReader::new(f)))];
+        let (t, stats) =
+            load_tree(layers, &ReadOptions::default(), CaptureSet::standard()).unwrap();
+        assert!(stats[0].entries > 50);
+        let (target, node) = t.resolve(&p("bin/sh")).unwrap();
+        assert_eq!(target.as_str(), "bin/busybox");
+        assert!(node.entry.is_file());
+        let passwd = std::str::from_utf8(t.content(&p("etc/passwd")).unwrap()).unwrap();
+        assert!(passwd.starts_with("root:x:0:0:"), "{passwd}");
+        let apk = t.content(&p("lib/apk/db/installed")).unwrap();
+        assert!(apk.windows(10).any(|w| w == b"P:busybox\n"));
+        assert!(t.content(&p("etc/alpine-release")).is_some());
+        assert!(
+            t.children(&ImagePath::root())
+                .any(|(k, _)| k.as_str() == "etc")
+        );
     }
 }

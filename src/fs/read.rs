@@ -127,7 +127,7 @@ pub enum ReadError {
     HardlinkToDir { path: String, target: String },
     #[error(
         "symlink {path:?} has an unusable target: {why}; rebuild the layer with a \
-         non-empty UTF-8 target shorter than 4096 bytes"
+         non-empty UTF-8 target without NUL bytes, shorter than 4096 bytes"
     )]
     BadSymlink { path: String, why: &'static str },
     #[error(
@@ -584,6 +584,13 @@ fn classify<R: Read>(
                 return Err(ReadError::BadSymlink {
                     path: shown,
                     why: "the target is longer than 4096 bytes",
+                }
+                .into());
+            }
+            if t.contains(&0) {
+                return Err(ReadError::BadSymlink {
+                    path: shown,
+                    why: "the target contains a NUL byte",
                 }
                 .into());
             }
@@ -1059,6 +1066,11 @@ pub(crate) mod tests {
             .raw(tar::EntryType::Symlink, b"empty", b"", b"")
             .finish();
         assert!(matches!(read(&tar), Err(ReadError::BadSymlink { .. })));
+        let tar = T::new()
+            .pax(&[("linkpath", b"a\0b".as_slice())])
+            .symlink("nul", "x")
+            .finish();
+        assert!(matches!(read(&tar), Err(ReadError::BadSymlink { .. })));
     }
 
     #[test]
@@ -1223,19 +1235,27 @@ pub(crate) mod tests {
         assert!(entry(&evs[0].0).is_dir());
     }
 
-    /// The real Alpine minirootfs, when the fixtures are present.
-    #[test]
-    fn alpine_minirootfs() {
+    /// The path of the Alpine minirootfs fixture, or `None` (with the reason
+    /// printed) when absent; absent fixtures fail the test when `CI=true`.
+    pub(crate) fn alpine_fixture() -> Option<std::path::PathBuf> {
         let dir = std::env::var("IRONHULL_FIXTURES")
             .unwrap_or_else(|_| format!("{}/../shared/fixtures", env!("CARGO_MANIFEST_DIR")));
         let path = std::path::Path::new(&dir).join("alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz");
-        let Ok(f) = std::fs::File::open(&path) else {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("fixture {} missing and CI=true", path.display());
-            }
-            eprintln!("skipping: fixture {} not found", path.display());
-            return;
-        };
+        if path.is_file() {
+            return Some(path);
+        }
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("fixture {} missing and CI=true", path.display());
+        }
+        eprintln!("skipping: fixture {} not found", path.display());
+        None
+    }
+
+    /// The real Alpine minirootfs, when the fixtures are present.
+    #[test]
+    fn alpine_minirootfs() {
+        let Some(path) = alpine_fixture() else { return };
+        let f = std::fs::File::open(&path).unwrap();
         let mut found = std::collections::BTreeMap::new();
         let mut installed = 0usize;
         let stats = read_layer(io::BufReader::new(f), &ReadOptions::default(), |ev, r| {
