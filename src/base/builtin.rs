@@ -163,3 +163,211 @@ pub fn build_static_base(
     }
     Ok((layer, config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::media;
+    use std::io::Read as _;
+    use std::process::Command;
+
+    fn store() -> (tempfile::TempDir, BlobStore) {
+        let d = tempfile::tempdir().unwrap();
+        let s = BlobStore::open(d.path().join("blobs")).unwrap();
+        (d, s)
+    }
+
+    fn tar_of(s: &BlobStore, l: &LayerBlob) -> Vec<u8> {
+        let raw = std::fs::read(s.path(&l.digest)).unwrap();
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn deterministic_across_calls() {
+        let (_a, s1) = store();
+        let (_b, s2) = store();
+        let params = LayerParams::default();
+        let amd = Platform::linux("amd64", None);
+        let (l1, c1) = build_static_base(&s1, &amd, &params).unwrap();
+        let (l2, c2) = build_static_base(&s2, &amd, &params).unwrap();
+        assert_eq!(l1, l2);
+        assert_eq!(c1, c2);
+        assert_eq!(l1.media_type, media::OCI_LAYER_GZIP);
+        // The layer does not depend on the platform: one blob for all arches.
+        let (l3, c3) = build_static_base(&s1, &Platform::linux("arm64", None), &params).unwrap();
+        assert_eq!(l1, l3);
+        assert_ne!(c1, c3);
+    }
+
+    #[test]
+    fn contains_exactly_the_listed_paths() {
+        let (_d, s) = store();
+        let params = LayerParams {
+            mtime: 1_700_000_000,
+            ..LayerParams::default()
+        };
+        let (layer, _) = build_static_base(&s, &Platform::linux("amd64", None), &params).unwrap();
+        let bytes = tar_of(&s, &layer);
+        let mut a = tar::Archive::new(&bytes[..]);
+        let mut got = Vec::new();
+        for e in a.entries().unwrap() {
+            let e = e.unwrap();
+            let h = e.header();
+            got.push((
+                String::from_utf8(e.path_bytes().into_owned()).unwrap(),
+                h.entry_type(),
+                h.mode().unwrap(),
+                h.uid().unwrap(),
+                h.gid().unwrap(),
+            ));
+            assert_eq!(h.mtime().unwrap(), 1_700_000_000);
+            assert_eq!(h.username_bytes(), Some(&b""[..]));
+        }
+        use tar::EntryType::{Directory as D, Regular as F};
+        let want: Vec<(String, tar::EntryType, u32, u64, u64)> = [
+            ("etc/", D, 0o755, 0),
+            ("etc/group", F, 0o644, 0),
+            ("etc/nsswitch.conf", F, 0o644, 0),
+            ("etc/os-release", F, 0o644, 0),
+            ("etc/passwd", F, 0o644, 0),
+            ("etc/ssl/", D, 0o755, 0),
+            ("etc/ssl/certs/", D, 0o755, 0),
+            ("etc/ssl/certs/ca-certificates.crt", F, 0o644, 0),
+            ("home/", D, 0o755, 0),
+            ("home/nonroot/", D, 0o700, 65532),
+            ("root/", D, 0o700, 0),
+            ("tmp/", D, 0o1777, 0),
+        ]
+        .into_iter()
+        .map(|(p, t, m, o)| (p.to_string(), t, m, o, o))
+        .collect();
+        assert_eq!(got, want);
+        for (p, ..) in &got {
+            let name = p.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            assert!(
+                !["sh", "bash", "ash", "busybox", "apk", "apt", "dpkg"].contains(&name),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn account_files_match_distroless() {
+        assert!(PASSWD.lines().any(|l| l == "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"));
+        assert!(PASSWD.lines().all(|l| l.ends_with(":/sbin/nologin")));
+        assert_eq!(PASSWD.lines().count(), 3);
+        assert!(GROUP.lines().any(|l| l == "nonroot:x:65532:"));
+        assert!(NSSWITCH.contains("hosts:          files dns\n"));
+        assert!(OS_RELEASE.contains("\nID=ironhull-static\n"));
+    }
+
+    #[test]
+    fn config_shape() {
+        let (_d, s) = store();
+        let params = LayerParams {
+            mtime: 1_700_000_000,
+            ..LayerParams::default()
+        };
+        let (layer, c) =
+            build_static_base(&s, &Platform::linux("arm", Some("v7")), &params).unwrap();
+        assert_eq!(c["architecture"], "arm");
+        assert_eq!(c["variant"], "v7");
+        assert_eq!(c["os"], "linux");
+        assert_eq!(c["created"], "2023-11-14T22:13:20Z");
+        assert_eq!(c["config"]["User"], "65532:65532");
+        assert_eq!(c["config"]["WorkingDir"], "/");
+        assert_eq!(
+            c["config"]["Env"][1],
+            "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"
+        );
+        assert_eq!(c["rootfs"]["diff_ids"][0], layer.diff_id.to_string());
+        assert_eq!(c["history"][0]["created"], "2023-11-14T22:13:20Z");
+        assert!(c.get("variant").is_some());
+        let (_, c) = build_static_base(&s, &Platform::linux("amd64", None), &params).unwrap();
+        assert!(c.get("variant").is_none());
+        // Canonical JSON round trip works (the caller's next step).
+        assert!(crate::cjson::to_vec(&c).is_ok());
+    }
+
+    #[test]
+    fn refuses_bad_platform_and_time() {
+        let (_d, s) = store();
+        let win = Platform {
+            architecture: "amd64".into(),
+            os: "windows".into(),
+            variant: None,
+        };
+        let err = build_static_base(&s, &win, &LayerParams::default()).unwrap_err();
+        assert!(matches!(err, LayerError::UnsupportedPlatform { .. }), "{err}");
+        let far = LayerParams {
+            mtime: u64::MAX,
+            ..LayerParams::default()
+        };
+        let err = build_static_base(&s, &Platform::linux("amd64", None), &far).unwrap_err();
+        assert!(matches!(err, LayerError::Time(_)), "{err}");
+        assert!(err.to_string().contains("SOURCE_DATE_EPOCH"));
+    }
+
+    #[test]
+    fn ca_bundle_is_valid_pem() {
+        let pem = String::from_utf8(ca_bundle()).unwrap();
+        let mut certs = Vec::new();
+        let mut cur: Option<String> = None;
+        for line in pem.lines() {
+            match (line, cur.as_mut()) {
+                ("-----BEGIN CERTIFICATE-----", None) => cur = Some(String::new()),
+                ("-----END CERTIFICATE-----", Some(_)) => certs.extend(cur.take()),
+                (l, Some(b)) => {
+                    assert!(l.len() <= 64, "line longer than 64 columns");
+                    b.push_str(l);
+                }
+                (l, None) => panic!("text outside a PEM block: {l:?}"),
+            }
+        }
+        assert!(cur.is_none(), "unterminated PEM block");
+        assert!(certs.len() > 100, "only {} certificates", certs.len());
+        assert_eq!(certs.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+        for (b64, der) in certs.iter().zip(webpki_root_certs::TLS_SERVER_ROOT_CERTS) {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap();
+            assert_eq!(decoded, der.as_ref());
+            assert_eq!(decoded[0], 0x30, "DER SEQUENCE");
+        }
+    }
+
+    /// Optional: openssl parses every certificate in the bundle.
+    #[test]
+    fn ca_bundle_parses_with_openssl_if_present() {
+        if Command::new("openssl").arg("version").output().is_err() {
+            eprintln!("openssl not found; skipping");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("bundle.pem");
+        std::fs::write(&bundle, ca_bundle()).unwrap();
+        let p7 = Command::new("openssl")
+            .args(["crl2pkcs7", "-nocrl", "-certfile"])
+            .arg(&bundle)
+            .output()
+            .unwrap();
+        assert!(p7.status.success(), "{}", String::from_utf8_lossy(&p7.stderr));
+        let p7_path = dir.path().join("b.p7");
+        std::fs::write(&p7_path, &p7.stdout).unwrap();
+        let out = Command::new("openssl")
+            .args(["pkcs7", "-print_certs", "-noout", "-in"])
+            .arg(&p7_path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let subjects = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("subject="))
+            .count();
+        assert_eq!(subjects, webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+    }
+}

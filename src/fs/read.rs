@@ -1070,7 +1070,10 @@ pub(crate) mod tests {
             .pax(&[("linkpath", b"a\0b".as_slice())])
             .symlink("nul", "x")
             .finish();
-        assert!(matches!(read(&tar), Err(ReadError::BadSymlink { .. })));
+        assert!(matches!(
+            read(&tar),
+            Err(ReadError::BadSymlink { why, .. }) if why.contains("NUL")
+        ));
     }
 
     #[test]

@@ -680,9 +680,14 @@ mod tests {
         assert_eq!(blob.digest.to_string(), PINNED_DIGEST);
         assert_eq!(blob.size, PINNED_SIZE);
     }
-    const PINNED_DIFF_ID: &str = "sha256:0";
-    const PINNED_DIGEST: &str = "sha256:0";
-    const PINNED_SIZE: u64 = 0;
+    // The tar was checked byte for byte against Python's `tarfile` (USTAR
+    // format, empty uname/gname): identical except that ironhull, like Go's
+    // archive/tar, writes devmajor/devminor as "0000000\0" rather than NULs.
+    const PINNED_DIFF_ID: &str =
+        "sha256:dafa55f97fb2082029da84030fa8a65ee6fd04f42a2fac0451f00034bfa52855";
+    const PINNED_DIGEST: &str =
+        "sha256:cca64bf230fc8929427a2e336d33d86cb696d66a5e4dd2f4fb7b84aa84228c37";
+    const PINNED_SIZE: u64 = 129;
 
     #[test]
     fn metadata_of_source_files_does_not_leak() {
