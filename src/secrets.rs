@@ -39,20 +39,25 @@ pub struct SecretHit {
 
 /// Decides whether an environment variable carries a credential.
 ///
-/// A variable is a secret when its *name* says so (PASSWORD, PASSWD, SECRET,
-/// TOKEN, API_KEY, APIKEY, PRIVATE_KEY, ACCESS_KEY, CREDENTIAL, or any name
-/// ending in `_KEY`), or its *value* matches a known token format (see
-/// [`scan_content`]), whatever the name.
+/// A variable is a secret when its *value* matches a known token format (see
+/// [`scan_content`]), whatever the name, or when its *name* says so. Names are
+/// split into `_`-separated words, and judged by their LAST word, because
+/// that is the noun: `DB_PASSWORD`, `GITHUB_TOKEN`, `CLIENT_SECRET`,
+/// `GOOGLE_CREDENTIALS`, `STRIPE_APIKEY`, `DBPASSWORD`, `AUTHTOKEN` and any
+/// `*_KEY` are secrets, while `PASSWORD_MIN_LENGTH`, `TOKEN_ENDPOINT` and
+/// `TOKENIZERS_PARALLELISM` are settings *about* a secret and are fine. The
+/// compounds API_KEY, PRIVATE_KEY, ACCESS_KEY, SECRET_KEY count anywhere in
+/// the name (`AWS_ACCESS_KEY_ID`, `SECRET_KEY_BASE`).
 ///
 /// Deliberate exceptions, because they hold no secret:
 /// - an empty value (a placeholder that the runtime fills in);
 /// - a name ending in `_FILE`, `_PATH` or `_DIR` whose value is an absolute
 ///   path, e.g. `PASSWORD_FILE=/run/secrets/db`: that is the recommended way to
-///   *reference* a secret mounted at runtime, and we must not punish it;
+///   *reference* a secret mounted at runtime. With any other value the suffix
+///   is ignored and the rest of the name is judged (`PASSWORD_FILE=hunter2`
+///   is a secret);
 /// - names containing `PUBLIC` (`JWT_PUBLIC_KEY`): public keys are not secret;
-/// - `TOKEN` only counts as a whole `_`-separated word or word suffix
-///   (`AUTH_TOKEN`, `GITHUB_TOKEN`, `AUTHTOKEN`), so `TOKENIZERS_PARALLELISM` is
-///   fine.
+/// - a bare `KEY` (too generic to mean anything).
 ///
 /// The value's token-format check still runs for the exceptions above, so
 /// `DB_PATH=ghp_…` is caught.
@@ -66,31 +71,7 @@ pub fn env_var_secret(key: &str, value: &str) -> Option<SecretHit> {
             ..hit
         });
     }
-    let upper = key.to_ascii_uppercase();
-    let words: Vec<&str> = upper.split(|c: char| !c.is_ascii_alphanumeric()).collect();
-    let last = words
-        .iter()
-        .rev()
-        .find(|w| !w.is_empty())
-        .copied()
-        .unwrap_or("");
-    if matches!(last, "FILE" | "PATH" | "DIR") && value.starts_with('/') {
-        return None;
-    }
-    if upper.contains("PUBLIC") {
-        return None;
-    }
-    let by_substring = ["PASSWORD", "PASSWD", "SECRET", "APIKEY", "CREDENTIAL"]
-        .iter()
-        .any(|w| upper.contains(w));
-    let by_word = words
-        .iter()
-        .any(|w| w.ends_with("TOKEN") || w.ends_with("TOKENS"));
-    let by_key_suffix = matches!(last, "KEY" | "KEYS") && words.len() > 1;
-    let compound = ["API_KEY", "PRIVATE_KEY", "ACCESS_KEY"]
-        .iter()
-        .any(|w| upper.contains(w));
-    if by_substring || by_word || by_key_suffix || compound {
+    if env_name_is_secret(key, value) {
         return Some(SecretHit {
             rule: "env-secret-name",
             description: "environment variable whose name marks it as a credential",
@@ -99,6 +80,36 @@ pub fn env_var_secret(key: &str, value: &str) -> Option<SecretHit> {
         });
     }
     None
+}
+
+fn env_name_is_secret(key: &str, value: &str) -> bool {
+    let upper = key.to_ascii_uppercase();
+    if upper.contains("PUBLIC") {
+        return false;
+    }
+    let mut words: Vec<&str> = upper
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if let Some(last) = words.last()
+        && matches!(*last, "FILE" | "PATH" | "DIR")
+    {
+        if value.starts_with('/') {
+            return false;
+        }
+        words.pop();
+    }
+    let compound = ["API_KEY", "PRIVATE_KEY", "ACCESS_KEY", "SECRET_KEY"]
+        .iter()
+        .any(|c| upper.contains(c));
+    let Some(last) = words.last() else {
+        return compound;
+    };
+    let noun = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL"]
+        .iter()
+        .any(|n| last.ends_with(n) || last.strip_suffix('S').is_some_and(|l| l.ends_with(n)));
+    let key_suffix = matches!(*last, "KEY" | "KEYS") && words.len() > 1;
+    compound || noun || key_suffix
 }
 
 // ---------------------------------------------------------------------------
@@ -1050,6 +1061,9 @@ mod tests {
             ("AWS_ACCESS_KEY_ID", "AKIAABCDEFGHIJKLMNOP"),
             ("GOOGLE_CREDENTIALS", "x"),
             ("SIGNING_KEY", "x"),
+            ("SECRET_KEY_BASE", "x"),
+            ("DBPASSWORD", "x"),
+            ("OAUTH_CLIENT_SECRETS", "x"),
             // Name harmless, value a token.
             ("GREETING", "ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
             ("DB_PATH", "ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
@@ -1073,6 +1087,8 @@ mod tests {
             ("JWT_PUBLIC_KEY", "abc"),
             ("KEY", "value"),
             ("KEYBOARD_LAYOUT", "us"),
+            ("PASSWORD_MIN_LENGTH", "12"),
+            ("TOKEN_ENDPOINT", "https://auth.example.com/token"),
         ];
         for (k, v) in fine {
             assert_eq!(env_var_secret(k, v), None, "{k}={v} should be allowed");

@@ -80,7 +80,12 @@ enum Content {
 fn contents() -> Vec<(&'static str, u32, u64, Content)> {
     vec![
         ("etc/group", 0o644, 0, Content::File(GROUP.into())),
-        ("etc/nsswitch.conf", 0o644, 0, Content::File(NSSWITCH.into())),
+        (
+            "etc/nsswitch.conf",
+            0o644,
+            0,
+            Content::File(NSSWITCH.into()),
+        ),
         ("etc/os-release", 0o644, 0, Content::File(OS_RELEASE.into())),
         ("etc/passwd", 0o644, 0, Content::File(PASSWD.into())),
         (
@@ -257,7 +262,11 @@ mod tests {
 
     #[test]
     fn account_files_match_distroless() {
-        assert!(PASSWD.lines().any(|l| l == "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"));
+        assert!(
+            PASSWD
+                .lines()
+                .any(|l| l == "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin")
+        );
         assert!(PASSWD.lines().all(|l| l.ends_with(":/sbin/nologin")));
         assert_eq!(PASSWD.lines().count(), 3);
         assert!(GROUP.lines().any(|l| l == "nonroot:x:65532:"));
@@ -302,7 +311,10 @@ mod tests {
             variant: None,
         };
         let err = build_static_base(&s, &win, &LayerParams::default()).unwrap_err();
-        assert!(matches!(err, LayerError::UnsupportedPlatform { .. }), "{err}");
+        assert!(
+            matches!(err, LayerError::UnsupportedPlatform { .. }),
+            "{err}"
+        );
         let far = LayerParams {
             mtime: u64::MAX,
             ..LayerParams::default()
@@ -355,7 +367,11 @@ mod tests {
             .arg(&bundle)
             .output()
             .unwrap();
-        assert!(p7.status.success(), "{}", String::from_utf8_lossy(&p7.stderr));
+        assert!(
+            p7.status.success(),
+            "{}",
+            String::from_utf8_lossy(&p7.stderr)
+        );
         let p7_path = dir.path().join("b.p7");
         std::fs::write(&p7_path, &p7.stdout).unwrap();
         let out = Command::new("openssl")
@@ -363,11 +379,146 @@ mod tests {
             .arg(&p7_path)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let subjects = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| l.starts_with("subject="))
             .count();
         assert_eq!(subjects, webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+    }
+
+    /// Optional: umoci (Go archive/tar underneath, as in skopeo and
+    /// containerd) unpacks an image made of the static base plus a layer with
+    /// PAX long names, and sees exactly what was written.
+    #[test]
+    fn umoci_unpacks_base_and_long_names_if_present() {
+        use crate::fs::entry::{Entry, EntryKind, ImagePath};
+        use crate::image::{Descriptor, Index, Manifest, annotation};
+        use std::os::unix::fs::PermissionsExt;
+        if Command::new("umoci").arg("--version").output().is_err() {
+            eprintln!("umoci not found; skipping");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("layout");
+        let s = BlobStore::open(layout.join("blobs")).unwrap();
+        let params = LayerParams::default();
+        let (base, mut config) =
+            build_static_base(&s, &Platform::linux("amd64", None), &params).unwrap();
+
+        let long_dir = format!("opt/{}", "d".repeat(150));
+        let long_file = format!("{long_dir}/{}", "f".repeat(90));
+        let target = format!("/{long_file}");
+        let mut w = LayerWriter::new(&s, &params).unwrap();
+        let mut f = Entry::new(
+            ImagePath::parse(&long_file).unwrap(),
+            EntryKind::File,
+            0o640,
+        );
+        f.size = 4;
+        f.uid = 65532;
+        w.append(&f, Some(&mut &b"deep"[..])).unwrap();
+        let l = Entry::new(
+            ImagePath::parse("opt/z-link").unwrap(),
+            EntryKind::Symlink {
+                target: target.clone(),
+            },
+            0o777,
+        );
+        w.append(&l, None).unwrap();
+        let app = w.finish().unwrap();
+
+        config["rootfs"]["diff_ids"] =
+            serde_json::json!([base.diff_id.to_string(), app.diff_id.to_string()]);
+        config["history"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"created": "1970-01-01T00:00:00Z", "created_by": "test"}));
+        let cbytes = crate::cjson::to_vec(&config).unwrap();
+        let cdig = s.put(&cbytes).unwrap();
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(media::OCI_MANIFEST.into()),
+            artifact_type: None,
+            config: Descriptor::new(media::OCI_CONFIG, cdig, cbytes.len() as u64),
+            layers: vec![base.descriptor(), app.descriptor()],
+            subject: None,
+            annotations: Default::default(),
+        };
+        let mbytes = crate::cjson::to_vec(&manifest).unwrap();
+        let mdig = s.put(&mbytes).unwrap();
+        let mut md = Descriptor::new(media::OCI_MANIFEST, mdig, mbytes.len() as u64);
+        md.annotations
+            .insert(annotation::REF_NAME.into(), "t".into());
+        std::fs::write(
+            layout.join("index.json"),
+            crate::cjson::to_vec(&Index::new(vec![md])).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            layout.join("oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+
+        let bundle = dir.path().join("bundle");
+        let out = Command::new("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:t", layout.display()))
+            .arg(&bundle)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "umoci unpack failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let root = bundle.join("rootfs");
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/passwd")).unwrap(),
+            PASSWD
+        );
+        assert_eq!(std::fs::read(root.join(&long_file)).unwrap(), b"deep");
+        assert_eq!(
+            std::fs::read_link(root.join("opt/z-link")).unwrap(),
+            std::path::PathBuf::from(&target)
+        );
+        let mode = |p: &str| {
+            std::fs::symlink_metadata(root.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(mode("tmp"), 0o1777);
+        assert_eq!(mode(&long_file), 0o640);
+        assert_eq!(mode("etc/ssl/certs/ca-certificates.crt"), 0o644);
+        assert!(root.join("home/nonroot").is_dir());
+        assert!(!root.join("bin/sh").exists());
+
+        // skopeo (containers/image) reads and re-verifies every blob.
+        if Command::new("skopeo").arg("--version").output().is_ok() {
+            let out = Command::new("skopeo")
+                .args(["--insecure-policy", "copy", "--quiet"])
+                .arg(format!("oci:{}:t", layout.display()))
+                .arg(format!("oci:{}:t", dir.path().join("copy").display()))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "skopeo copy failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                dir.path()
+                    .join("copy/blobs/sha256")
+                    .join(app.digest.hex())
+                    .is_file()
+            );
+        }
     }
 }

@@ -1,2 +1,3 @@
 //! Base images: where an image's lower layers come from.
 pub mod builtin;
+pub mod resolve;

@@ -1,1 +1,368 @@
-//! (in progress)
+//! The build pipeline: spec → plan → layers → image → gate. Outputs are written
+//! by [`crate::output`] only after the gate has passed, so a refused build
+//! leaves nothing behind.
+
+pub mod artifacts;
+pub mod config;
+// pub mod from_spec; (enabled with the spec loader)
+pub mod inspect;
+pub mod reproduce;
+pub mod request;
+
+pub use request::{Allowance, BuildRequest, UserReq};
+
+use crate::base::resolve::{BaseError, resolve};
+use crate::cjson;
+use crate::digest::Digest;
+use crate::fs::{Entry, EntryKind, ImagePath};
+use crate::harden::{self, Change, HardenError, accounts};
+use crate::image::{Descriptor, Index, LayerBlob, Manifest, PlatformImage, annotation, media};
+use crate::layer::{LayerError, LayerParams, LayerWriter};
+use crate::policy::{self, Policy, Report};
+use crate::store::{BlobError, BlobStore};
+use artifacts::{ArtifactError, Content, Ownership, Planned};
+use config::AddedLayer;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Base(#[from] BaseError),
+    #[error(transparent)]
+    Harden(#[from] HardenError),
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error("{0}")]
+    Account(#[from] accounts::AccountError),
+    #[error("writing a layer: {0}")]
+    Layer(#[from] LayerError),
+    #[error("blob store: {0}")]
+    Blob(#[from] BlobError),
+    #[error("internal error serializing JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("policy: {0}")]
+    Policy(#[from] policy::PolicyError),
+    #[error("auditing the built image: {0}")]
+    Audit(#[from] policy::AuditError),
+    #[error("the built image fails the security gate ({} finding(s)); nothing was written", .0.findings.len())]
+    Gate(Box<Report>),
+    #[error("the build is not reproducible: {0}")]
+    NotReproducible(String),
+    #[error("invalid SOURCE_DATE_EPOCH: {0}")]
+    Time(#[from] crate::layer::time::TimeError),
+}
+
+/// Where the build keeps its blobs and scratch files.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// The content-addressed store the build writes into (a cache; not an output).
+    pub store: PathBuf,
+    /// Scratch space for extracted archives; removed afterwards.
+    pub work: PathBuf,
+}
+
+/// One built platform image.
+#[derive(Clone, Debug)]
+pub struct BuiltImage {
+    pub image: PlatformImage,
+    pub report: Report,
+    pub base_layers_rewritten: usize,
+    pub base_layers_reused: usize,
+}
+
+/// The result of a build, ready for the outputs.
+#[derive(Debug)]
+pub struct Built {
+    /// The top-level descriptor: the manifest for one platform, the index for several.
+    pub top: Descriptor,
+    pub images: Vec<BuiltImage>,
+    /// Every blob the outputs must carry.
+    pub blobs: Vec<Digest>,
+    pub store: BlobStore,
+    pub changes: Vec<Change>,
+    pub dropped_packages: Vec<String>,
+    pub base_name: String,
+}
+
+/// Runs the pipeline up to and including the gate.
+pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildError> {
+    let store = BlobStore::open(&opts.store)?;
+    std::fs::create_dir_all(&opts.work).map_err(|e| BlobError::Io { path: opts.work.clone(), source: e })?;
+    let params = &req.layer_params;
+    let created = crate::layer::time::rfc3339(params.mtime)?;
+    let base = resolve(&req.base, &req.platforms, &opts.work, &store, params)?;
+    let policy = gate_policy(req)?;
+
+    // Artifacts are the same for every platform: collect and check them once.
+    let own = Ownership { uid: req.user.uid, gid: req.user.gid, mtime: params.mtime };
+    let mut lists = Vec::new();
+    for a in &req.artifacts {
+        lists.push(artifacts::collect(a, own)?);
+    }
+    let groups = group_layers(lists, req.layer_budget)?;
+
+    let mut images = Vec::new();
+    let mut changes = Vec::new();
+    let mut dropped = Vec::new();
+    let mut artifact_layers: Option<Vec<(LayerBlob, String)>> = None;
+    for base_img in &base.images {
+        let hardened = harden::harden(base_img, &base.blobs, &store, params)?;
+        changes.extend(hardened.changes.iter().cloned());
+        dropped.extend(hardened.dropped_packages.iter().cloned());
+        let accounts_layer = write_accounts_layer(&hardened.tree, &req.user, &store, params)?;
+        // Artifact layers do not depend on the platform: write them once.
+        if artifact_layers.is_none() {
+            let mut v = Vec::new();
+            for g in &groups {
+                v.push((write_artifact_layer(g, &store, params)?, describe_group(g)));
+            }
+            artifact_layers = Some(v);
+        }
+        let art = artifact_layers.as_deref().unwrap_or_default();
+
+        let mut layers = hardened.layers.clone();
+        layers.push(accounts_layer);
+        layers.extend(art.iter().map(|(l, _)| l.clone()));
+        let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
+        let mut added = vec![AddedLayer {
+            created_by: format!("ironhull: user {}:{} ({}), /etc/passwd, /etc/group", req.user.uid, req.user.gid, req.user.name),
+            comment: Some("ironhull".into()),
+        }];
+        added.extend(art.iter().map(|(_, d)| AddedLayer { created_by: format!("ironhull: add {d}"), comment: Some("ironhull".into()) }));
+        let cfg = config::image_config(&base_img.config, &base_img.platform, &req.runtime, &diff_ids, &added, &created);
+        let config_bytes = cjson::to_vec(&cfg)?;
+        let config_digest = store.put(&config_bytes)?;
+
+        let mut ann: BTreeMap<String, String> = req.annotations.clone();
+        ann.insert(annotation::BASE_NAME.into(), base.name.clone());
+        if let Some(d) = &base.digest {
+            ann.insert(annotation::BASE_DIGEST.into(), d.to_string());
+        }
+        ann.insert(annotation::CREATED.into(), created.clone());
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(media::OCI_MANIFEST.into()),
+            artifact_type: None,
+            config: Descriptor::new(media::OCI_CONFIG, config_digest.clone(), config_bytes.len() as u64),
+            layers: layers.iter().map(LayerBlob::descriptor).collect(),
+            subject: None,
+            annotations: ann,
+        };
+        let manifest_bytes = cjson::to_vec(&manifest)?;
+        let manifest_digest = store.put(&manifest_bytes)?;
+        let image = PlatformImage {
+            platform: base_img.platform.clone(),
+            manifest_digest,
+            manifest_bytes,
+            manifest_media_type: media::OCI_MANIFEST.into(),
+            config_digest,
+            config_bytes,
+            config: cfg,
+            layers,
+        };
+        // The gate: the same engine as `ironhull audit`, over the blobs as built.
+        let report = policy::audit_image(&image, &store, &policy)?;
+        if gate_fails(&report) {
+            return Err(BuildError::Gate(Box::new(report)));
+        }
+        let rewritten = hardened.rewritten.iter().filter(|r| **r).count();
+        images.push(BuiltImage {
+            base_layers_rewritten: rewritten,
+            base_layers_reused: hardened.rewritten.len() - rewritten,
+            image,
+            report,
+        });
+    }
+
+    let mut blobs = Vec::new();
+    for b in &images {
+        blobs.extend(crate::store::image_blobs(&b.image));
+    }
+    let top = if images.len() == 1 {
+        let i = &images[0].image;
+        let mut d = Descriptor::new(media::OCI_MANIFEST, i.manifest_digest.clone(), i.manifest_bytes.len() as u64);
+        d.platform = Some(i.platform.clone());
+        d
+    } else {
+        let idx = Index::new(
+            images
+                .iter()
+                .map(|b| {
+                    let mut d = Descriptor::new(media::OCI_MANIFEST, b.image.manifest_digest.clone(), b.image.manifest_bytes.len() as u64);
+                    d.platform = Some(b.image.platform.clone());
+                    d
+                })
+                .collect(),
+        );
+        let bytes = cjson::to_vec(&idx)?;
+        let d = store.put(&bytes)?;
+        blobs.push(d.clone());
+        Descriptor::new(media::OCI_INDEX, d, bytes.len() as u64)
+    };
+    blobs.sort();
+    blobs.dedup();
+    dropped.sort();
+    dropped.dedup();
+    Ok(Built { top, images, blobs, store, changes, dropped_packages: dropped, base_name: base.name.clone() })
+}
+
+/// The build gate fails on any finding of a core check, and on any other
+/// finding of high or critical severity that the spec did not waive.
+pub fn gate_fails(report: &Report) -> bool {
+    report.findings.iter().any(|f| {
+        policy::catalog::lookup(f.id).is_some_and(|c| c.core) || f.severity >= policy::Severity::High
+    })
+}
+
+fn gate_policy(req: &BuildRequest) -> Result<Policy, BuildError> {
+    let mut text = String::new();
+    for a in &req.allow {
+        text.push_str("[[allow]]\n");
+        text.push_str(&format!("check = {}\n", toml_str(&a.check)));
+        if let Some(p) = &a.path {
+            text.push_str(&format!("path = {}\n", toml_str(p)));
+        }
+        text.push_str(&format!("reason = {}\n", toml_str(&a.reason)));
+    }
+    let p = Policy::parse(&text, std::path::Path::new("builder.toml [policy]"))?;
+    Ok(p.for_build()?)
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// Groups artifacts into at most `budget` layers: one per artifact, and the
+/// ones beyond the budget share the last layer.
+fn group_layers(lists: Vec<Vec<Planned>>, budget: usize) -> Result<Vec<Vec<Planned>>, BuildError> {
+    let budget = budget.max(1);
+    let mut groups: Vec<Vec<Vec<Planned>>> = Vec::new();
+    for (i, l) in lists.into_iter().enumerate() {
+        if i < budget {
+            groups.push(vec![l]);
+        } else if let Some(last) = groups.last_mut() {
+            last.push(l);
+        }
+    }
+    // Two artifacts writing the same path is an error even across layers.
+    let mut seen: BTreeMap<ImagePath, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for g in groups {
+        let merged = artifacts::merge_sorted(g)?;
+        for p in &merged {
+            if p.entry.is_dir() {
+                continue;
+            }
+            if let Some(first) = seen.insert(p.entry.path.clone(), p.artifact) {
+                return Err(ArtifactError::Conflict { first, second: p.artifact, dest: p.entry.path.to_abs() }.into());
+            }
+        }
+        out.push(merged);
+    }
+    Ok(out)
+}
+
+fn describe_group(g: &[Planned]) -> String {
+    let mut tops: Vec<String> = Vec::new();
+    for p in g {
+        let n = p.artifact;
+        if !tops.iter().any(|t| t.starts_with(&format!("#{n} "))) {
+            tops.push(format!("#{n} {}", p.entry.path.to_abs()));
+        }
+    }
+    tops.iter().map(|t| t.split_once(' ').map(|x| x.1).unwrap_or("")).collect::<Vec<_>>().join(", ")
+}
+
+fn write_artifact_layer(group: &[Planned], store: &BlobStore, params: &LayerParams) -> Result<LayerBlob, BuildError> {
+    let mut w = LayerWriter::new(store, params)?;
+    for p in group {
+        match &p.content {
+            Content::None => w.append(&p.entry, None)?,
+            Content::Bytes(b) => w.append(&p.entry, Some(&mut &b[..]))?,
+            Content::File(path) => {
+                let f = std::fs::File::open(path)
+                    .map_err(|e| ArtifactError::Io { number: p.artifact, path: path.clone(), source: e })?;
+                let mut insp = inspect::Inspector::new(std::io::BufReader::with_capacity(1 << 20, f));
+                w.append(&p.entry, Some(&mut insp as &mut dyn Read))?;
+                let found = insp.finish();
+                if let Some(expected) = &p.pin
+                    && expected != &found.digest
+                {
+                    return Err(ArtifactError::PinMismatch { number: p.artifact, src: path.clone(), expected: expected.clone(), actual: found.digest }.into());
+                }
+                if let Some(hit) = found.secrets.first() {
+                    return Err(ArtifactError::Secret {
+                        number: p.artifact,
+                        dest: p.entry.path.to_abs(),
+                        why: format!("{} at byte {}", hit.description, hit.offset.unwrap_or(0)),
+                    }
+                    .into());
+                }
+                if let Some((what, marker)) = found.forbidden {
+                    return Err(ArtifactError::ForbiddenContent { number: p.artifact, dest: p.entry.path.to_abs(), what, marker }.into());
+                }
+            }
+        }
+    }
+    Ok(w.finish()?)
+}
+
+/// The accounts layer: passwd and group (and shadow, when the base has one)
+/// with every shell set to nologin and the image's user added, plus its home.
+fn write_accounts_layer(
+    tree: &crate::fs::merge::MergedTree,
+    user: &UserReq,
+    store: &BlobStore,
+    params: &LayerParams,
+) -> Result<LayerBlob, BuildError> {
+    let home = user.home.to_abs();
+    let u = accounts::User { name: &user.name, uid: user.uid, gid: user.gid, home: &home };
+    let file = |p: &str| -> (Option<Entry>, String) {
+        let ip = ImagePath::parse(p).unwrap_or_default();
+        let node = tree.get(&ip).filter(|n| n.entry.is_file());
+        let text = tree.content(&ip).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        (node.map(|n| n.entry.clone()), text)
+    };
+    let mut files: Vec<(ImagePath, Vec<u8>, u32, u64)> = Vec::new();
+    let (pe, ptext) = file("etc/passwd");
+    files.push((ImagePath::parse("etc/passwd").unwrap_or_default(), accounts::passwd(&ptext, &u)?.into_bytes(), pe.as_ref().map_or(0o644, |e| e.mode), pe.as_ref().map_or(0, |e| e.gid)));
+    let (ge, gtext) = file("etc/group");
+    files.push((ImagePath::parse("etc/group").unwrap_or_default(), accounts::group(&gtext, &u)?.into_bytes(), ge.as_ref().map_or(0o644, |e| e.mode), ge.as_ref().map_or(0, |e| e.gid)));
+    let (se, stext) = file("etc/shadow");
+    if let Some(se) = se {
+        files.push((ImagePath::parse("etc/shadow").unwrap_or_default(), accounts::shadow(&stext, &u).into_bytes(), se.mode, se.gid));
+    }
+    let mut entries: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
+    for (p, bytes, mode, gid) in files {
+        let mut e = Entry::new(p, EntryKind::File, crate::harden::rules::hardened_mode(&Entry::new(ImagePath::root(), EntryKind::File, mode)));
+        e.gid = gid;
+        e.size = bytes.len() as u64;
+        e.mtime = params.mtime;
+        entries.push((e, Some(bytes)));
+    }
+    // The home directory, owned by the user; parents stay as the base has them.
+    for anc in user.home.ancestors() {
+        if tree.get(&anc).is_none() {
+            let mut e = Entry::new(anc, EntryKind::Dir, 0o755);
+            e.mtime = params.mtime;
+            entries.push((e, None));
+        }
+    }
+    let mut h = Entry::new(user.home.clone(), EntryKind::Dir, 0o700);
+    h.uid = user.uid as u64;
+    h.gid = user.gid as u64;
+    h.mtime = params.mtime;
+    entries.push((h, None));
+    entries.sort_by(|a, b| crate::layer::path_order(&a.0.path, &b.0.path));
+    let mut w = LayerWriter::new(store, params)?;
+    for (e, content) in &entries {
+        match content {
+            Some(b) => w.append(e, Some(&mut &b[..]))?,
+            None => w.append(e, None)?,
+        }
+    }
+    Ok(w.finish()?)
+}
+

@@ -120,7 +120,7 @@ fn build_exit(e: &BuildError) -> i32 {
     match e {
         BuildError::Gate(_) => exit::POLICY,
         BuildError::Blob(_) => exit::IO,
-        BuildError::Layer(l) if l.is_io() => exit::IO,
+        BuildError::Layer(_) => exit::IO,
         _ => exit::INPUT,
     }
 }

@@ -345,13 +345,13 @@ mod tests {
         assert_eq!(&raw[108..116], b"0177774\0");
         assert_eq!(&raw[124..136], b"00000000005\0");
         assert_eq!(raw[156], b'0');
-        assert_eq!(&raw[257..265], b"ustar\000");
-        assert_eq!(&raw[329..345], b"0000000\00000000\0");
-        assert_eq!(h.header.cksum().unwrap(), h.header.as_ustar().map_or(0, |_| {
-            let mut c = *raw;
-            c[148..156].fill(b' ');
-            c.iter().map(|&x| u32::from(x)).sum()
-        }));
+        assert_eq!(&raw[257..265], b"ustar\x0000");
+        assert_eq!(&raw[329..345], b"0000000\x000000000\x00");
+        let mut blank = *raw;
+        blank[148..156].fill(b' ');
+        let sum: u32 = blank.iter().map(|&x| u32::from(x)).sum();
+        assert_eq!(&raw[148..156], format!("{sum:06o}\0 ").as_bytes());
+        assert_eq!(h.header.cksum().unwrap(), sum);
         assert_eq!(h.header.mode().unwrap(), 0o644);
         assert_eq!(h.header.mtime().unwrap(), 1_700_000_000);
     }

@@ -182,7 +182,8 @@ pub fn normalize(entry: &Entry, params: &LayerParams) -> Entry {
 /// so a future (deterministic, block-parallel) gzip or zstd stage is one more
 /// variant with its own `finish`.
 enum Compressor {
-    Gzip(flate2::write::GzEncoder<BlobWriter>),
+    // Boxed: the encoder's state is large and the enum is moved around.
+    Gzip(Box<flate2::write::GzEncoder<BlobWriter>>),
     Plain(BlobWriter),
 }
 
@@ -199,7 +200,7 @@ impl Compressor {
                     .mtime(0)
                     .operating_system(255)
                     .write(out, flate2::Compression::new(level));
-                Compressor::Gzip(enc)
+                Compressor::Gzip(Box::new(enc))
             }
             Compression::None => Compressor::Plain(out),
         })
@@ -373,12 +374,11 @@ impl LayerWriter {
             Some(src) if entry.is_file() => self.write_headers(&headers, src, entry)?,
             Some(src) => {
                 let mut probe = [0u8; 1];
-                let n = read_retrying(src, &mut probe).map_err(|source| {
-                    LayerError::ReadContent {
+                let n =
+                    read_retrying(src, &mut probe).map_err(|source| LayerError::ReadContent {
                         path: entry.path.to_abs(),
                         source,
-                    }
-                })?;
+                    })?;
                 if n > 0 {
                     return Err(LayerError::UnexpectedContent {
                         path: entry.path.to_abs(),
@@ -462,11 +462,12 @@ impl LayerWriter {
         }
         if entry.is_file() {
             let mut probe = [0u8; 1];
-            let n = read_retrying(exact.inner, &mut probe)
-                .map_err(|source| LayerError::ReadContent {
+            let n = read_retrying(exact.inner, &mut probe).map_err(|source| {
+                LayerError::ReadContent {
                     path: path(),
                     source,
-                })?;
+                }
+            })?;
             if n > 0 {
                 return Err(LayerError::ContentTooLong {
                     path: path(),
@@ -531,7 +532,6 @@ pub(crate) fn kind_name(kind: &EntryKind) -> &'static str {
 mod tests {
     use super::*;
     use crate::digest::Digest;
-    use std::io::Read as _;
 
     fn p(s: &str) -> ImagePath {
         ImagePath::parse(s).unwrap()
@@ -734,7 +734,14 @@ mod tests {
         let names: Vec<&str> = got.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             names,
-            ["app/", "app/bin/", "app/bin/server", "app/bin/srv", "app/empty", "tmp/"]
+            [
+                "app/",
+                "app/bin/",
+                "app/bin/server",
+                "app/bin/srv",
+                "app/empty",
+                "tmp/"
+            ]
         );
         let auto = &got[1];
         assert_eq!(
@@ -743,7 +750,13 @@ mod tests {
         );
         let server = &got[2];
         assert_eq!(
-            (server.kind, server.mode, server.uid, server.gid, server.mtime),
+            (
+                server.kind,
+                server.mode,
+                server.uid,
+                server.gid,
+                server.mtime
+            ),
             (tar::EntryType::Regular, 0o755, 65532, 65532, 1_700_000_000)
         );
         assert_eq!(server.data, b"\x7fELF fake");
@@ -850,10 +863,17 @@ mod tests {
         let names: Vec<&str> = got.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(
             names,
-            ["a/", "a/b/", "a/b/c/", "a/b/c/f1", "a/b/c/f2", "a/b/d", "a/x/", "a/x/y", "a-z"]
+            [
+                "a/", "a/b/", "a/b/c/", "a/b/c/f1", "a/b/c/f2", "a/b/d", "a/x/", "a/x/y", "a-z"
+            ]
         );
         for d in got.iter().filter(|e| e.kind == tar::EntryType::Directory) {
-            assert_eq!((d.mode, d.uid, d.gid, d.mtime), (0o755, 0, 0, 7), "{}", d.path);
+            assert_eq!(
+                (d.mode, d.uid, d.gid, d.mtime),
+                (0o755, 0, 0, 7),
+                "{}",
+                d.path
+            );
         }
     }
 
@@ -886,7 +906,15 @@ mod tests {
 
     #[test]
     fn path_order_is_depth_first() {
-        let mut v = vec![p("a-c"), p("a/b"), p("a"), p("b"), p(""), p("a/b/c"), p("a.b")];
+        let mut v = [
+            p("a-c"),
+            p("a/b"),
+            p("a"),
+            p("b"),
+            p(""),
+            p("a/b/c"),
+            p("a.b"),
+        ];
         v.sort_by(path_order);
         let s: Vec<&str> = v.iter().map(|x| x.as_str()).collect();
         assert_eq!(s, ["", "a", "a/b", "a/b/c", "a-c", "a.b", "b"]);
@@ -899,7 +927,14 @@ mod tests {
         let e = file("short", 0o644, b"12345");
         let err = w.append(&e, Some(&mut &b"123"[..])).unwrap_err();
         assert!(
-            matches!(err, LayerError::ContentTooShort { expected: 5, actual: 3, .. }),
+            matches!(
+                err,
+                LayerError::ContentTooShort {
+                    expected: 5,
+                    actual: 3,
+                    ..
+                }
+            ),
             "{err}"
         );
         assert!(matches!(
@@ -910,16 +945,24 @@ mod tests {
 
         let mut w = LayerWriter::new(&s, &LayerParams::default()).unwrap();
         let err = w.append(&e, Some(&mut &b"123456"[..])).unwrap_err();
-        assert!(matches!(err, LayerError::ContentTooLong { expected: 5, .. }), "{err}");
+        assert!(
+            matches!(err, LayerError::ContentTooLong { expected: 5, .. }),
+            "{err}"
+        );
 
         let mut w = LayerWriter::new(&s, &LayerParams::default()).unwrap();
         let err = w.append(&e, None).unwrap_err();
         assert!(matches!(err, LayerError::MissingContent { size: 5, .. }));
-        let err = w.append(&dir("d", 0o755), Some(&mut &b"x"[..])).unwrap_err();
+        let err = w
+            .append(&dir("d", 0o755), Some(&mut &b"x"[..]))
+            .unwrap_err();
         assert!(matches!(err, LayerError::UnexpectedContent { .. }));
         // Nothing partial was committed to the store.
         drop(w);
-        assert_eq!(std::fs::read_dir(s.root().join("sha256")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(s.root().join("sha256")).unwrap().count(),
+            0
+        );
     }
 
     #[test]
@@ -932,7 +975,9 @@ mod tests {
         }
         let (_d, s) = store();
         let mut w = LayerWriter::new(&s, &LayerParams::default()).unwrap();
-        let err = w.append(&file("f", 0o644, b"abc"), Some(&mut Failing)).unwrap_err();
+        let err = w
+            .append(&file("f", 0o644, b"abc"), Some(&mut Failing))
+            .unwrap_err();
         assert!(matches!(err, LayerError::ReadContent { .. }), "{err}");
         assert!(err.to_string().contains("/f"));
     }
@@ -1020,7 +1065,10 @@ mod tests {
                 (x.key().unwrap().to_string(), x.value_bytes().to_vec())
             })
             .collect();
-        assert_eq!(exts, [("SCHILY.xattr.user.note".to_string(), b"v=1 x".to_vec())]);
+        assert_eq!(
+            exts,
+            [("SCHILY.xattr.user.note".to_string(), b"v=1 x".to_vec())]
+        );
         let mut data = Vec::new();
         ent.read_to_end(&mut data).unwrap();
         assert_eq!(data, b"x");

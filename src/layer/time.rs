@@ -97,9 +97,13 @@ mod tests {
             } else {
                 (prev.0, prev.1 + 1, 1)
             };
-            assert!(cur == next_in_month || cur == next_month, "{prev:?} -> {cur:?}");
+            assert!(
+                cur == next_in_month || cur == next_month,
+                "{prev:?} -> {cur:?}"
+            );
             if cur == next_month {
-                let leap = prev.0 % 4 == 0 && (prev.0 % 100 != 0 || prev.0 % 400 == 0);
+                let leap = prev.0.is_multiple_of(4)
+                    && (!prev.0.is_multiple_of(100) || prev.0.is_multiple_of(400));
                 let len = match prev.1 {
                     2 if leap => 29,
                     2 => 28,

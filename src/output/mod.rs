@@ -1,1 +1,105 @@
-//! Outputs (being integrated).
+//! Writing a built image to its destinations: `oci:`, `oci-archive:` and
+//! `docker-archive:` (and, with the registry client, `docker://`).
+//!
+//! Every writer is atomic (temp then rename), so a failed or interrupted build
+//! never leaves a half-written output where the user expects a good one.
+
+use crate::build::Built;
+use crate::reference::{ReferenceError, Transport};
+use crate::store::{self, StoreError};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("output {dest:?}: {source}")]
+    Parse { dest: String, source: ReferenceError },
+    #[error("output {dest}: {why}")]
+    Unsupported { dest: String, why: String },
+    #[error("output {dest}: {source}")]
+    Store { dest: String, source: StoreError },
+}
+
+/// A parsed `-o` destination.
+#[derive(Clone, Debug)]
+pub struct Destination {
+    pub transport: Transport,
+}
+
+impl Destination {
+    /// Parses a destination and checks that ironhull can write it.
+    pub fn parse(s: &str) -> Result<Self, OutputError> {
+        let transport = Transport::parse(s).map_err(|source| OutputError::Parse { dest: s.into(), source })?;
+        match &transport {
+            Transport::Oci { .. } | Transport::OciArchive { .. } | Transport::DockerArchive { .. } => Ok(Self { transport }),
+            Transport::Docker(_) => Err(OutputError::Unsupported {
+                dest: s.into(),
+                why: "pushing to a registry is not supported yet; write oci:DIR:TAG and push it with `skopeo copy`".into(),
+            }),
+            _ => Err(OutputError::Unsupported {
+                dest: s.into(),
+                why: "not a writable destination; use oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]".into(),
+            }),
+        }
+    }
+
+    /// Makes relative paths relative to `cwd` (they already are, for the CLI),
+    /// and reports the path the output will occupy.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.transport {
+            Transport::Oci { dir, .. } => Some(dir),
+            Transport::OciArchive { file, .. } | Transport::DockerArchive { file, .. } => Some(file),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.transport)
+    }
+}
+
+/// The default destination: `oci:./ironhull-out/<name>:<first tag>`.
+pub fn default_destination(name: &str, tag: &str) -> Destination {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    Destination { transport: Transport::Oci { dir: PathBuf::from("ironhull-out").join(last), tag: Some(tag.to_string()) } }
+}
+
+/// Writes the built image to one destination. `tags` are the spec's tags; the
+/// first one is used where a destination names none.
+pub fn write(built: &Built, dest: &Destination, name: &str, tags: &[String]) -> Result<(), OutputError> {
+    let first_tag = tags.first().map(String::as_str).unwrap_or("latest");
+    let serr = |source| OutputError::Store { dest: dest.to_string(), source };
+    match &dest.transport {
+        Transport::Oci { dir, tag } => {
+            // A layout can hold several tags: write every spec tag unless the
+            // destination names one.
+            let want: Vec<&str> = match tag {
+                Some(t) => vec![t.as_str()],
+                None => tags.iter().map(String::as_str).collect(),
+            };
+            let want = if want.is_empty() { vec![first_tag] } else { want };
+            for t in want {
+                store::write_oci_layout(dir, t, &built.top, &built.blobs, &built.store).map_err(serr)?;
+            }
+            Ok(())
+        }
+        Transport::OciArchive { file, tag } => {
+            store::write_oci_archive(file, tag.as_deref().unwrap_or(first_tag), &built.top, &built.blobs, &built.store).map_err(serr)
+        }
+        Transport::DockerArchive { file, reference } => {
+            if built.images.len() != 1 {
+                return Err(OutputError::Unsupported {
+                    dest: dest.to_string(),
+                    why: format!(
+                        "a docker-archive holds one platform, and this build has {}; pass --platform to pick one",
+                        built.images.len()
+                    ),
+                });
+            }
+            let r = reference.clone().unwrap_or_else(|| format!("{name}:{first_tag}"));
+            store::write_docker_archive(file, &r, &built.images[0].image, &built.store).map_err(serr)
+        }
+        _ => Err(OutputError::Unsupported { dest: dest.to_string(), why: "not writable".into() }),
+    }
+}

@@ -386,7 +386,7 @@ pub(crate) fn check_entrypoint(cfg: &Config<'_>, tree: &MergedTree, out: &mut Ve
     };
     let shown: String = argv0.chars().take(200).collect();
     if is_shell_name(argv0) {
-        let form = if argv.iter().any(|a| *a == Some("-c")) {
+        let form = if argv.contains(&Some("-c")) {
             "shell form (a shell with -c)"
         } else {
             "a shell"

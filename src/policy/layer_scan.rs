@@ -162,10 +162,10 @@ impl LayerScanner {
         // One finding per rule and file: the first offset plus a count.
         let mut per_rule: Vec<(secrets::SecretHit, usize)> = Vec::new();
         for h in scanner.finish() {
-            match per_rule.iter_mut().find(|(r, _)| r.rule == h.rule) {
-                Some((_, n)) => *n += 1,
-                None if per_rule.len() < MAX_RULES_PER_FILE => per_rule.push((h, 1)),
-                None => {}
+            if let Some((_, n)) = per_rule.iter_mut().find(|(r, _)| r.rule == h.rule) {
+                *n += 1;
+            } else if per_rule.len() < MAX_RULES_PER_FILE {
+                per_rule.push((h, 1));
             }
         }
         for (h, n) in per_rule {

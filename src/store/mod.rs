@@ -122,4 +122,6 @@ impl<R: Read> Read for VerifyingReader<R> {
 }
 
 #[cfg(test)]
+mod skopeo_tests;
+#[cfg(test)]
 pub(crate) mod testutil;

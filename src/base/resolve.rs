@@ -1,0 +1,192 @@
+//! Resolving the spec's `base.image` into per-platform images whose blobs can be
+//! read. Every source (built-in, layout, archive, rootfs, and later a registry)
+//! ends in the same [`ResolvedBase`], so the builder does not care where a base
+//! came from.
+
+use super::builtin;
+use crate::cjson;
+use crate::digest::Digest;
+use crate::image::{Descriptor, Manifest, Platform, PlatformImage, media};
+use crate::layer::LayerParams;
+use crate::reference::Transport;
+use crate::store::{self, BlobStore, Source};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaseError {
+    #[error("base {base}: {source}")]
+    Store {
+        base: String,
+        source: crate::store::StoreError,
+    },
+    #[error("built-in static base: {0}")]
+    Builtin(#[from] crate::layer::LayerError),
+    #[error("base {base}: {source}")]
+    Blob {
+        base: String,
+        source: crate::store::BlobError,
+    },
+    #[error(
+        "base {base} has no image for platform {wanted}; it offers: {offered}. Pick one of those in [image] platforms, or use a base built for {wanted}"
+    )]
+    MissingPlatform {
+        base: String,
+        wanted: String,
+        offered: String,
+    },
+    #[error(
+        "base {base}: registry bases are not supported yet; export the image with `skopeo copy docker://... oci:DIR:TAG` and use base.image = \"oci:DIR:TAG\""
+    )]
+    RegistryUnsupported { base: String },
+    #[error("internal error serializing the base manifest: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// A base image ready to harden: one image per wanted platform, in order.
+pub struct ResolvedBase {
+    /// The base as the user named it, for messages and the base.name annotation.
+    pub name: String,
+    /// The digest of the base's top-level document (index or manifest), when it
+    /// has one that a registry or layout would know it by.
+    pub digest: Option<Digest>,
+    pub images: Vec<PlatformImage>,
+    pub blobs: BlobStore,
+    /// Keeps an extracted archive alive while the base is in use.
+    _source: Option<Source>,
+}
+
+/// Resolves `base` for `platforms` (empty: the base's own platform, or the
+/// host's for sources that have none). `work` holds extracted archives and
+/// the built-in base's blobs; `stage` is the build's blob store.
+pub fn resolve(
+    base: &Transport,
+    platforms: &[Platform],
+    work: &Path,
+    stage: &BlobStore,
+    params: &LayerParams,
+) -> Result<ResolvedBase, BaseError> {
+    let name = base.to_string();
+    let serr = |source| BaseError::Store {
+        base: name.clone(),
+        source,
+    };
+    let source = match base {
+        Transport::Static => return resolve_static(platforms, stage, params),
+        Transport::Oci { dir, tag } => store::read_oci_layout(dir, tag.as_deref()).map_err(serr)?,
+        Transport::OciArchive { file, tag } => {
+            store::read_oci_archive(file, tag.as_deref(), work).map_err(serr)?
+        }
+        Transport::DockerArchive { file, reference } => {
+            store::read_docker_archive(file, reference.as_deref(), work).map_err(serr)?
+        }
+        Transport::Rootfs { file } => {
+            let platform = platforms.first().cloned().unwrap_or_else(Platform::host);
+            store::read_rootfs(file, &platform, work).map_err(serr)?
+        }
+        Transport::Docker(_) => return Err(BaseError::RegistryUnsupported { base: name }),
+    };
+    let offered: Vec<&PlatformImage> = source.images.images.iter().collect();
+    let chosen = select(&name, &offered, platforms)?;
+    let digest = source.images.index_digest.clone().or_else(|| {
+        if offered.len() == 1 {
+            Some(offered[0].manifest_digest.clone())
+        } else {
+            None
+        }
+    });
+    Ok(ResolvedBase {
+        name,
+        digest,
+        images: chosen,
+        blobs: source.blobs.clone(),
+        _source: Some(source),
+    })
+}
+
+fn select(
+    name: &str,
+    offered: &[&PlatformImage],
+    wanted: &[Platform],
+) -> Result<Vec<PlatformImage>, BaseError> {
+    if wanted.is_empty() {
+        // No platform asked for: a single-platform base decides; a multi-platform
+        // one gives the host's platform.
+        if offered.len() == 1 {
+            return Ok(vec![offered[0].clone()]);
+        }
+        return select(name, offered, &[Platform::host()]);
+    }
+    wanted
+        .iter()
+        .map(|w| {
+            offered
+                .iter()
+                .find(|o| w.matches(&o.platform))
+                .map(|o| (*o).clone())
+                .ok_or_else(|| BaseError::MissingPlatform {
+                    base: name.to_string(),
+                    wanted: w.to_string(),
+                    offered: offered
+                        .iter()
+                        .map(|o| o.platform.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+        })
+        .collect()
+}
+
+/// The built-in base: written straight into the build's blob store.
+fn resolve_static(
+    platforms: &[Platform],
+    stage: &BlobStore,
+    params: &LayerParams,
+) -> Result<ResolvedBase, BaseError> {
+    let wanted = if platforms.is_empty() {
+        vec![Platform::linux("amd64", None)]
+    } else {
+        platforms.to_vec()
+    };
+    let blob_err = |source| BaseError::Blob {
+        base: "static".into(),
+        source,
+    };
+    let mut images = Vec::new();
+    for p in &wanted {
+        let (layer, config) = builtin::build_static_base(stage, p, params)?;
+        let config_bytes = cjson::to_vec(&config)?;
+        let config_digest = stage.put(&config_bytes).map_err(blob_err)?;
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(media::OCI_MANIFEST.into()),
+            artifact_type: None,
+            config: Descriptor::new(
+                media::OCI_CONFIG,
+                config_digest.clone(),
+                config_bytes.len() as u64,
+            ),
+            layers: vec![layer.descriptor()],
+            subject: None,
+            annotations: Default::default(),
+        };
+        let manifest_bytes = cjson::to_vec(&manifest)?;
+        let manifest_digest = stage.put(&manifest_bytes).map_err(blob_err)?;
+        images.push(PlatformImage {
+            platform: p.clone(),
+            manifest_digest,
+            manifest_bytes,
+            manifest_media_type: media::OCI_MANIFEST.into(),
+            config_digest,
+            config_bytes,
+            config,
+            layers: vec![layer],
+        });
+    }
+    Ok(ResolvedBase {
+        name: "static".into(),
+        digest: None,
+        images,
+        blobs: stage.clone(),
+        _source: None,
+    })
+}
