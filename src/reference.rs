@@ -538,6 +538,8 @@ impl std::str::FromStr for Transport {
 mod tests {
     use super::*;
 
+    type ErrCheck = fn(&ReferenceError) -> bool;
+
     const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     #[test]
@@ -641,7 +643,7 @@ mod tests {
     #[test]
     fn invalid_references() {
         let long = format!("a/{}", "b".repeat(260));
-        let cases: Vec<(&str, fn(&ReferenceError) -> bool)> = vec![
+        let cases: Vec<(&str, ErrCheck)> = vec![
             ("", |e| matches!(e, ReferenceError::Empty)),
             ("Alpine", |e| {
                 matches!(e, ReferenceError::BadComponent { .. })
@@ -805,7 +807,7 @@ mod tests {
 
     #[test]
     fn transport_errors() {
-        let cases: Vec<(&str, fn(&ReferenceError) -> bool)> = vec![
+        let cases: Vec<(&str, ErrCheck)> = vec![
             ("", |e| matches!(e, ReferenceError::Empty)),
             ("alpine", |e| {
                 matches!(e, ReferenceError::MissingTransport { .. })

@@ -105,9 +105,16 @@ fn env_name_is_secret(key: &str, value: &str) -> bool {
     let Some(last) = words.last() else {
         return compound;
     };
-    let noun = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL"]
-        .iter()
-        .any(|n| last.ends_with(n) || last.strip_suffix('S').is_some_and(|l| l.ends_with(n)));
+    let noun = [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "APIKEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|n| last.ends_with(n) || last.strip_suffix('S').is_some_and(|l| l.ends_with(n)));
     let key_suffix = matches!(*last, "KEY" | "KEYS") && words.len() > 1;
     compound || noun || key_suffix
 }
@@ -289,15 +296,10 @@ fn match_private_key(w: &[u8], kw: &[u8], _before: Option<u8>) -> Option<usize> 
     // Require a body: a newline (real or JSON-escaped) followed by base64 or
     // PEM headers. A bare header string is just a parser constant in some
     // binary (OpenSSL, Go's crypto), not a key.
-    let body = if let Some(b) = after.strip_prefix(b"\r\n") {
-        b
-    } else if let Some(b) = after.strip_prefix(b"\n") {
-        b
-    } else if let Some(b) = after.strip_prefix(b"\\n") {
-        b
-    } else {
-        return None;
-    };
+    let body = after
+        .strip_prefix(b"\r\n")
+        .or_else(|| after.strip_prefix(b"\n"))
+        .or_else(|| after.strip_prefix(b"\\n"))?;
     // Armored PGP blocks may have a blank line before the body.
     let body = &body[count_while(body, |b| b == b'\r' || b == b'\n')..];
     let is_headers = body.starts_with(b"Proc-Type:")
@@ -885,13 +887,14 @@ pub fn secret_file(path: &ImagePath, content_prefix: &[u8]) -> Option<SecretHit>
             NameCheck::Always => true,
             NameCheck::UnlessPublic => {
                 let t = content_prefix.trim_ascii_start();
-                !(t.starts_with(b"-----BEGIN PUBLIC KEY")
+                let public = t.starts_with(b"-----BEGIN PUBLIC KEY")
                     || t.starts_with(b"-----BEGIN PGP PUBLIC KEY BLOCK")
                     || t.starts_with(b"-----BEGIN RSA PUBLIC KEY")
                     || t.starts_with(b"-----BEGIN CERTIFICATE")
-                    || t.starts_with(b"ssh-"))
+                    || t.starts_with(b"ssh-")
                     // Binary OpenPGP public key packet (tag 6, old or new format).
-                    && !matches!(t.first(), Some(0x98 | 0x99 | 0xc6))
+                    || matches!(t.first(), Some(0x98 | 0x99 | 0xc6));
+                !public
             }
             NameCheck::Content(markers) => markers.iter().any(|m| contains(content_prefix, m)),
         };
@@ -998,7 +1001,7 @@ mod tests {
     #[test]
     fn preview_never_contains_secret_and_offset_is_right() {
         let tok = format!("ghp_{}", "Q9".repeat(18));
-        let data = format!("0123456789{tok}");
+        let data = format!("012345678 {tok}");
         let hits = scan_content(data.as_bytes());
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].offset, Some(10));
@@ -1010,7 +1013,7 @@ mod tests {
     fn streaming_finds_matches_across_every_split() {
         let tok = format!("ghp_{}", "k".repeat(36));
         let pem = format!("-----BEGIN EC PRIVATE KEY-----\n{PEM_BODY}");
-        let data = format!("{}{tok}\n{}{pem}", "x".repeat(100), "\0".repeat(50));
+        let data = format!("{}={tok}\n{}{pem}", "x".repeat(100), "\0".repeat(50));
         let whole = scan_content(data.as_bytes());
         assert_eq!(whole.len(), 2);
         for split in 0..data.len() {

@@ -355,38 +355,41 @@ impl LayerWriter {
             });
         }
         let headers = header_for(entry)?;
-        let missing = if self.ordered {
+        let kind = kind_name(&entry.kind);
+        let (keep, missing) = if self.ordered {
             self.missing_parents(entry)?
         } else {
-            Vec::new()
+            (0, Vec::new())
         };
+        let mut content = content;
+        if !entry.is_file()
+            && let Some(src) = content.take()
+        {
+            let mut probe = [0u8; 1];
+            let n = read_retrying(src, &mut probe).map_err(|source| LayerError::ReadContent {
+                path: entry.path.to_abs(),
+                source,
+            })?;
+            if n > 0 {
+                return Err(LayerError::UnexpectedContent {
+                    path: entry.path.to_abs(),
+                    kind,
+                });
+            }
+        }
 
+        // From here on bytes are written; an error leaves a broken layer.
         self.poisoned = true;
+        self.open.truncate(keep);
         for dir in missing {
             let mut d = Entry::new(dir.clone(), EntryKind::Dir, 0o755);
             d.mtime = self.mtime;
             let h = header_for(&d)?;
             self.write_headers(&h, &mut io::empty(), &d)?;
-            self.open.push((dir, "a directory"));
+            self.open.push((dir, kind_name(&EntryKind::Dir)));
         }
-        let kind = kind_name(&entry.kind);
         match content {
-            Some(src) if entry.is_file() => self.write_headers(&headers, src, entry)?,
-            Some(src) => {
-                let mut probe = [0u8; 1];
-                let n =
-                    read_retrying(src, &mut probe).map_err(|source| LayerError::ReadContent {
-                        path: entry.path.to_abs(),
-                        source,
-                    })?;
-                if n > 0 {
-                    return Err(LayerError::UnexpectedContent {
-                        path: entry.path.to_abs(),
-                        kind,
-                    });
-                }
-                self.write_headers(&headers, &mut io::empty(), entry)?;
-            }
+            Some(src) => self.write_headers(&headers, src, entry)?,
             None => self.write_headers(&headers, &mut io::empty(), entry)?,
         }
         if self.ordered {
@@ -397,17 +400,17 @@ impl LayerWriter {
         Ok(())
     }
 
-    /// Pops the open-ancestor stack down to `entry`'s emitted ancestors and
-    /// returns the ancestors that still have to be written.
-    fn missing_parents(&mut self, entry: &Entry) -> Result<Vec<ImagePath>, LayerError> {
-        while let Some((top, _)) = self.open.last() {
-            if entry.path.starts_with(top) {
-                break;
-            }
-            self.open.pop();
-        }
-        if let Some((parent, kind)) = self.open.last()
-            && *kind != "a directory"
+    /// Works out, without changing anything, how many entries of the
+    /// open-ancestor stack are ancestors of `entry` (they form a prefix, since
+    /// the stack is a chain) and which ancestors still have to be written.
+    fn missing_parents(&self, entry: &Entry) -> Result<(usize, Vec<ImagePath>), LayerError> {
+        let keep = self
+            .open
+            .iter()
+            .take_while(|(p, _)| entry.path.starts_with(p))
+            .count();
+        if let Some((parent, kind)) = self.open[..keep].last()
+            && *kind != kind_name(&EntryKind::Dir)
         {
             return Err(LayerError::ParentNotDir {
                 path: entry.path.to_abs(),
@@ -415,8 +418,14 @@ impl LayerWriter {
                 kind,
             });
         }
-        let have = self.open.iter().filter(|(p, _)| !p.is_root()).count();
-        Ok(entry.path.ancestors().into_iter().skip(have).collect())
+        let have = self.open[..keep]
+            .iter()
+            .filter(|(p, _)| !p.is_root())
+            .count();
+        Ok((
+            keep,
+            entry.path.ancestors().into_iter().skip(have).collect(),
+        ))
     }
 
     fn write_headers(
@@ -949,6 +958,7 @@ mod tests {
             matches!(err, LayerError::ContentTooLong { expected: 5, .. }),
             "{err}"
         );
+        drop(w);
 
         let mut w = LayerWriter::new(&s, &LayerParams::default()).unwrap();
         let err = w.append(&e, None).unwrap_err();
@@ -962,6 +972,11 @@ mod tests {
         assert_eq!(
             std::fs::read_dir(s.root().join("sha256")).unwrap().count(),
             0
+        );
+        assert_eq!(
+            std::fs::read_dir(s.root()).unwrap().count(),
+            1,
+            "temp file left"
         );
     }
 
@@ -989,6 +1004,19 @@ mod tests {
         w.append(&file("a", 0o644, b""), None).unwrap();
         let err = w.append(&file("a/b", 0o644, b""), None).unwrap_err();
         assert!(matches!(err, LayerError::ParentNotDir { .. }), "{err}");
+        // The refusal wrote nothing and changed no state.
+        w.append(&dir("b", 0o755), Some(&mut io::empty())).unwrap();
+        let err = w
+            .append(&dir("b/c", 0o755), Some(&mut &b"x"[..]))
+            .unwrap_err();
+        assert!(matches!(err, LayerError::UnexpectedContent { .. }), "{err}");
+        w.append(&file("b/c/d", 0o644, b""), None).unwrap();
+        let blob = w.finish().unwrap();
+        let names: Vec<String> = parse(&untar_bytes(&s, &blob))
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(names, ["a", "b/", "b/c/", "b/c/d"]);
     }
 
     #[test]

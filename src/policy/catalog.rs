@@ -19,9 +19,7 @@ pub enum Severity {
 
 /// A severity string that is not one of the five names.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "unknown severity {0:?}; use one of \"info\", \"low\", \"medium\", \"high\", \"critical\""
-)]
+#[error("unknown severity {0:?}; use one of \"info\", \"low\", \"medium\", \"high\", \"critical\"")]
 pub struct SeverityError(pub String);
 
 impl Severity {

@@ -330,14 +330,20 @@ pub(crate) fn check_shells(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Fi
             EntryKind::Dir => continue,
             EntryKind::Symlink { target } => match resolves_to_file(tree, path) {
                 Some((rp, _)) if is_shell_at(path) || is_shell_at(&rp) => {
-                    format!("{} is a symlink ({target}) to the shell {}", path, rp)
+                    format!("{path} -> {target} resolves to the shell {rp}")
                 }
                 _ => continue,
             },
             EntryKind::Hardlink { target } if is_shell_at(path) || is_shell_at(target) => {
                 format!("{path} is a hard link to the shell {target}")
             }
-            EntryKind::File if is_shell_at(path) => format!("{path} is a shell"),
+            EntryKind::File if is_shell_at(path) => {
+                if MULTICALL.contains(&path.file_name()) {
+                    format!("{path} is a multi-call binary with a built-in shell")
+                } else {
+                    format!("{path} is a shell")
+                }
+            }
             _ => continue,
         };
         out.push(Finding::new("SH-001", Some(path.to_abs()), why));
@@ -447,11 +453,7 @@ fn not_exec_path(argv0: &str) -> Option<String> {
 
 /// PKG-001: package manager executables on PATH, and the pip / npm modules
 /// that `python -m pip` or `node npm-cli.js` would run without one.
-pub(crate) fn check_package_managers(
-    cfg: &Config<'_>,
-    tree: &MergedTree,
-    out: &mut Vec<Finding>,
-) {
+pub(crate) fn check_package_managers(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Finding>) {
     let mut dirs: BTreeSet<ImagePath> = cfg.path_dirs().into_iter().collect();
     dirs.extend(
         DEFAULT_PATH
@@ -660,11 +662,7 @@ pub(crate) fn check_modes(tree: &MergedTree, out: &mut Vec<Finding>) {
                 format!(
                     "{path} is world-writable (mode {:04o}){}",
                     e.mode,
-                    if e.is_dir() {
-                        " and not sticky"
-                    } else {
-                        ""
-                    }
+                    if e.is_dir() { " and not sticky" } else { "" }
                 ),
             ));
         }
@@ -716,10 +714,7 @@ pub(crate) fn check_config_secrets(cfg: &Config<'_>, out: &mut Vec<Finding>) {
             out.push(Finding::new(
                 "SEC-003",
                 None,
-                format!(
-                    "config.Env[{i}] {k}: {} ({})",
-                    h.description, h.preview
-                ),
+                format!("config.Env[{i}] {k}: {} ({})", h.description, h.preview),
             ));
         }
     }
@@ -761,10 +756,7 @@ pub(crate) fn check_config_secrets(cfg: &Config<'_>, out: &mut Vec<Finding>) {
                 out.push(Finding::new(
                     "SEC-003",
                     None,
-                    format!(
-                        "history[{i}].{field}: {} ({})",
-                        h.description, h.preview
-                    ),
+                    format!("history[{i}].{field}: {} ({})", h.description, h.preview),
                 ));
             }
         }
@@ -828,6 +820,11 @@ pub(crate) fn check_base(annotations: &BTreeMap<String, String>, out: &mut Vec<F
         return;
     };
     if name.contains("@sha256:") {
+        return;
+    }
+    // Local sources (a layout, an archive, a rootfs tarball) have no tag that
+    // could move under the image; only registry references can be re-pointed.
+    if ["oci:", "oci-archive:", "docker-archive:", "rootfs:"].iter().any(|t| name.starts_with(t)) {
         return;
     }
     let digest = annotations

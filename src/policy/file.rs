@@ -159,7 +159,11 @@ fn locate(file: &Path, text: &str, offset: usize) -> Location {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let col = before.get(line_start..).map(|s| s.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .get(line_start..)
+        .map(|s| s.chars().count())
+        .unwrap_or(0)
+        + 1;
     Location {
         file: file.to_path_buf(),
         line,
@@ -258,7 +262,9 @@ impl Ctx<'_> {
         }
         let norm = crate::fs::ImagePath::parse(raw).map_err(|e| bad(&e.to_string()))?;
         if norm.is_root() {
-            return Err(bad("is the root, which would allow everything; omit path instead"));
+            return Err(bad(
+                "is the root, which would allow everything; omit path instead",
+            ));
         }
         Ok(PathMatch::Exact(norm.to_abs()))
     }
@@ -300,7 +306,11 @@ impl Policy {
         Ok(policy)
     }
 
-    fn parse_severity(&mut self, cx: &Ctx<'_>, v: &Spanned<DeValue<'_>>) -> Result<(), PolicyError> {
+    fn parse_severity(
+        &mut self,
+        cx: &Ctx<'_>,
+        v: &Spanned<DeValue<'_>>,
+    ) -> Result<(), PolicyError> {
         let table = v.get_ref().as_table().ok_or_else(|| PolicyError::Type {
             at: cx.at(v.span().start),
             key: "severity".into(),
@@ -533,7 +543,8 @@ reason = "source maps are public"
         assert!(msg.starts_with("policy.toml:2:"), "{msg}");
         assert!(msg.contains("\"SH-001\""), "{msg}");
 
-        let e = parse("[[allow]]\ncheck = \"FS-001\"\nreason = \"x\"\npaht = \"/a\"\n").unwrap_err();
+        let e =
+            parse("[[allow]]\ncheck = \"FS-001\"\nreason = \"x\"\npaht = \"/a\"\n").unwrap_err();
         assert!(matches!(e, PolicyError::UnknownKey { .. }), "{e}");
         assert!(e.to_string().contains("policy.toml:4:1"), "{e}");
         assert!(e.to_string().contains("\"path\""), "{e}");
@@ -549,7 +560,10 @@ reason = "source maps are public"
         let e = parse("[[allow]]\ncheck = \"FS-001\"\nreason = \"  \"\n").unwrap_err();
         assert!(matches!(e, PolicyError::EmptyReason { .. }), "{e}");
         let e = parse("[[allow]]\nreason = \"x\"\n").unwrap_err();
-        assert!(matches!(e, PolicyError::Missing { key: "check", .. }), "{e}");
+        assert!(
+            matches!(e, PolicyError::Missing { key: "check", .. }),
+            "{e}"
+        );
         let e = parse("[severity]\n\"CFG-001\" = \"LOW\"\n").unwrap_err();
         assert!(matches!(e, PolicyError::Severity { .. }), "{e}");
         let e = parse("[severity]\n\"CFG-001\" = 3\n").unwrap_err();
@@ -560,8 +574,8 @@ reason = "source maps are public"
         let e = parse("[[allow]]\ncheck = \"FS-001\"\npath = \"/a/../b\"\nreason = \"x\"\n")
             .unwrap_err();
         assert!(matches!(e, PolicyError::BadPath { .. }), "{e}");
-        let e = parse("[[allow]]\ncheck = \"FS-001\"\npath = \"/a/[\"\nreason = \"x\"\n")
-            .unwrap_err();
+        let e =
+            parse("[[allow]]\ncheck = \"FS-001\"\npath = \"/a/[\"\nreason = \"x\"\n").unwrap_err();
         assert!(matches!(e, PolicyError::BadPath { .. }), "{e}");
         let e = parse("allow = \"x\"\n").unwrap_err();
         assert!(matches!(e, PolicyError::Type { .. }), "{e}");
@@ -576,7 +590,13 @@ reason = "source maps are public"
         let p = parse(allow_core).unwrap();
         let e = p.for_build().unwrap_err();
         assert!(
-            matches!(e, PolicyError::CoreWaiver { check: "SH-001", .. }),
+            matches!(
+                e,
+                PolicyError::CoreWaiver {
+                    check: "SH-001",
+                    ..
+                }
+            ),
             "{e}"
         );
         assert!(e.to_string().contains("policy.toml:1:"), "{e}");
@@ -587,7 +607,10 @@ reason = "source maps are public"
         let p = parse("[severity]\n\"SEC-002\" = \"low\"\n").unwrap();
         assert!(matches!(
             p.for_build(),
-            Err(PolicyError::CoreWaiver { check: "SEC-002", .. })
+            Err(PolicyError::CoreWaiver {
+                check: "SEC-002",
+                ..
+            })
         ));
 
         let ok = parse(

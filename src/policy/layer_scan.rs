@@ -78,7 +78,11 @@ impl LayerScanner {
                 self.hide(idx, |t| t.starts_with(p), "deleted");
             }
             LayerEvent::Opaque(d) => {
-                self.hide(idx, |t| t != d && t.starts_with(d), "hidden (opaque directory)");
+                self.hide(
+                    idx,
+                    |t| t != d && t.starts_with(d),
+                    "hidden (opaque directory)",
+                );
             }
             LayerEvent::Entry(e) => {
                 self.hide(idx, |t| t == &e.path, "overwritten");
@@ -119,7 +123,11 @@ impl LayerScanner {
                 && let Some(slot) = self.hidden.get_mut(t.finding)
                 && slot.is_none()
             {
-                let by = self.layers.get(idx).map(|d| d.to_string()).unwrap_or_default();
+                let by = self
+                    .layers
+                    .get(idx)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
                 *slot = Some(format!(
                     "; {how} by the later layer {by}, but still shipped in this layer's blob"
                 ));
@@ -204,5 +212,97 @@ impl LayerScanner {
                 f
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::Entry;
+
+    fn file(path: &str) -> LayerEvent {
+        LayerEvent::Entry(Entry::new(
+            ImagePath::parse(path).unwrap(),
+            EntryKind::File,
+            0o644,
+        ))
+    }
+
+    const TOKEN: &[u8] = b"ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+
+    #[test]
+    fn finds_secret_straddling_chunks_in_a_large_file() {
+        let mut data = vec![b'a'; CHUNK * 3 - 10];
+        data.push(b' ');
+        data.extend_from_slice(TOKEN);
+        data.push(b'\n');
+        data.extend(std::iter::repeat_n(b'z', CHUNK));
+        let l = Digest::of(b"1");
+        let mut s = LayerScanner::new();
+        s.observe(&l, &file("big.bin"), &mut &data[..]).unwrap();
+        let f = s.finish();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].id, "SEC-002");
+        assert!(
+            f[0].message.contains(&format!("at byte {}", CHUNK * 3 - 9)),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn opaque_whiteout_and_overwrite_notes() {
+        let (l1, l2) = (Digest::of(b"1"), Digest::of(b"2"));
+        let mut s = LayerScanner::new();
+        s.observe(&l1, &file("a/one.txt"), &mut &TOKEN[..]).unwrap();
+        s.observe(&l1, &file("b/two.txt"), &mut &TOKEN[..]).unwrap();
+        s.observe(&l1, &file("c/id_ed25519"), &mut &b"x"[..])
+            .unwrap();
+        s.observe(&l1, &file("d/keep.txt"), &mut &TOKEN[..])
+            .unwrap();
+        let a = ImagePath::parse("a").unwrap();
+        s.observe(&l2, &LayerEvent::Opaque(a), &mut std::io::empty())
+            .unwrap();
+        s.observe(&l2, &file("b/two.txt"), &mut &b"clean"[..])
+            .unwrap();
+        let c = ImagePath::parse("c/id_ed25519").unwrap();
+        s.observe(&l2, &LayerEvent::Whiteout(c), &mut std::io::empty())
+            .unwrap();
+        // A same-layer rewrite does not count as hiding.
+        s.observe(&l2, &file("e/new.txt"), &mut &TOKEN[..]).unwrap();
+        s.observe(&l2, &file("e/new.txt"), &mut &TOKEN[..]).unwrap();
+        let f = s.finish();
+        let get = |p: &str| f.iter().find(|f| f.path.as_deref() == Some(p)).unwrap();
+        assert!(
+            get("/a/one.txt")
+                .message
+                .contains("hidden (opaque directory)")
+        );
+        assert!(get("/b/two.txt").message.contains("overwritten"));
+        let key = get("/c/id_ed25519");
+        assert_eq!(key.id, "SEC-001");
+        assert!(key.message.contains("deleted"));
+        assert!(!get("/d/keep.txt").message.contains("later layer"));
+        assert!(
+            f.iter()
+                .filter(|f| f.path.as_deref() == Some("/e/new.txt"))
+                .all(|f| f.layer.as_ref() == Some(&l2) && !f.message.contains("later"))
+        );
+        assert!(f.iter().all(|f| !f.message.contains("0123456789abcdef")));
+    }
+
+    #[test]
+    fn read_errors_propagate() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated"))
+            }
+        }
+        let mut s = LayerScanner::new();
+        assert!(
+            s.observe(&Digest::of(b"1"), &file("x"), &mut Broken)
+                .is_err()
+        );
     }
 }

@@ -149,13 +149,11 @@ pub fn scan_layers(
                 media_type: layer.media_type.chars().take(200).collect(),
             });
         }
-        let file = blobs
-            .open_read(digest)
-            .map_err(|source| AuditError::Blob {
-                index,
-                digest: digest.clone(),
-                source,
-            })?;
+        let file = blobs.open_read(digest).map_err(|source| AuditError::Blob {
+            index,
+            digest: digest.clone(),
+            source,
+        })?;
         let mut hr = HashingReader::new(BufReader::with_capacity(1 << 16, file));
         let result = read_layer(&mut hr, &opts, |ev, content| {
             let capture_this = matches!(&ev, LayerEvent::Entry(e)
@@ -164,7 +162,9 @@ pub fn scan_layers(
                 // The tree keeps this small file; the scanner sees the same
                 // bytes followed by whatever the tree did not read.
                 let mut buf = Vec::new();
-                content.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
+                content
+                    .take(limit.saturating_add(1))
+                    .read_to_end(&mut buf)?;
                 tree.apply(index, &ev, &mut buf.as_slice())?;
                 scanner.observe(digest, &ev, &mut buf.as_slice().chain(content))?;
             } else {
@@ -327,7 +327,11 @@ mod tests {
                 annotations: BTreeMap::new(),
                 layer_findings: Vec::new(),
             };
-            img.file("etc/passwd", 0o644, b"app:x:10001:10001::/home/app:/sbin/nologin\n");
+            img.file(
+                "etc/passwd",
+                0o644,
+                b"app:x:10001:10001::/home/app:/sbin/nologin\n",
+            );
             img.file("etc/group", 0o644, b"app:x:10001:\n");
             img.file("etc/shadow", 0o640, b"app:!::0:::::\n");
             img
@@ -403,130 +407,298 @@ mod tests {
     fn each_check_triggers_alone() {
         type Mutate = fn(&mut Img);
         let cases: &[(&str, Mutate, &[&str])] = &[
-            ("no user", |i| {
-                i.cfg("User", json!(""));
-            }, &["USR-001"]),
-            ("uid 0 with group", |i| {
-                i.cfg("User", json!("0:1000"));
-            }, &["USR-001"]),
-            ("name mapping to uid 0", |i| {
-                i.file("etc/passwd", 0o644, b"app:x:10001:10001::/:/sbin/nologin\ntoor:x:0:0::/:/sbin/nologin\n");
-                i.cfg("User", json!("toor"));
-            }, &["USR-001"]),
-            ("unknown user name", |i| {
-                i.cfg("User", json!("ghost"));
-            }, &["USR-002"]),
-            ("empty password", |i| {
-                i.file("etc/shadow", 0o640, b"app:::0:::::\n");
-            }, &["USR-003"]),
-            ("duplicate uid", |i| {
-                i.file("etc/passwd", 0o644, b"app:x:10001:10001::/:/sbin/nologin\ntwin:x:10001:10002::/:/sbin/nologin\n");
-            }, &["USR-004"]),
-            ("duplicate gid", |i| {
-                i.file("etc/group", 0o644, b"app:x:10001:\nother:x:10001:\n");
-            }, &["USR-004"]),
-            ("login shell", |i| {
-                i.file("etc/passwd", 0o644, b"app:x:10001:10001::/home/app:/bin/bash\n");
-            }, &["USR-005"]),
-            ("empty shell field", |i| {
-                i.file("etc/passwd", 0o644, b"app:x:10001:10001::/home/app:\n");
-            }, &["USR-005"]),
-            ("shell binary", |i| {
-                i.file("usr/bin/bash", 0o755, b"\x7fELF");
-            }, &["SH-001"]),
-            ("busybox anywhere", |i| {
-                i.dir("opt", 0o755).file("opt/busybox", 0o755, b"\x7fELF");
-            }, &["SH-001"]),
-            ("symlink to busybox applet", |i| {
-                i.dir("opt", 0o755)
-                    .file("opt/busybox", 0o755, b"\x7fELF")
-                    .link("usr/bin/ls", "../../opt/busybox");
-            }, &["SH-001"]),
-            ("shell form entrypoint", |i| {
-                i.file("usr/bin/sh", 0o755, b"\x7fELF");
-                i.cfg("Entrypoint", json!(["/bin/sh", "-c", "/app/server"]));
-            }, &["SH-001", "SH-002"]),
-            ("string entrypoint", |i| {
-                i.cfg("Entrypoint", json!("/app/server --port 1"));
-            }, &["SH-002"]),
-            ("missing argv0", |i| {
-                i.cfg("Entrypoint", json!(["/app/missing"]));
-            }, &["SH-002"]),
-            ("argv0 not executable", |i| {
-                i.file("app/server", 0o644, b"x");
-            }, &["SH-002"]),
-            ("bare argv0 not on PATH", |i| {
-                i.cfg("Entrypoint", json!(["server"]));
-            }, &["SH-002"]),
-            ("package manager", |i| {
-                i.file("usr/bin/pip3", 0o755, b"#!python");
-            }, &["PKG-001"]),
-            ("pip module", |i| {
-                i.dir("usr/lib", 0o755)
-                    .dir("usr/lib/python3.12", 0o755)
-                    .dir("usr/lib/python3.12/site-packages", 0o755)
-                    .dir("usr/lib/python3.12/site-packages/pip", 0o755);
-            }, &["PKG-001"]),
-            ("apt lists", |i| {
-                i.dir("var", 0o755)
-                    .dir("var/lib", 0o755)
-                    .dir("var/lib/apt", 0o755)
-                    .dir("var/lib/apt/lists", 0o755)
-                    .file("var/lib/apt/lists/lock", 0o640, b"")
-                    .file("var/lib/apt/lists/deb.debian.org_dists_Release", 0o644, b"x");
-            }, &["PKG-002"]),
-            ("deb file", |i| {
-                i.file("tmp/x.deb", 0o644, b"!<arch>");
-            }, &["PKG-002"]),
-            ("git dir", |i| {
-                i.dir("app/.git", 0o755).file("app/.git/config", 0o644, b"[core]");
-            }, &["FS-001"]),
-            ("Dockerfile", |i| {
-                i.file("app/Dockerfile", 0o644, b"FROM x");
-            }, &["FS-001"]),
-            ("setuid", |i| {
-                i.file("usr/bin/su-exec", 0o4755, b"\x7fELF");
-            }, &["FS-002"]),
-            ("world-writable file", |i| {
-                i.file("app/data", 0o666, b"");
-            }, &["FS-003"]),
-            ("world-writable dir without sticky", |i| {
-                i.dir("app/cache", 0o777);
-            }, &["FS-003"]),
-            ("secret file name", |i| {
-                i.file("app/id_rsa", 0o600, b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n");
-            }, &["SEC-001"]),
-            ("secret env", |i| {
-                i.cfg("Env", json!(["PATH=/usr/bin", "DB_PASSWORD=hunter2hunter2"]));
-            }, &["SEC-003"]),
-            ("secret in history", |i| {
-                i.config["history"] = json!([{"created_by": "/bin/sh -c #(nop) ENV API_TOKEN=abcdef123456"}]);
-            }, &["SEC-003"]),
-            ("token in label", |i| {
-                i.cfg("Labels", json!({"ci.note": "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"}));
-            }, &["SEC-003"]),
-            ("no healthcheck", |i| {
-                i.cfg("Healthcheck", json!({"Test": ["NONE"]}));
-            }, &["CFG-001"]),
-            ("proc volume", |i| {
-                i.cfg("Volumes", json!({"/proc/sys": {}, "/data": {}}));
-            }, &["CFG-002"]),
-            ("ssh port", |i| {
-                i.cfg("ExposedPorts", json!({"22/tcp": {}, "8080/tcp": {}}));
-            }, &["CFG-003"]),
-            ("base by tag", |i| {
-                i.annotations.insert(crate::image::annotation::BASE_NAME.into(), "docker.io/library/alpine:3.20".into());
-            }, &["SRC-001"]),
+            (
+                "no user",
+                |i| {
+                    i.cfg("User", json!(""));
+                },
+                &["USR-001"],
+            ),
+            (
+                "uid 0 with group",
+                |i| {
+                    i.cfg("User", json!("0:1000"));
+                },
+                &["USR-001"],
+            ),
+            (
+                "name mapping to uid 0",
+                |i| {
+                    i.file(
+                        "etc/passwd",
+                        0o644,
+                        b"app:x:10001:10001::/:/sbin/nologin\ntoor:x:0:0::/:/sbin/nologin\n",
+                    );
+                    i.cfg("User", json!("toor"));
+                },
+                &["USR-001"],
+            ),
+            (
+                "unknown user name",
+                |i| {
+                    i.cfg("User", json!("ghost"));
+                },
+                &["USR-002"],
+            ),
+            (
+                "empty password",
+                |i| {
+                    i.file("etc/shadow", 0o640, b"app:::0:::::\n");
+                },
+                &["USR-003"],
+            ),
+            (
+                "duplicate uid",
+                |i| {
+                    i.file("etc/passwd", 0o644, b"app:x:10001:10001::/:/sbin/nologin\ntwin:x:10001:10002::/:/sbin/nologin\n");
+                },
+                &["USR-004"],
+            ),
+            (
+                "duplicate gid",
+                |i| {
+                    i.file("etc/group", 0o644, b"app:x:10001:\nother:x:10001:\n");
+                },
+                &["USR-004"],
+            ),
+            (
+                "login shell",
+                |i| {
+                    i.file(
+                        "etc/passwd",
+                        0o644,
+                        b"app:x:10001:10001::/home/app:/bin/bash\n",
+                    );
+                },
+                &["USR-005"],
+            ),
+            (
+                "empty shell field",
+                |i| {
+                    i.file("etc/passwd", 0o644, b"app:x:10001:10001::/home/app:\n");
+                },
+                &["USR-005"],
+            ),
+            (
+                "shell binary",
+                |i| {
+                    i.file("usr/bin/bash", 0o755, b"\x7fELF");
+                },
+                &["SH-001"],
+            ),
+            (
+                "busybox anywhere",
+                |i| {
+                    i.dir("opt", 0o755).file("opt/busybox", 0o755, b"\x7fELF");
+                },
+                &["SH-001"],
+            ),
+            (
+                "symlink to busybox applet",
+                |i| {
+                    i.dir("opt", 0o755)
+                        .file("opt/busybox", 0o755, b"\x7fELF")
+                        .link("usr/bin/ls", "../../opt/busybox");
+                },
+                &["SH-001"],
+            ),
+            (
+                "shell form entrypoint",
+                |i| {
+                    i.file("usr/bin/sh", 0o755, b"\x7fELF");
+                    i.cfg("Entrypoint", json!(["/bin/sh", "-c", "/app/server"]));
+                },
+                &["SH-001", "SH-002"],
+            ),
+            (
+                "string entrypoint",
+                |i| {
+                    i.cfg("Entrypoint", json!("/app/server --port 1"));
+                },
+                &["SH-002"],
+            ),
+            (
+                "missing argv0",
+                |i| {
+                    i.cfg("Entrypoint", json!(["/app/missing"]));
+                },
+                &["SH-002"],
+            ),
+            (
+                "argv0 not executable",
+                |i| {
+                    i.file("app/server", 0o644, b"x");
+                },
+                &["SH-002"],
+            ),
+            (
+                "bare argv0 not on PATH",
+                |i| {
+                    i.cfg("Entrypoint", json!(["server"]));
+                },
+                &["SH-002"],
+            ),
+            (
+                "package manager",
+                |i| {
+                    i.file("usr/bin/pip3", 0o755, b"#!python");
+                },
+                &["PKG-001"],
+            ),
+            (
+                "pip module",
+                |i| {
+                    i.dir("usr/lib", 0o755)
+                        .dir("usr/lib/python3.12", 0o755)
+                        .dir("usr/lib/python3.12/site-packages", 0o755)
+                        .dir("usr/lib/python3.12/site-packages/pip", 0o755);
+                },
+                &["PKG-001"],
+            ),
+            (
+                "apt lists",
+                |i| {
+                    i.dir("var", 0o755)
+                        .dir("var/lib", 0o755)
+                        .dir("var/lib/apt", 0o755)
+                        .dir("var/lib/apt/lists", 0o755)
+                        .file("var/lib/apt/lists/lock", 0o640, b"")
+                        .file(
+                            "var/lib/apt/lists/deb.debian.org_dists_Release",
+                            0o644,
+                            b"x",
+                        );
+                },
+                &["PKG-002"],
+            ),
+            (
+                "deb file",
+                |i| {
+                    i.file("tmp/x.deb", 0o644, b"!<arch>");
+                },
+                &["PKG-002"],
+            ),
+            (
+                "git dir",
+                |i| {
+                    i.dir("app/.git", 0o755)
+                        .file("app/.git/config", 0o644, b"[core]");
+                },
+                &["FS-001"],
+            ),
+            (
+                "Dockerfile",
+                |i| {
+                    i.file("app/Dockerfile", 0o644, b"FROM x");
+                },
+                &["FS-001"],
+            ),
+            (
+                "setuid",
+                |i| {
+                    i.file("usr/bin/su-exec", 0o4755, b"\x7fELF");
+                },
+                &["FS-002"],
+            ),
+            (
+                "world-writable file",
+                |i| {
+                    i.file("app/data", 0o666, b"");
+                },
+                &["FS-003"],
+            ),
+            (
+                "world-writable dir without sticky",
+                |i| {
+                    i.dir("app/cache", 0o777);
+                },
+                &["FS-003"],
+            ),
+            (
+                "secret file name",
+                |i| {
+                    i.file("app/id_rsa", 0o600, b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n");
+                },
+                &["SEC-001"],
+            ),
+            (
+                "secret env",
+                |i| {
+                    i.cfg(
+                        "Env",
+                        json!(["PATH=/usr/bin", "DB_PASSWORD=hunter2hunter2"]),
+                    );
+                },
+                &["SEC-003"],
+            ),
+            (
+                "secret in history",
+                |i| {
+                    i.config["history"] =
+                        json!([{"created_by": "/bin/sh -c #(nop) ENV API_TOKEN=abcdef123456"}]);
+                },
+                &["SEC-003"],
+            ),
+            (
+                "token in label",
+                |i| {
+                    i.cfg(
+                        "Labels",
+                        json!({"ci.note": "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"}),
+                    );
+                },
+                &["SEC-003"],
+            ),
+            (
+                "no healthcheck",
+                |i| {
+                    i.cfg("Healthcheck", json!({"Test": ["NONE"]}));
+                },
+                &["CFG-001"],
+            ),
+            (
+                "proc volume",
+                |i| {
+                    i.cfg("Volumes", json!({"/proc/sys": {}, "/data": {}}));
+                },
+                &["CFG-002"],
+            ),
+            (
+                "ssh port",
+                |i| {
+                    i.cfg("ExposedPorts", json!({"22/tcp": {}, "8080/tcp": {}}));
+                },
+                &["CFG-003"],
+            ),
+            (
+                "base by tag",
+                |i| {
+                    i.annotations.insert(
+                        crate::image::annotation::BASE_NAME.into(),
+                        "docker.io/library/alpine:3.20".into(),
+                    );
+                },
+                &["SRC-001"],
+            ),
         ];
         let mut covered = BTreeSet::new();
         for (name, mutate, want) in cases {
             let mut img = Img::clean();
             mutate(&mut img);
-            assert_eq!(img.ids(), set(want), "case {name:?}: {:#?}", img.report().findings);
+            assert_eq!(
+                img.ids(),
+                set(want),
+                "case {name:?}: {:#?}",
+                img.report().findings
+            );
             covered.extend(want.iter().copied());
         }
         // Every catalog check except the per-layer SEC-002 is exercised here.
-        let all: BTreeSet<_> = catalog().iter().map(|c| c.id).filter(|id| *id != "SEC-002").collect();
+        let all: BTreeSet<_> = catalog()
+            .iter()
+            .map(|c| c.id)
+            .filter(|id| *id != "SEC-002")
+            .collect();
         assert_eq!(covered, all);
     }
 
@@ -604,5 +776,231 @@ mod tests {
         let r = img.report();
         assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
         assert_eq!(r.findings[0].layer.as_ref(), Some(&d));
+    }
+    // ---- the driver over real layer blobs --------------------------------
+
+    use crate::fs::read::tests::{T, gz};
+    use crate::image::{Platform, media};
+
+    fn store_layer(store: &BlobStore, tar: &[u8]) -> LayerBlob {
+        let blob = gz(tar);
+        let digest = store.put(&blob).unwrap();
+        LayerBlob {
+            media_type: media::OCI_LAYER_GZIP.into(),
+            digest,
+            size: blob.len() as u64,
+            diff_id: Digest::of(tar),
+        }
+    }
+
+    fn platform_image(layers: Vec<LayerBlob>, config: Value) -> PlatformImage {
+        let manifest = json!({"schemaVersion": 2, "annotations": {
+            "org.opencontainers.image.base.name": "docker.io/library/debian:12"}});
+        let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+        let config_bytes = serde_json::to_vec(&config).unwrap();
+        PlatformImage {
+            platform: Platform::linux("amd64", None),
+            manifest_digest: Digest::of(&manifest_bytes),
+            manifest_bytes,
+            manifest_media_type: media::OCI_MANIFEST.into(),
+            config_digest: Digest::of(&config_bytes),
+            config_bytes,
+            config,
+            layers,
+        }
+    }
+
+    const KEY: &[u8] = b"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n-----END RSA PRIVATE KEY-----\n";
+
+    #[test]
+    fn secret_deleted_in_a_later_layer_is_reported_with_its_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let l1 = store_layer(
+            &store,
+            &T::new()
+                .dir("app")
+                .file_mode("app/server", 0o755, b"\x7fELF")
+                .file("app/deploy.key", KEY)
+                .file(
+                    "app/config.txt",
+                    b"token ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n",
+                )
+                .finish(),
+        );
+        let l2 = store_layer(
+            &store,
+            &T::new()
+                .file("app/.wh.deploy.key", b"")
+                .file("app/config.txt", b"clean\n")
+                .finish(),
+        );
+        let config = json!({"config": {"User": "10001", "Entrypoint": ["/app/server"],
+            "Healthcheck": {"Test": ["CMD", "/app/server"]}},
+            "rootfs": {"type": "layers", "diff_ids": [l1.diff_id.to_string(), l2.diff_id.to_string()]}});
+        let img = platform_image(vec![l1.clone(), l2.clone()], config);
+        let r = audit_image(&img, &store, &Policy::default()).unwrap();
+        assert_eq!(
+            r.ids(),
+            set(&["SEC-001", "SEC-002", "SRC-001"]),
+            "{:#?}",
+            r.findings
+        );
+        let key_findings: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.path.as_deref() == Some("/app/deploy.key"))
+            .collect();
+        assert!(key_findings.iter().any(|f| f.id == "SEC-001"));
+        assert!(key_findings.iter().any(|f| f.id == "SEC-002"));
+        for f in &key_findings {
+            assert_eq!(f.layer.as_ref(), Some(&l1.digest), "{f:?}");
+            assert!(
+                f.message.contains("deleted by the later layer"),
+                "{}",
+                f.message
+            );
+            assert!(f.message.contains(&l2.digest.to_string()), "{}", f.message);
+            assert!(
+                !f.message.contains("MIIEow"),
+                "secret leaked: {}",
+                f.message
+            );
+        }
+        let tok = r
+            .findings
+            .iter()
+            .find(|f| f.path.as_deref() == Some("/app/config.txt"))
+            .unwrap();
+        assert_eq!(tok.id, "SEC-002");
+        assert_eq!(tok.layer.as_ref(), Some(&l1.digest));
+        assert!(tok.message.contains("overwritten"), "{}", tok.message);
+        assert!(!tok.message.contains("0123456789abcdef"), "{}", tok.message);
+    }
+
+    #[test]
+    fn verifies_digest_size_diff_id_and_rootfs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let tar = T::new().file("a", b"x").finish();
+        let good = store_layer(&store, &tar);
+        let cfg = |ids: Vec<String>| json!({"rootfs": {"diff_ids": ids}});
+
+        let mut bad = good.clone();
+        bad.diff_id = Digest::of(b"other");
+        let e = scan_layers(&[bad], &store).unwrap_err();
+        assert!(matches!(e, AuditError::DiffIdMismatch { .. }), "{e}");
+
+        let mut bad = good.clone();
+        bad.size += 1;
+        let e = scan_layers(&[bad], &store).unwrap_err();
+        assert!(matches!(e, AuditError::SizeMismatch { .. }), "{e}");
+
+        // A blob whose bytes were swapped under its name.
+        let other = gz(&T::new().file("b", b"y").finish());
+        std::fs::write(store.path(&good.digest), &other).unwrap();
+        let e = scan_layers(std::slice::from_ref(&good), &store).unwrap_err();
+        assert!(matches!(e, AuditError::DigestMismatch { .. }), "{e}");
+
+        let e = scan_layers(
+            &[store_layer(&store, &tar)],
+            &BlobStore::existing(dir.path().join("nope")),
+        )
+        .unwrap_err();
+        assert!(matches!(e, AuditError::Blob { .. }), "{e}");
+
+        let img = platform_image(
+            vec![store_layer(&store, &tar)],
+            cfg(vec![Digest::of(b"z").to_string()]),
+        );
+        let e = audit_image(&img, &store, &Policy::default()).unwrap_err();
+        assert!(matches!(e, AuditError::RootfsMismatch { .. }), "{e}");
+
+        let mut weird = store_layer(&store, &tar);
+        weird.media_type = "application/json".into();
+        assert!(matches!(
+            scan_layers(&[weird], &store),
+            Err(AuditError::NotALayer { .. })
+        ));
+    }
+
+    fn fixture(name: &str) -> Option<std::path::PathBuf> {
+        let base = std::env::var_os("IRONHULL_FIXTURES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+            });
+        let p = base.join(name);
+        if p.is_file() {
+            return Some(p);
+        }
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("fixture {} missing and CI=true", p.display());
+        }
+        eprintln!(
+            "skipping: fixture {} not found (set IRONHULL_FIXTURES)",
+            p.display()
+        );
+        None
+    }
+
+    /// The real Alpine minirootfs as one layer, with a config without User.
+    /// Expected: SH-001 (busybox and its applet links), PKG-001 (/sbin/apk),
+    /// USR-001 (no User), USR-005 (root's login shell is /bin/sh: genuinely in
+    /// /etc/passwd), CFG-001 (no HEALTHCHECK: info). Nothing else: no setuid
+    /// files, /tmp and /var/tmp are sticky, shadow is locked, the apk cache is
+    /// empty, and /etc/ssl/cert.pem is a CA bundle, not a key.
+    #[test]
+    fn alpine_minirootfs() {
+        let Some(path) = fixture("alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz") else {
+            return;
+        };
+        let blob = std::fs::read(&path).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let digest = store.put(&blob).unwrap();
+        let mut dec = flate2::read::MultiGzDecoder::new(&blob[..]);
+        let (diff_id, _) = crate::digest::digest_reader(&mut dec).unwrap();
+        let layer = LayerBlob {
+            media_type: media::OCI_LAYER_GZIP.into(),
+            digest,
+            size: blob.len() as u64,
+            diff_id,
+        };
+        let config = json!({"architecture": "amd64", "os": "linux",
+            "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}});
+        let mut img = platform_image(vec![layer], config);
+        img.manifest_bytes = b"{}".to_vec();
+        let r = audit_image(&img, &store, &Policy::default()).unwrap();
+        assert_eq!(
+            r.ids(),
+            set(&["CFG-001", "PKG-001", "SH-001", "USR-001", "USR-005"]),
+            "{}",
+            render::to_text("alpine", &r, false)
+        );
+        let sh: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.id == "SH-001")
+            .filter_map(|f| f.path.as_deref())
+            .collect();
+        for want in ["/bin/busybox", "/bin/sh", "/bin/ash", "/bin/ls"] {
+            assert!(sh.contains(&want), "{want} missing from SH-001");
+        }
+        let pkg: Vec<_> = r
+            .findings
+            .iter()
+            .filter(|f| f.id == "PKG-001")
+            .filter_map(|f| f.path.as_deref())
+            .collect();
+        assert_eq!(pkg, ["/sbin/apk"]);
+        assert_eq!(r.max_severity(), Some(Severity::Critical));
+        eprintln!("{}", render::to_text("alpine", &r, false));
+
+        // The same image with the real alpine config's Cmd adds SH-002.
+        let mut with_cmd = img.clone();
+        with_cmd.config["config"]["Cmd"] = json!(["/bin/sh"]);
+        let r = audit_image(&with_cmd, &store, &Policy::default()).unwrap();
+        assert!(r.ids().contains("SH-002"));
     }
 }

@@ -202,7 +202,12 @@ fn severity_color(s: Severity) -> &'static str {
 /// group with its title, the affected paths or messages, and one fix line.
 pub fn to_text(image_name: &str, report: &Report, color: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} {}", paint(color, "1", "ironhull audit:"), image_name);
+    let _ = writeln!(
+        out,
+        "{} {}",
+        paint(color, "1", "ironhull audit:"),
+        image_name
+    );
     let mut groups: Vec<(&'static str, Severity, Vec<&Finding>)> = Vec::new();
     for f in &report.findings {
         match groups.iter_mut().find(|g| g.0 == f.id) {
@@ -246,7 +251,11 @@ pub fn to_text(image_name: &str, report: &Report, color: bool) -> String {
         s.total, s.critical, s.high, s.medium, s.low, s.info
     );
     if !report.waived.is_empty() {
-        let _ = writeln!(out, "{} finding(s) waived by the policy file:", report.waived.len());
+        let _ = writeln!(
+            out,
+            "{} finding(s) waived by the policy file:",
+            report.waived.len()
+        );
         for w in report.waived.iter().take(TEXT_PATHS_PER_CHECK) {
             let _ = writeln!(
                 out,
@@ -257,8 +266,142 @@ pub fn to_text(image_name: &str, report: &Report, color: bool) -> String {
             );
         }
         if report.waived.len() > TEXT_PATHS_PER_CHECK {
-            let _ = writeln!(out, "  … and {} more", report.waived.len() - TEXT_PATHS_PER_CHECK);
+            let _ = writeln!(
+                out,
+                "  … and {} more",
+                report.waived.len() - TEXT_PATHS_PER_CHECK
+            );
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Digest;
+
+    fn sample() -> Report {
+        let layer = Digest::of(b"l");
+        Report::new(
+            vec![
+                Finding::new("SH-001", Some("/bin/sh".into()), "/bin/sh is a shell"),
+                Finding::new("SEC-002", Some("/app/a b.key".into()), "key").in_layer(&layer),
+                Finding::new("CFG-001", None, "no healthcheck"),
+            ],
+            vec![],
+        )
+    }
+
+    #[test]
+    fn json_shape_is_exact() {
+        let v = to_json("alpine:3.20", &sample());
+        let top: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(top, ["findings", "image", "summary"]);
+        assert_eq!(v["image"], "alpine:3.20");
+        let f0 = &v["findings"][0];
+        let keys: Vec<_> = f0.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            ["fix", "id", "layer", "message", "path", "severity", "title"]
+        );
+        assert_eq!(f0["id"], "CFG-001");
+        assert_eq!(f0["severity"], "info");
+        assert_eq!(f0["title"], "No HEALTHCHECK");
+        assert!(f0["path"].is_null() && f0["layer"].is_null());
+        assert_eq!(v["findings"][1]["layer"], Digest::of(b"l").to_string());
+        assert_eq!(v["findings"][2]["path"], "/bin/sh");
+        assert_eq!(
+            v["summary"],
+            json!({"total": 3, "critical": 1, "high": 1, "medium": 0, "low": 0,
+                   "info": 1, "max_severity": "critical"})
+        );
+        let empty = to_json("x", &Report::new(vec![], vec![]));
+        assert!(empty["summary"]["max_severity"].is_null());
+        assert_eq!(empty["findings"], json!([]));
+    }
+
+    #[test]
+    fn sarif_has_what_github_needs() {
+        let v = to_sarif("alpine:3.20", &sample());
+        assert_eq!(v["version"], "2.1.0");
+        let run = &v["runs"][0];
+        let driver = &run["tool"]["driver"];
+        assert_eq!(driver["name"], "ironhull");
+        let rules = driver["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), catalog().len());
+        for r in rules {
+            for k in ["id", "name", "shortDescription", "fullDescription", "help"] {
+                assert!(!r[k].is_null(), "rule lacks {k}: {r}");
+            }
+            let s: f64 = r["properties"]["security-severity"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((0.0..=10.0).contains(&s));
+            assert!(r["properties"]["tags"].as_array().unwrap().len() >= 2);
+            let name = r["name"].as_str().unwrap();
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric()), "{name}");
+        }
+        let results = run["results"].as_array().unwrap();
+        assert_eq!(results.len(), 3);
+        let by_rule = |id: &str| results.iter().find(|r| r["ruleId"] == id).unwrap();
+        assert_eq!(by_rule("SH-001")["level"], "error");
+        assert_eq!(by_rule("CFG-001")["level"], "note");
+        let uri = |id: &str| {
+            by_rule(id)["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(uri("SH-001"), "bin/sh");
+        assert_eq!(uri("SEC-002"), "app/a%20b.key");
+        assert_eq!(uri("CFG-001"), "alpine%3A3.20");
+        let idx = by_rule("SH-001")["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[idx]["id"], "SH-001");
+        // Fingerprints are stable across runs and distinct across findings.
+        let again = to_sarif("alpine:3.20", &sample());
+        let fps = |v: &Value| -> Vec<String> {
+            v["runs"][0]["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    r["partialFingerprints"]["ironhullFinding/v1"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
+        };
+        assert_eq!(fps(&v), fps(&again));
+        let mut uniq = fps(&v);
+        uniq.dedup();
+        assert_eq!(uniq.len(), 3);
+    }
+
+    #[test]
+    fn text_groups_and_colors() {
+        let mut fs: Vec<Finding> = (0..15)
+            .map(|i| Finding::new("SH-001", Some(format!("/bin/x{i:02}")), format!("x{i:02}")))
+            .collect();
+        fs.push(Finding::new("CFG-001", None, "no healthcheck"));
+        let r = Report::new(fs, vec![]);
+        let plain = to_text("img", &r, false);
+        assert!(!plain.contains('\x1b'));
+        assert_eq!(plain.matches("fix:").count(), 2);
+        assert!(
+            plain.contains("[HIGH] SH-001 Shell present (15)"),
+            "{plain}"
+        );
+        assert!(plain.contains("… and 5 more"), "{plain}");
+        assert!(plain.find("SH-001").unwrap() < plain.find("CFG-001").unwrap());
+        assert!(
+            plain.contains("16 findings: 0 critical, 15 high"),
+            "{plain}"
+        );
+        let colored = to_text("img", &r, true);
+        assert!(colored.contains("\x1b[31m[HIGH]\x1b[0m"), "{colored}");
+    }
 }

@@ -46,7 +46,12 @@ impl Finding {
 
     /// The deterministic sort key: id, path, layer, then message.
     fn sort_key(&self) -> (&str, Option<&str>, Option<&Digest>, &str) {
-        (self.id, self.path.as_deref(), self.layer.as_ref(), &self.message)
+        (
+            self.id,
+            self.path.as_deref(),
+            self.layer.as_ref(),
+            &self.message,
+        )
     }
 }
 
@@ -151,11 +156,7 @@ mod tests {
             ],
             vec![],
         );
-        let order: Vec<_> = r
-            .findings
-            .iter()
-            .map(|f| (f.id, f.path.clone()))
-            .collect();
+        let order: Vec<_> = r.findings.iter().map(|f| (f.id, f.path.clone())).collect();
         assert_eq!(
             order,
             [

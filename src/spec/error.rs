@@ -39,10 +39,6 @@ impl<'a> SourceMap<'a> {
         }
     }
 
-    pub(crate) fn file(&self) -> &Path {
-        self.file
-    }
-
     /// Location of a byte offset; offsets past the end clamp to the end, and
     /// offsets inside a UTF-8 sequence count that character once.
     pub(crate) fn locate(&self, offset: usize) -> Location {
@@ -71,7 +67,7 @@ impl<'a> SourceMap<'a> {
 
 fn did_you_mean(s: &Option<&'static str>) -> String {
     match s {
-        Some(k) => format!("; did you mean `{k}`?"),
+        Some(k) => format!(" (did you mean `{k}`?)"),
         None => String::new(),
     }
 }
@@ -121,7 +117,9 @@ pub enum SpecError {
         section: String,
         example: &'static str,
     },
-    #[error("{at}: `{key}` is {value}, which is root. ironhull images never run as root: a root process that escapes the container is root on the host, and root inside can undo every other hardening step. Use an unprivileged id such as 10001 (and a name other than `root`)")]
+    #[error(
+        "{at}: `{key}` is {value}, which is root. ironhull images never run as root: a root process that escapes the container is root on the host, and root inside can undo every other hardening step. Use an unprivileged id such as 10001 (and a name other than `root`)"
+    )]
     RootUser {
         at: Location,
         key: String,
@@ -148,36 +146,50 @@ pub enum SpecError {
         at: Location,
         source: ReferenceError,
     },
-    #[error("{at}: `{key}` is a string (shell form). Shell form needs a shell, and the image has none; write the exec form instead, e.g. [\"/app/x\", \"arg\"]")]
+    #[error(
+        "{at}: `{key}` is a string (shell form). Shell form needs a shell, and the image has none; write the exec form instead, e.g. [\"/app/x\", \"arg\"]"
+    )]
     ShellForm { at: Location, key: String },
-    #[error("{at}: `{key}` runs the shell `{program}`. ironhull images contain no shell, so this cannot start, and shipping one would let an attacker run anything; call your program directly, e.g. [\"/app/x\", \"arg\"]")]
+    #[error(
+        "{at}: `{key}` runs the shell `{program}`. ironhull images contain no shell, so this cannot start, and shipping one would let an attacker run anything; call your program directly, e.g. [\"/app/x\", \"arg\"]"
+    )]
     ShellEntrypoint {
         at: Location,
         key: String,
         program: String,
     },
-    #[error("{at}: `{key}` starts with {program:?}, which is not an absolute path. A bare name is looked up in PATH at run time, which can pick a different binary than you tested; write the full path, e.g. \"/app/{program}\"")]
+    #[error(
+        "{at}: `{key}` starts with {program:?}, which is not an absolute path. A bare name is looked up in PATH at run time, which can pick a different binary than you tested; write the full path, e.g. \"/app/{program}\""
+    )]
     RelativeProgram {
         at: Location,
         key: String,
         program: String,
     },
-    #[error("{at}: `{key}` has an empty argument list entry or program. Give the program as the first element, e.g. [\"/app/x\"]")]
+    #[error(
+        "{at}: `{key}` has an empty argument list entry or program. Give the program as the first element, e.g. [\"/app/x\"]"
+    )]
     EmptyExec { at: Location, key: String },
-    #[error("{at}: environment variable `{key}` looks like a credential ({rule}). Inject secrets at runtime (e.g. a mounted file or your orchestrator's secret store), never bake them into an image; a `*_FILE=/run/secrets/...` reference is fine")]
+    #[error(
+        "{at}: environment variable `{key}` looks like a credential ({rule}). Inject secrets at runtime (e.g. a mounted file or your orchestrator's secret store), never bake them into an image; a `*_FILE=/run/secrets/...` reference is fine"
+    )]
     SecretInEnv {
         at: Location,
         key: String,
         rule: &'static str,
     },
-    #[error("{at}: {section} `{key}` looks like it holds a credential ({rule}). Labels and annotations are public image metadata; remove the secret and inject it at runtime")]
+    #[error(
+        "{at}: {section} `{key}` looks like it holds a credential ({rule}). Labels and annotations are public image metadata; remove the secret and inject it at runtime"
+    )]
     SecretInMetadata {
         at: Location,
         section: &'static str,
         key: String,
         rule: &'static str,
     },
-    #[error("{at}: invalid environment variable name {key:?}: names are letters, digits and `_`, not starting with a digit, e.g. `LOG_LEVEL`")]
+    #[error(
+        "{at}: invalid environment variable name {key:?}: names are letters, digits and `_`, not starting with a digit, e.g. `LOG_LEVEL`"
+    )]
     BadEnvKey { at: Location, key: String },
     #[error("{at}: `{key}` = {value:?} is not allowed: {why}")]
     BadPath {
@@ -192,35 +204,55 @@ pub enum SpecError {
         mode: i64,
         why: &'static str,
     },
-    #[error("{at}: invalid sha256 {value:?}: expected 64 hex digits, optionally prefixed with `sha256:` (compute it with `sha256sum FILE`)")]
+    #[error(
+        "{at}: invalid sha256 {value:?}: expected 64 hex digits, optionally prefixed with `sha256:` (compute it with `sha256sum FILE`)"
+    )]
     BadDigest { at: Location, value: String },
-    #[error("{at}: invalid glob {pattern:?}: {message}. See https://docs.rs/globset for the syntax, e.g. \"**/*.js\"")]
+    #[error(
+        "{at}: invalid glob {pattern:?}: {message}. See https://docs.rs/globset for the syntax, e.g. \"**/*.js\""
+    )]
     BadGlob {
         at: Location,
         pattern: String,
         message: String,
     },
-    #[error("{at}: invalid port {value:?}: {why}. Write \"8080\", \"8080/tcp\" or \"53/udp\" (1-65535)")]
+    #[error(
+        "{at}: invalid port {value:?}: {why}. Write \"8080\", \"8080/tcp\" or \"53/udp\" (1-65535)"
+    )]
     BadPort {
         at: Location,
         value: String,
         why: &'static str,
     },
-    #[error("{at}: invalid stop signal {value:?}. Write a signal name like \"SIGTERM\" or a number 1-64")]
+    #[error(
+        "{at}: invalid stop signal {value:?}. Write a signal name like \"SIGTERM\" or a number 1-64"
+    )]
     BadSignal { at: Location, value: String },
-    #[error("{at}: invalid duration {value:?}. Write a positive duration like \"30s\", \"1m30s\" or \"500ms\" (units: ms, s, m, h)")]
+    #[error(
+        "{at}: invalid duration {value:?}. Write a positive duration like \"30s\", \"1m30s\" or \"500ms\" (units: ms, s, m, h)"
+    )]
     BadDuration { at: Location, value: String },
     #[error("{at}: unknown compression {value:?}. Use \"gzip\" (default), \"zstd\" or \"none\"")]
     BadCompression { at: Location, value: String },
-    #[error("{at}: platform {value:?} is invalid. Write OS/ARCH[/VARIANT], e.g. \"linux/amd64\" or \"linux/arm64/v8\"")]
+    #[error(
+        "{at}: platform {value:?} is invalid. Write OS/ARCH[/VARIANT], e.g. \"linux/amd64\" or \"linux/arm64/v8\""
+    )]
     BadPlatform { at: Location, value: String },
-    #[error("{at}: check {check} is a core check and can never be waived: it guards an invariant (no root, no shell, no package manager, no setuid, no secrets) that every ironhull image keeps. Fix the image instead")]
+    #[error(
+        "{at}: check {check} is a core check and can never be waived: it guards an invariant (no root, no shell, no package manager, no setuid, no secrets) that every ironhull image keeps. Fix the image instead"
+    )]
     CoreCheckWaiver { at: Location, check: String },
-    #[error("{at}: invalid check id {value:?}. Check ids look like \"FS-001\"; run `ironhull checks` for the list")]
+    #[error(
+        "{at}: invalid check id {value:?}. Check ids look like \"FS-001\"; run `ironhull checks` for the list"
+    )]
     BadCheckId { at: Location, value: String },
-    #[error("{at}: `reason` is empty. Every waiver needs a reason so reviewers know why the check does not apply")]
+    #[error(
+        "{at}: `reason` is empty. Every waiver needs a reason so reviewers know why the check does not apply"
+    )]
     EmptyReason { at: Location },
-    #[error("{at}: duplicate {what} {value:?} (first given at line {first_line}). Remove one of them")]
+    #[error(
+        "{at}: duplicate {what} {value:?} (first given at line {first_line}). Remove one of them"
+    )]
     Duplicate {
         at: Location,
         what: &'static str,

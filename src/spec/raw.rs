@@ -144,7 +144,9 @@ impl<'a, 'i> Table<'a, 'i> {
             None => Ok(None),
             Some(v) => match v.get_ref() {
                 DeValue::String(s) => Ok(Some((s.as_ref(), v.span()))),
-                _ => Err(self.mismatch(key, v, "a string", "Quote the value, e.g. key = \"value\"")),
+                _ => {
+                    Err(self.mismatch(key, v, "a string", "Quote the value, e.g. key = \"value\""))
+                }
             },
         }
     }
@@ -255,7 +257,9 @@ impl<'a, 'i> Table<'a, 'i> {
         let mut out = Vec::with_capacity(t.len());
         for (k, e) in t.iter() {
             match e.get_ref() {
-                DeValue::String(s) => out.push((k.get_ref().as_ref(), k.span(), s.as_ref(), e.span())),
+                DeValue::String(s) => {
+                    out.push((k.get_ref().as_ref(), k.span(), s.as_ref(), e.span()))
+                }
                 _ => {
                     return Err(self.mismatch(
                         &format!("{key}.{}", k.get_ref()),

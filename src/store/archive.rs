@@ -9,9 +9,9 @@
 //! names) and sorted entries make the archives bit-for-bit reproducible.
 
 use crate::digest::Digest;
+use crate::store::VerifyingReader;
 use crate::store::blobs::BlobStore;
 use crate::store::error::StoreError;
-use crate::store::VerifyingReader;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read};
@@ -141,7 +141,9 @@ pub(crate) fn extract(
     let bad_tar = |e: io::Error| {
         StoreError::corrupt(
             file.display(),
-            format!("not a readable tar archive ({e}); check that the file is complete and really an image archive"),
+            format!(
+                "not a readable tar archive ({e}); check that the file is complete and really an image archive"
+            ),
         )
     };
     let hostile = |entry: &str, why: &str| StoreError::HostileArchiveEntry {
@@ -155,7 +157,10 @@ pub(crate) fn extract(
         let path = normalize(&raw).map_err(|why| hostile(&raw, why))?;
         let kind = entry.header().entry_type();
         if out.files.contains_key(&path) || out.links.contains_key(&path) {
-            return Err(hostile(&raw, "the path appears more than once, so its content is ambiguous"));
+            return Err(hostile(
+                &raw,
+                "the path appears more than once, so its content is ambiguous",
+            ));
         }
         match kind {
             tar::EntryType::Directory | tar::EntryType::XGlobalHeader => continue,
@@ -186,7 +191,10 @@ pub(crate) fn extract(
         let where_ = format!("{} entry {path}", file.display());
         let expected = match path.strip_prefix("blobs/sha256/") {
             Some(hex) => Some(Digest::from_hex(hex).map_err(|_| {
-                hostile(&raw, "a file under blobs/sha256/ whose name is not a sha256 hex digest")
+                hostile(
+                    &raw,
+                    "a file under blobs/sha256/ whose name is not a sha256 hex digest",
+                )
             })?),
             None => None,
         };
@@ -196,7 +204,9 @@ pub(crate) fn extract(
         if size != declared {
             return Err(StoreError::corrupt(
                 &where_,
-                format!("truncated: the tar header declares {declared} bytes but only {size} could be read"),
+                format!(
+                    "truncated: the tar header declares {declared} bytes but only {size} could be read"
+                ),
             ));
         }
         out.files.insert(path, (digest, size));
@@ -229,7 +239,13 @@ impl DetTar {
         })
     }
 
-    fn header(&self, path: &str, kind: tar::EntryType, size: u64, mode: u32) -> Result<tar::Header, StoreError> {
+    fn header(
+        &self,
+        path: &str,
+        kind: tar::EntryType,
+        size: u64,
+        mode: u32,
+    ) -> Result<tar::Header, StoreError> {
         let mut h = tar::Header::new_ustar();
         h.set_path(path).map_err(StoreError::io(&self.dest))?;
         h.set_entry_type(kind);
@@ -251,12 +267,19 @@ impl DetTar {
 
     pub(crate) fn bytes(&mut self, path: &str, data: &[u8]) -> Result<(), StoreError> {
         let h = self.header(path, tar::EntryType::Regular, data.len() as u64, FILE_MODE)?;
-        self.builder.append(&h, data).map_err(StoreError::io(&self.dest))
+        self.builder
+            .append(&h, data)
+            .map_err(StoreError::io(&self.dest))
     }
 
     /// Appends a blob, verifying its digest and size while it is copied, so a
     /// corrupted store can never leak into a written archive.
-    pub(crate) fn blob(&mut self, path: &str, store: &BlobStore, d: &Digest) -> Result<(), StoreError> {
+    pub(crate) fn blob(
+        &mut self,
+        path: &str,
+        store: &BlobStore,
+        d: &Digest,
+    ) -> Result<(), StoreError> {
         let where_ = format!("blob store {}", store.root().display());
         let f = store.open_read(d).map_err(StoreError::from_blob(&where_))?;
         let size = f.metadata().map_err(StoreError::io(&store.path(d)))?.len();
@@ -320,7 +343,10 @@ mod tests {
 
     #[test]
     fn symlinks_resolve_inside_only() {
-        assert_eq!(resolve_symlink("b/layer.tar", "../a/layer.tar").unwrap(), "a/layer.tar");
+        assert_eq!(
+            resolve_symlink("b/layer.tar", "../a/layer.tar").unwrap(),
+            "a/layer.tar"
+        );
         assert!(resolve_symlink("b/layer.tar", "../../etc/passwd").is_err());
         assert!(resolve_symlink("layer.tar", "/etc/passwd").is_err());
     }

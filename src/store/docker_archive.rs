@@ -14,7 +14,9 @@ use crate::image::{
 use crate::store::archive::{self, Compression, Links};
 use crate::store::blobs::BlobStore;
 use crate::store::error::StoreError;
-use crate::store::layout::{self, CONTAINERD_NAME, Resolver, check_blob_file, config_diff_ids, config_platform};
+use crate::store::layout::{
+    self, CONTAINERD_NAME, Resolver, check_blob_file, config_diff_ids, config_platform,
+};
 use crate::store::oci_archive::{read_member, work_dir};
 use crate::store::rootfs::diff_id_of;
 use crate::store::{MAX_DOC, Source, image_blobs};
@@ -71,7 +73,9 @@ pub(crate) fn repo_tag(reference: &str) -> Result<String, StoreError> {
         why: why.into(),
     };
     if reference.contains('@') {
-        return Err(bad("docker archives need a name:tag reference, not a digest; e.g. `myapp:1.0`"));
+        return Err(bad(
+            "docker archives need a name:tag reference, not a digest; e.g. `myapp:1.0`",
+        ));
     }
     let (name, tag) = split_tag(reference);
     let tag = tag.unwrap_or("latest");
@@ -81,14 +85,20 @@ pub(crate) fn repo_tag(reference: &str) -> Result<String, StoreError> {
             b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && (b == b'.' || b == b'-'))
         });
     if !tag_ok {
-        return Err(bad("the tag must be 1-128 characters of [A-Za-z0-9_.-], not starting with `.` or `-`"));
+        return Err(bad(
+            "the tag must be 1-128 characters of [A-Za-z0-9_.-], not starting with `.` or `-`",
+        ));
     }
     let comps: Vec<&str> = name.split('/').collect();
     for (i, c) in comps.iter().enumerate() {
         let ok = if i == 0 && comps.len() > 1 && is_host(c) {
-            !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
         } else {
-            c.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            c.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
                 && c.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
         };
@@ -110,7 +120,11 @@ fn entry_label(i: usize, e: &DockerEntry) -> Vec<String> {
 
 /// Chooses the `manifest.json` entry: by reference (`name:tag`, or `@N` for the
 /// N-th entry), or the only one.
-fn select<'a>(entries: &'a [DockerEntry], reference: Option<&str>, origin: &str) -> Result<&'a DockerEntry, StoreError> {
+fn select<'a>(
+    entries: &'a [DockerEntry],
+    reference: Option<&str>,
+    origin: &str,
+) -> Result<&'a DockerEntry, StoreError> {
     let available: Vec<String> = entries
         .iter()
         .enumerate()
@@ -118,7 +132,9 @@ fn select<'a>(entries: &'a [DockerEntry], reference: Option<&str>, origin: &str)
         .collect();
     match reference {
         None => match entries {
-            [] => Err(StoreError::NoImage { where_: origin.into() }),
+            [] => Err(StoreError::NoImage {
+                where_: origin.into(),
+            }),
             [one] => Ok(one),
             _ => Err(StoreError::AmbiguousTag {
                 available,
@@ -154,7 +170,11 @@ fn select<'a>(entries: &'a [DockerEntry], reference: Option<&str>, origin: &str)
 /// Reads a `docker save` archive (old format, or docker 25+ OCI-layout-based).
 /// `reference` picks an image by its RepoTags (`alpine:3.20`, normalized, so
 /// `docker.io/library/alpine:3.20` matches too) or by position (`@0`).
-pub fn read_docker_archive(file: &Path, reference: Option<&str>, work: &Path) -> Result<Source, StoreError> {
+pub fn read_docker_archive(
+    file: &Path,
+    reference: Option<&str>,
+    work: &Path,
+) -> Result<Source, StoreError> {
     let (tmp, blobs) = work_dir(work, "ironhull-docker-archive-")?;
     let ex = archive::extract(file, &blobs, &|_| true, Links::Alias)?;
     let origin = format!("docker archive {}", file.display());
@@ -183,7 +203,10 @@ pub fn read_docker_archive(file: &Path, reference: Option<&str>, work: &Path) ->
     let chosen = select(&entries, reference, &origin)?;
     let cwhere = format!("{origin} entry {}", chosen.config);
     let (config_digest, config_size) = ex.lookup(&chosen.config).ok_or_else(|| {
-        StoreError::corrupt(&cwhere, "the config file listed in manifest.json is not in the archive")
+        StoreError::corrupt(
+            &cwhere,
+            "the config file listed in manifest.json is not in the archive",
+        )
     })?;
     // Legacy saves name the config `<hex>.json`: it must match its content.
     if let Some(hex) = chosen.config.strip_suffix(".json")
@@ -224,7 +247,12 @@ pub fn read_docker_archive(file: &Path, reference: Option<&str>, work: &Path) ->
 /// Finds, in a docker 25+ archive's `index.json`, the image with this config.
 /// Any problem means "not usable": the caller then synthesizes a manifest from
 /// `manifest.json`, which verifies every layer against the config itself.
-fn oci_image_for_config(index: &[u8], blobs: &BlobStore, config: &Digest, origin: &str) -> Option<PlatformImage> {
+fn oci_image_for_config(
+    index: &[u8],
+    blobs: &BlobStore,
+    config: &Digest,
+    origin: &str,
+) -> Option<PlatformImage> {
     let entries = layout::parse_index_json(index, origin).ok()?;
     let refs: Vec<_> = entries.iter().collect();
     let mut r = Resolver::new(blobs, origin);
@@ -261,12 +289,17 @@ fn synthesize(
     for (i, (path, want)) in e.layers.iter().zip(diff_ids).enumerate() {
         let lwhere = format!("{origin} layer {i} ({path})");
         let (digest, size) = ex.lookup(path).ok_or_else(|| {
-            StoreError::corrupt(&lwhere, "the layer file listed in manifest.json is not in the archive")
+            StoreError::corrupt(
+                &lwhere,
+                "the layer file listed in manifest.json is not in the archive",
+            )
         })?;
         let (comp, diff_id) = diff_id_of(blobs, &digest, &lwhere, "layer")?;
         if diff_id != want {
             return Err(StoreError::DigestMismatch {
-                where_: format!("{lwhere}: uncompressed content vs the config's rootfs.diff_ids[{i}]"),
+                where_: format!(
+                    "{lwhere}: uncompressed content vs the config's rootfs.diff_ids[{i}]"
+                ),
                 expected: want,
                 actual: diff_id,
             });
@@ -313,11 +346,26 @@ fn synthesize(
 /// OCI layout (`index.json`, `oci-layout`, `blobs/sha256/…`) in the same tar, as
 /// docker 25+ does. Layers are stored as they are (gzip'd blobs are accepted by
 /// docker and skopeo). Deterministic and written atomically.
-pub fn write_docker_archive(file: &Path, reference: &str, image: &PlatformImage, src: &BlobStore) -> Result<(), StoreError> {
+pub fn write_docker_archive(
+    file: &Path,
+    reference: &str,
+    image: &PlatformImage,
+    src: &BlobStore,
+) -> Result<(), StoreError> {
     let repo_tag = repo_tag(reference)?;
     let where_ = format!("source blob store {}", src.root().display());
-    check_blob_file(src, &image.manifest_digest, image.manifest_bytes.len() as u64, &where_)?;
-    check_blob_file(src, &image.config_digest, image.config_bytes.len() as u64, &where_)?;
+    check_blob_file(
+        src,
+        &image.manifest_digest,
+        image.manifest_bytes.len() as u64,
+        &where_,
+    )?;
+    check_blob_file(
+        src,
+        &image.config_digest,
+        image.config_bytes.len() as u64,
+        &where_,
+    )?;
     for l in &image.layers {
         check_blob_file(src, &l.digest, l.size, &where_)?;
     }
@@ -327,7 +375,9 @@ pub fn write_docker_archive(file: &Path, reference: &str, image: &PlatformImage,
         repo_tags: Some(vec![repo_tag.clone()]),
         layers: image.layers.iter().map(|l| path(&l.digest)).collect(),
     };
-    let ser = |err: serde_json::Error| StoreError::corrupt(file.display(), format!("cannot serialize: {err}"));
+    let ser = |err: serde_json::Error| {
+        StoreError::corrupt(file.display(), format!("cannot serialize: {err}"))
+    };
     let manifest_json = cjson::to_vec(&[entry]).map_err(ser)?;
     let mut top = Descriptor::new(
         &image.manifest_media_type,
@@ -382,7 +432,10 @@ mod tests {
     #[test]
     fn reference_keys_normalize() {
         assert_eq!(ref_key("alpine"), "docker.io/library/alpine:latest");
-        assert_eq!(ref_key("docker.io/library/alpine:3.20"), ref_key("alpine:3.20"));
+        assert_eq!(
+            ref_key("docker.io/library/alpine:3.20"),
+            ref_key("alpine:3.20")
+        );
         assert_eq!(ref_key("localhost:5000/a/b"), "localhost:5000/a/b:latest");
         assert_eq!(repo_tag("app").unwrap(), "app:latest");
         assert_eq!(
@@ -464,7 +517,11 @@ mod tests {
         file_entry(&mut b, "aaa/layer.tar", &l1);
         symlink_entry(&mut b, "bbb/layer.tar", "../aaa/layer.tar");
         file_entry(&mut b, "ccc/layer.tar", &l2gz);
-        file_entry(&mut b, "manifest.json", &serde_json::to_vec(&manifest).unwrap());
+        file_entry(
+            &mut b,
+            "manifest.json",
+            &serde_json::to_vec(&manifest).unwrap(),
+        );
         b.into_inner().unwrap()
     }
 
@@ -477,7 +534,14 @@ mod tests {
         let s = read_docker_archive(&f, Some("docker.io/library/foo:1"), &work).unwrap();
         let img = &s.images.images[0];
         let kinds: Vec<&str> = img.layers.iter().map(|l| l.media_type.as_str()).collect();
-        assert_eq!(kinds, [media::OCI_LAYER_TAR, media::OCI_LAYER_GZIP, media::OCI_LAYER_TAR]);
+        assert_eq!(
+            kinds,
+            [
+                media::OCI_LAYER_TAR,
+                media::OCI_LAYER_GZIP,
+                media::OCI_LAYER_TAR
+            ]
+        );
         assert_eq!(img.layers[0].digest, img.layers[2].digest);
         assert_eq!(img.platform, Platform::linux("amd64", None));
         // The synthesized manifest is canonical and stored.

@@ -139,7 +139,9 @@ impl StoreError {
     }
 
     /// Converts a blob-store error, adding where the blob was referenced from.
-    pub(crate) fn from_blob(where_: impl std::fmt::Display) -> impl FnOnce(BlobError) -> StoreError {
+    pub(crate) fn from_blob(
+        where_: impl std::fmt::Display,
+    ) -> impl FnOnce(BlobError) -> StoreError {
         let where_ = where_.to_string();
         move |e| match e {
             BlobError::DigestMismatch { expected, actual } => StoreError::DigestMismatch {

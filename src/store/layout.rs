@@ -8,9 +8,7 @@
 
 use crate::cjson;
 use crate::digest::Digest;
-use crate::image::{
-    Descriptor, ImageSet, LayerBlob, Platform, PlatformImage, annotation, media,
-};
+use crate::image::{Descriptor, ImageSet, LayerBlob, Platform, PlatformImage, annotation, media};
 use crate::store::blobs::BlobStore;
 use crate::store::error::StoreError;
 use crate::store::{MAX_DOC, Source};
@@ -122,9 +120,13 @@ fn kind_of(mt: &str) -> Kind {
 }
 
 /// Parses the top-level `index.json` of a layout into its entries.
-pub(crate) fn parse_index_json(bytes: &[u8], where_: &str) -> Result<Vec<RawDescriptor>, StoreError> {
-    let idx: RawIndex = serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::corrupt(where_, format!("index.json is not a valid OCI index: {e}")))?;
+pub(crate) fn parse_index_json(
+    bytes: &[u8],
+    where_: &str,
+) -> Result<Vec<RawDescriptor>, StoreError> {
+    let idx: RawIndex = serde_json::from_slice(bytes).map_err(|e| {
+        StoreError::corrupt(where_, format!("index.json is not a valid OCI index: {e}"))
+    })?;
     Ok(idx.manifests)
 }
 
@@ -189,7 +191,10 @@ impl<'a> Resolver<'a> {
     }
 
     /// Resolves the selected top-level entries into an image set.
-    pub(crate) fn resolve_entries(&mut self, entries: &[&RawDescriptor]) -> Result<ImageSet, StoreError> {
+    pub(crate) fn resolve_entries(
+        &mut self,
+        entries: &[&RawDescriptor],
+    ) -> Result<ImageSet, StoreError> {
         let mut images = Vec::new();
         let mut index_digest = None;
         for e in entries {
@@ -217,7 +222,11 @@ impl<'a> Resolver<'a> {
 
     /// Reads and verifies a document; `Ok(None)` when it is missing and
     /// `skip_missing` is set.
-    fn read_doc(&mut self, desc: &RawDescriptor, where_: &str) -> Result<Option<(Digest, Vec<u8>)>, StoreError> {
+    fn read_doc(
+        &mut self,
+        desc: &RawDescriptor,
+        where_: &str,
+    ) -> Result<Option<(Digest, Vec<u8>)>, StoreError> {
         self.docs_read += 1;
         if self.docs_read > MAX_DOCS {
             return Err(StoreError::TooDeep {
@@ -327,8 +336,9 @@ impl<'a> Resolver<'a> {
             .unwrap_or_else(|| desc.media_type.clone());
         match kind {
             Kind::Index => {
-                let idx: RawIndex = serde_json::from_value(doc)
-                    .map_err(|e| StoreError::corrupt(where_, format!("not a valid image index: {e}")))?;
+                let idx: RawIndex = serde_json::from_value(doc).map_err(|e| {
+                    StoreError::corrupt(where_, format!("not a valid image index: {e}"))
+                })?;
                 for (i, child) in idx.manifests.iter().enumerate() {
                     if child.is_attestation() {
                         continue;
@@ -338,8 +348,9 @@ impl<'a> Resolver<'a> {
                 }
             }
             Kind::Manifest => {
-                let m: RawManifest = serde_json::from_value(doc)
-                    .map_err(|e| StoreError::corrupt(where_, format!("not a valid image manifest: {e}")))?;
+                let m: RawManifest = serde_json::from_value(doc).map_err(|e| {
+                    StoreError::corrupt(where_, format!("not a valid image manifest: {e}"))
+                })?;
                 let img = self.manifest_image(desc, digest, bytes, media_type, m, where_)?;
                 out.push(img);
             }
@@ -363,7 +374,10 @@ impl<'a> Resolver<'a> {
         where_: &str,
     ) -> Result<PlatformImage, StoreError> {
         let cw = format!("{where_} → config {}", m.config.digest);
-        if !matches!(m.config.media_type.as_str(), media::OCI_CONFIG | media::DOCKER_CONFIG) {
+        if !matches!(
+            m.config.media_type.as_str(),
+            media::OCI_CONFIG | media::DOCKER_CONFIG
+        ) {
             return Err(StoreError::UnsupportedMediaType {
                 media_type: m.config.media_type.clone(),
                 where_: cw,
@@ -430,7 +444,11 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    fn read_doc_strict(&mut self, desc: &RawDescriptor, where_: &str) -> Result<Option<(Digest, Vec<u8>)>, StoreError> {
+    fn read_doc_strict(
+        &mut self,
+        desc: &RawDescriptor,
+        where_: &str,
+    ) -> Result<Option<(Digest, Vec<u8>)>, StoreError> {
         let skip = std::mem::replace(&mut self.skip_missing, false);
         let r = self.read_doc(desc, where_);
         self.skip_missing = skip;
@@ -440,7 +458,12 @@ impl<'a> Resolver<'a> {
 
 /// Checks that a (large) blob exists with the right size, without hashing it:
 /// layers are verified while they are streamed (see [`Source::open_verified`]).
-pub(crate) fn check_blob_file(store: &BlobStore, d: &Digest, size: u64, where_: &str) -> Result<(), StoreError> {
+pub(crate) fn check_blob_file(
+    store: &BlobStore,
+    d: &Digest,
+    size: u64,
+    where_: &str,
+) -> Result<(), StoreError> {
     match fs::metadata(store.path(d)) {
         Ok(m) if m.is_file() => {
             if m.len() != size {
@@ -469,8 +492,16 @@ pub(crate) fn check_blob_file(store: &BlobStore, d: &Digest, size: u64, where_: 
 }
 
 /// The platform an image config declares (`os`, `architecture`, `variant`).
-pub(crate) fn config_platform(config: &serde_json::Value, where_: &str) -> Result<Platform, StoreError> {
-    let field = |k: &str| config.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+pub(crate) fn config_platform(
+    config: &serde_json::Value,
+    where_: &str,
+) -> Result<Platform, StoreError> {
+    let field = |k: &str| {
+        config
+            .get(k)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+    };
     let (Some(os), Some(arch)) = (field("os"), field("architecture")) else {
         return Err(StoreError::corrupt(
             where_,
@@ -485,7 +516,10 @@ pub(crate) fn config_platform(config: &serde_json::Value, where_: &str) -> Resul
 }
 
 /// The config's `rootfs.diff_ids`, validated.
-pub(crate) fn config_diff_ids(config: &serde_json::Value, where_: &str) -> Result<Vec<Digest>, StoreError> {
+pub(crate) fn config_diff_ids(
+    config: &serde_json::Value,
+    where_: &str,
+) -> Result<Vec<Digest>, StoreError> {
     let Some(ids) = config
         .get("rootfs")
         .and_then(|r| r.get("diff_ids"))
@@ -526,10 +560,11 @@ pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, StoreError
 
 /// Checks the `oci-layout` marker file content.
 pub(crate) fn check_oci_layout(bytes: &[u8], dir: &Path) -> Result<(), StoreError> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| StoreError::NotALayout {
-        dir: dir.into(),
-        why: format!("`oci-layout` is not valid JSON ({e})"),
-    })?;
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| StoreError::NotALayout {
+            dir: dir.into(),
+            why: format!("`oci-layout` is not valid JSON ({e})"),
+        })?;
     match v.get("imageLayoutVersion").and_then(|v| v.as_str()) {
         Some(ver) if ver.starts_with("1.") => Ok(()),
         other => Err(StoreError::NotALayout {
@@ -602,12 +637,17 @@ pub(crate) fn validate_tag(tag: &str) -> Result<(), StoreError> {
 /// The `index.json` entry for `top`, annotated with the tag.
 fn tagged(top: &Descriptor, tag: &str) -> Descriptor {
     let mut d = top.clone();
-    d.annotations.insert(annotation::REF_NAME.into(), tag.into());
+    d.annotations
+        .insert(annotation::REF_NAME.into(), tag.into());
     d
 }
 
 /// The blobs to copy: the requested ones plus the top document, all present.
-pub(crate) fn blob_set(top: &Descriptor, blobs: &[Digest], src: &BlobStore) -> Result<BTreeSet<Digest>, StoreError> {
+pub(crate) fn blob_set(
+    top: &Descriptor,
+    blobs: &[Digest],
+    src: &BlobStore,
+) -> Result<BTreeSet<Digest>, StoreError> {
     let mut all: BTreeSet<Digest> = blobs.iter().cloned().collect();
     all.insert(top.digest.clone());
     let where_ = format!("source blob store {}", src.root().display());
@@ -619,7 +659,12 @@ pub(crate) fn blob_set(top: &Descriptor, blobs: &[Digest], src: &BlobStore) -> R
             });
         }
     }
-    check_blob_file(src, &top.digest, top.size, &format!("{where_} (top-level descriptor)"))?;
+    check_blob_file(
+        src,
+        &top.digest,
+        top.size,
+        &format!("{where_} (top-level descriptor)"),
+    )?;
     Ok(all)
 }
 
@@ -653,12 +698,21 @@ fn json_bytes<T: serde::Serialize>(v: &T, what: &str) -> Result<Vec<u8>, StoreEr
 }
 
 /// Fills an empty directory with a layout holding one tagged entry.
-fn populate(dir: &Path, tag: &str, top: &Descriptor, all: &BTreeSet<Digest>, src: &BlobStore) -> Result<(), StoreError> {
+fn populate(
+    dir: &Path,
+    tag: &str,
+    top: &Descriptor,
+    all: &BTreeSet<Digest>,
+    src: &BlobStore,
+) -> Result<(), StoreError> {
     let store = BlobStore::open(dir.join("blobs")).map_err(StoreError::from_blob(dir.display()))?;
     for d in all {
         store
             .import_from(src, d)
-            .map_err(StoreError::from_blob(format!("copying into {}", dir.display())))?;
+            .map_err(StoreError::from_blob(format!(
+                "copying into {}",
+                dir.display()
+            )))?;
     }
     write_atomic(&dir.join("oci-layout"), &oci_layout_bytes())?;
     let index = crate::image::Index::new(vec![tagged(top, tag)]);
@@ -673,7 +727,13 @@ fn populate(dir: &Path, tag: &str, top: &Descriptor, all: &BTreeSet<Digest>, src
 /// place, so a crash never leaves a half-written layout. An existing layout keeps
 /// its other tags; an existing entry with the same tag is replaced. A directory
 /// that exists, is not empty and is not a layout is never touched.
-pub fn write_oci_layout(dir: &Path, tag: &str, top: &Descriptor, blobs: &[Digest], src: &BlobStore) -> Result<(), StoreError> {
+pub fn write_oci_layout(
+    dir: &Path,
+    tag: &str,
+    top: &Descriptor,
+    blobs: &[Digest],
+    src: &BlobStore,
+) -> Result<(), StoreError> {
     validate_tag(tag)?;
     let all = blob_set(top, blobs, src)?;
     match fs::metadata(dir) {
@@ -723,7 +783,13 @@ pub fn write_oci_layout(dir: &Path, tag: &str, top: &Descriptor, blobs: &[Digest
     }
 }
 
-fn add_to_layout(dir: &Path, tag: &str, top: &Descriptor, all: &BTreeSet<Digest>, src: &BlobStore) -> Result<(), StoreError> {
+fn add_to_layout(
+    dir: &Path,
+    tag: &str,
+    top: &Descriptor,
+    all: &BTreeSet<Digest>,
+    src: &BlobStore,
+) -> Result<(), StoreError> {
     let index_path = dir.join("index.json");
     let where_ = index_path.display().to_string();
     let mut index: serde_json::Value = if index_path.is_file() {
@@ -733,7 +799,10 @@ fn add_to_layout(dir: &Path, tag: &str, top: &Descriptor, all: &BTreeSet<Digest>
         serde_json::json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": []})
     };
     let Some(obj) = index.as_object_mut() else {
-        return Err(StoreError::corrupt(&where_, "index.json is not a JSON object"));
+        return Err(StoreError::corrupt(
+            &where_,
+            "index.json is not a JSON object",
+        ));
     };
     let entry = serde_json::to_value(tagged(top, tag))
         .map_err(|e| StoreError::corrupt(&where_, format!("cannot serialize descriptor: {e}")))?;
@@ -756,7 +825,10 @@ fn add_to_layout(dir: &Path, tag: &str, top: &Descriptor, all: &BTreeSet<Digest>
     for d in all {
         store
             .import_from(src, d)
-            .map_err(StoreError::from_blob(format!("copying into {}", dir.display())))?;
+            .map_err(StoreError::from_blob(format!(
+                "copying into {}",
+                dir.display()
+            )))?;
     }
     write_atomic(&index_path, &bytes)
 }
@@ -834,7 +906,9 @@ mod tests {
         let two = read_oci_layout(&dir, Some("two")).unwrap();
         assert_eq!(two.images.images[0].manifest_digest, b.manifest_digest);
         match read_oci_layout(&dir, None) {
-            Err(StoreError::AmbiguousTag { available, .. }) => assert_eq!(available, ["one", "two"]),
+            Err(StoreError::AmbiguousTag { available, .. }) => {
+                assert_eq!(available, ["one", "two"])
+            }
             other => panic!("expected AmbiguousTag, got {other:?}"),
         }
         match read_oci_layout(&dir, Some("three")) {
@@ -865,7 +939,10 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["precious.txt"]);
-        assert_eq!(fs::read(out.path().join("precious.txt")).unwrap(), b"keep me");
+        assert_eq!(
+            fs::read(out.path().join("precious.txt")).unwrap(),
+            b"keep me"
+        );
         // A file in the way is refused too.
         let f = out.path().join("precious.txt");
         assert!(matches!(
@@ -878,7 +955,28 @@ mod tests {
         write_oci_layout(&empty, "x", &manifest_desc(&a), &image_blobs(&a), &src).unwrap();
         assert!(read_oci_layout(&empty, Some("x")).is_ok());
         // Reading a non-layout is a clear error.
-        assert!(matches!(read_oci_layout(out.path(), None), Err(StoreError::NotALayout { .. })));
+        assert!(matches!(
+            read_oci_layout(out.path(), None),
+            Err(StoreError::NotALayout { .. })
+        ));
+    }
+
+    #[test]
+    fn missing_source_blob_creates_nothing() {
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = BlobStore::open(src_dir.path()).unwrap();
+        let a = tiny_image(&src, &amd64(), "a");
+        let mut blobs = image_blobs(&a);
+        blobs.push(Digest::of(b"not stored"));
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("l");
+        let err = write_oci_layout(&dir, "x", &manifest_desc(&a), &blobs, &src).unwrap_err();
+        assert!(matches!(err, StoreError::MissingBlob { .. }), "{err}");
+        assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0);
+        assert!(matches!(
+            write_oci_layout(&dir, "bad tag", &manifest_desc(&a), &image_blobs(&a), &src),
+            Err(StoreError::InvalidReference { .. })
+        ));
     }
 
     #[test]
@@ -898,7 +996,9 @@ mod tests {
         bytes[i] = b'7';
         fs::write(&p, &bytes).unwrap();
         match read_oci_layout(&dir, Some("x")) {
-            Err(StoreError::DigestMismatch { expected, .. }) => assert_eq!(expected, a.config_digest),
+            Err(StoreError::DigestMismatch { expected, .. }) => {
+                assert_eq!(expected, a.config_digest)
+            }
             other => panic!("expected DigestMismatch, got {other:?}"),
         }
         fs::remove_file(&p).unwrap();
@@ -914,10 +1014,16 @@ mod tests {
         let s = read_oci_layout(&dir, Some("x")).unwrap();
         let mut r = s.open_verified(&l.digest, l.size).unwrap();
         let err = std::io::copy(&mut r, &mut std::io::sink()).unwrap_err();
-        assert!(err.to_string().contains("does not match its digest"), "{err}");
+        assert!(
+            err.to_string().contains("does not match its digest"),
+            "{err}"
+        );
         // Truncated layer: size mismatch at read.
         fs::write(&lp, &lb[..10]).unwrap();
-        assert!(matches!(read_oci_layout(&dir, Some("x")), Err(StoreError::SizeMismatch { .. })));
+        assert!(matches!(
+            read_oci_layout(&dir, Some("x")),
+            Err(StoreError::SizeMismatch { .. })
+        ));
     }
 
     #[test]
@@ -950,7 +1056,10 @@ mod tests {
             json!({"schemaVersion": 2, "manifests": [desc_json("application/x-evil", &a.manifest_digest, msize)]}),
             &none,
         );
-        assert!(matches!(r, Err(StoreError::UnsupportedMediaType { .. })), "{r:?}");
+        assert!(
+            matches!(r, Err(StoreError::UnsupportedMediaType { .. })),
+            "{r:?}"
+        );
 
         // Docker schema1, by descriptor media type and by content.
         let r = case(
@@ -1020,13 +1129,29 @@ mod tests {
                 s.put(&mb).unwrap();
             },
         );
-        assert!(matches!(r, Err(StoreError::DiffIdCount { layers: 1, diff_ids: 0, .. })), "{r:?}");
+        assert!(
+            matches!(
+                r,
+                Err(StoreError::DiffIdCount {
+                    layers: 1,
+                    diff_ids: 0,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
 
         // Descriptor says manifest, document says index.
-        let (xd, xs) = put_json(&src, &json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": []}));
-        let r = case(json!({"schemaVersion": 2, "manifests": [m(&xd, xs)]}), &|s: &BlobStore| {
-            s.import_from(&src, &xd).unwrap();
-        });
+        let (xd, xs) = put_json(
+            &src,
+            &json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": []}),
+        );
+        let r = case(
+            json!({"schemaVersion": 2, "manifests": [m(&xd, xs)]}),
+            &|s: &BlobStore| {
+                s.import_from(&src, &xd).unwrap();
+            },
+        );
         assert!(matches!(r, Err(StoreError::Corrupt { .. })), "{r:?}");
 
         // Missing blob.

@@ -6,8 +6,8 @@
 //! Indexes, manifests and configs are verified against their digests on read;
 //! layer blobs are verified when an archive is imported, or while they stream
 //! (use [`Source::open_verified`]) when they come from a layout directory.
-pub mod blobs;
 mod archive;
+pub mod blobs;
 mod docker_archive;
 mod error;
 mod layout;
@@ -43,11 +43,18 @@ impl Source {
     /// Opens a blob for streaming; the reader fails (instead of reaching EOF)
     /// if the content does not match `digest` and `size`. Use it for layers,
     /// which are too large to verify up front.
-    pub fn open_verified(&self, digest: &Digest, size: u64) -> Result<VerifyingReader<std::fs::File>, StoreError> {
+    pub fn open_verified(
+        &self,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<VerifyingReader<std::fs::File>, StoreError> {
         let f = self
             .blobs
             .open_read(digest)
-            .map_err(StoreError::from_blob(format!("blob store {}", self.blobs.root().display())))?;
+            .map_err(StoreError::from_blob(format!(
+                "blob store {}",
+                self.blobs.root().display()
+            )))?;
         Ok(VerifyingReader::new(f, digest.clone(), size))
     }
 }

@@ -10,13 +10,17 @@ use crate::store::{MAX_DOC, Source};
 use std::path::Path;
 
 /// A temporary directory under `work` for an extracted archive.
-pub(crate) fn work_dir(work: &Path, prefix: &str) -> Result<(tempfile::TempDir, BlobStore), StoreError> {
+pub(crate) fn work_dir(
+    work: &Path,
+    prefix: &str,
+) -> Result<(tempfile::TempDir, BlobStore), StoreError> {
     std::fs::create_dir_all(work).map_err(StoreError::io(work))?;
     let tmp = tempfile::Builder::new()
         .prefix(prefix)
         .tempdir_in(work)
         .map_err(StoreError::io(work))?;
-    let blobs = BlobStore::open(tmp.path().join("blobs")).map_err(StoreError::from_blob(work.display()))?;
+    let blobs =
+        BlobStore::open(tmp.path().join("blobs")).map_err(StoreError::from_blob(work.display()))?;
     Ok((tmp, blobs))
 }
 
@@ -73,7 +77,13 @@ pub fn read_oci_archive(file: &Path, tag: Option<&str>, work: &Path) -> Result<S
 /// Writes a deterministic tar of an OCI layout holding `top` (tagged `tag`) and
 /// the listed blobs: sorted entries, mtime 0, uid/gid 0, modes 0644/0755, no
 /// user names; written to a temporary file and renamed to `file`.
-pub fn write_oci_archive(file: &Path, tag: &str, top: &Descriptor, blobs: &[Digest], src: &BlobStore) -> Result<(), StoreError> {
+pub fn write_oci_archive(
+    file: &Path,
+    tag: &str,
+    top: &Descriptor,
+    blobs: &[Digest],
+    src: &BlobStore,
+) -> Result<(), StoreError> {
     validate_tag(tag)?;
     let all = blob_set(top, blobs, src)?;
     let mut entry = top.clone();
@@ -86,7 +96,10 @@ pub fn write_oci_archive(file: &Path, tag: &str, top: &Descriptor, blobs: &[Dige
         file,
         &all,
         src,
-        vec![("index.json", index), ("oci-layout", layout::oci_layout_bytes())],
+        vec![
+            ("index.json", index),
+            ("oci-layout", layout::oci_layout_bytes()),
+        ],
     )
 }
 
@@ -100,7 +113,13 @@ mod tests {
 
     /// A raw tar entry, bypassing the tar crate's own path checks so that
     /// hostile names can be produced.
-    fn raw_entry(b: &mut tar::Builder<Vec<u8>>, name: &[u8], kind: tar::EntryType, link: &[u8], data: &[u8]) {
+    fn raw_entry(
+        b: &mut tar::Builder<Vec<u8>>,
+        name: &[u8],
+        kind: tar::EntryType,
+        link: &[u8],
+        data: &[u8],
+    ) {
         let mut h = tar::Header::new_old();
         h.as_old_mut().name[..name.len()].copy_from_slice(name);
         h.as_old_mut().linkname[..link.len()].copy_from_slice(link);
@@ -162,12 +181,23 @@ mod tests {
         assert!(s.blobs.contains(&a.layers[0].digest));
         assert_eq!(fs::read_dir(&work).unwrap().count(), 1);
         drop(s);
-        assert_eq!(fs::read_dir(&work).unwrap().count(), 0, "temp dir is removed with the Source");
+        assert_eq!(
+            fs::read_dir(&work).unwrap().count(),
+            0,
+            "temp dir is removed with the Source"
+        );
 
         // A gzip'd archive reads too.
         let gz = out.path().join("one.tar.gz");
         fs::write(&gz, gzip(&bytes)).unwrap();
-        assert_eq!(read_oci_archive(&gz, None, &work).unwrap().images.images.len(), 2);
+        assert_eq!(
+            read_oci_archive(&gz, None, &work)
+                .unwrap()
+                .images
+                .images
+                .len(),
+            2
+        );
 
         // Single manifest as top.
         let f3 = out.path().join("three.tar");
@@ -204,8 +234,17 @@ mod tests {
         // The same path twice is ambiguous.
         let mut b = tar::Builder::new(Vec::new());
         raw_entry(&mut b, b"oci-layout", tar::EntryType::Regular, b"", &layout);
-        raw_entry(&mut b, b"./oci-layout", tar::EntryType::Regular, b"", &layout);
-        assert!(matches!(read_err(b.into_inner().unwrap()), StoreError::HostileArchiveEntry { .. }));
+        raw_entry(
+            &mut b,
+            b"./oci-layout",
+            tar::EntryType::Regular,
+            b"",
+            &layout,
+        );
+        assert!(matches!(
+            read_err(b.into_inner().unwrap()),
+            StoreError::HostileArchiveEntry { .. }
+        ));
     }
 
     #[test]
@@ -213,13 +252,28 @@ mod tests {
         // A blob whose content does not match its name.
         let mut b = tar::Builder::new(Vec::new());
         let name = format!("blobs/sha256/{}", Digest::of(b"good").hex());
-        raw_entry(&mut b, name.as_bytes(), tar::EntryType::Regular, b"", b"evil");
-        assert!(matches!(read_err(b.into_inner().unwrap()), StoreError::DigestMismatch { .. }));
+        raw_entry(
+            &mut b,
+            name.as_bytes(),
+            tar::EntryType::Regular,
+            b"",
+            b"evil",
+        );
+        assert!(matches!(
+            read_err(b.into_inner().unwrap()),
+            StoreError::DigestMismatch { .. }
+        ));
         // No oci-layout / index.json.
         let mut b = tar::Builder::new(Vec::new());
         raw_entry(&mut b, b"hello", tar::EntryType::Regular, b"", b"x");
-        assert!(matches!(read_err(b.into_inner().unwrap()), StoreError::NotALayout { .. }));
+        assert!(matches!(
+            read_err(b.into_inner().unwrap()),
+            StoreError::NotALayout { .. }
+        ));
         // Not a tar at all.
-        assert!(matches!(read_err(vec![7u8; 2048]), StoreError::Corrupt { .. }));
+        assert!(matches!(
+            read_err(vec![7u8; 2048]),
+            StoreError::Corrupt { .. }
+        ));
     }
 }

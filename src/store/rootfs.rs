@@ -7,11 +7,11 @@
 use crate::cjson;
 use crate::digest::{Digest, HashingReader};
 use crate::image::{Descriptor, ImageSet, LayerBlob, Manifest, Platform, PlatformImage, media};
+use crate::store::Source;
 use crate::store::archive::{Compression, sniff};
 use crate::store::blobs::BlobStore;
 use crate::store::error::StoreError;
 use crate::store::oci_archive::work_dir;
-use crate::store::Source;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -25,11 +25,10 @@ pub(crate) fn diff_id_of(
     what: &str,
     noun: &str,
 ) -> Result<(Compression, Digest), StoreError> {
-    let f = store
-        .open_read(d)
-        .map_err(StoreError::from_blob(what))?;
+    let f = store.open_read(d).map_err(StoreError::from_blob(what))?;
     let mut r = BufReader::with_capacity(1 << 20, f);
-    let comp = crate::store::archive::sniff_reader(&mut r).map_err(StoreError::io(&store.path(d)))?;
+    let comp =
+        crate::store::archive::sniff_reader(&mut r).map_err(StoreError::io(&store.path(d)))?;
     let inner: Box<dyn Read> = match comp {
         Compression::None => Box::new(r),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
@@ -45,7 +44,11 @@ pub(crate) fn diff_id_of(
             what,
             format!(
                 "corrupt {noun}: not a readable {}tar ({e})",
-                if comp == Compression::Gzip { "gzip'd " } else { "" }
+                if comp == Compression::Gzip {
+                    "gzip'd "
+                } else {
+                    ""
+                }
             ),
         )
     };
@@ -57,7 +60,10 @@ pub(crate) fn diff_id_of(
         n += 1;
     }
     if n == 0 {
-        return Err(StoreError::corrupt(what, format!("corrupt {noun}: it holds no tar entries")));
+        return Err(StoreError::corrupt(
+            what,
+            format!("corrupt {noun}: it holds no tar entries"),
+        ));
     }
     // Hash whatever follows the end-of-archive marker too: the diffID covers the
     // whole uncompressed stream.
@@ -106,18 +112,26 @@ pub fn read_rootfs(file: &Path, platform: &Platform, work: &Path) -> Result<Sour
     }
     let ser = |e: serde_json::Error| StoreError::corrupt(&what, format!("cannot serialize: {e}"));
     let config_bytes = cjson::to_vec(&config).map_err(ser)?;
-    let config_digest = blobs.put(&config_bytes).map_err(StoreError::from_blob(&what))?;
+    let config_digest = blobs
+        .put(&config_bytes)
+        .map_err(StoreError::from_blob(&what))?;
     let manifest = Manifest {
         schema_version: 2,
         media_type: Some(media::OCI_MANIFEST.into()),
         artifact_type: None,
-        config: Descriptor::new(media::OCI_CONFIG, config_digest.clone(), config_bytes.len() as u64),
+        config: Descriptor::new(
+            media::OCI_CONFIG,
+            config_digest.clone(),
+            config_bytes.len() as u64,
+        ),
         layers: vec![layer.descriptor()],
         subject: None,
         annotations: BTreeMap::new(),
     };
     let manifest_bytes = cjson::to_vec(&manifest).map_err(ser)?;
-    let manifest_digest = blobs.put(&manifest_bytes).map_err(StoreError::from_blob(&what))?;
+    let manifest_digest = blobs
+        .put(&manifest_bytes)
+        .map_err(StoreError::from_blob(&what))?;
     Ok(Source {
         images: ImageSet {
             index_digest: None,
@@ -155,7 +169,12 @@ mod tests {
         assert_eq!(img.layers.len(), 1);
         let l = &img.layers[0];
         assert_eq!(l.media_type, media::OCI_LAYER_GZIP);
-        assert_eq!(l.digest, crate::digest::digest_reader(File::open(&f).unwrap()).unwrap().0);
+        assert_eq!(
+            l.digest,
+            crate::digest::digest_reader(File::open(&f).unwrap())
+                .unwrap()
+                .0
+        );
         assert_ne!(l.digest, l.diff_id);
         assert_eq!(img.config["rootfs"]["diff_ids"][0], l.diff_id.to_string());
         assert!(img.config.get("created").is_none());

@@ -55,7 +55,11 @@ pub(crate) fn tiny_image(store: &BlobStore, platform: &Platform, marker: &str) -
         schema_version: 2,
         media_type: Some(media::OCI_MANIFEST.into()),
         artifact_type: None,
-        config: Descriptor::new(media::OCI_CONFIG, config_digest.clone(), config_bytes.len() as u64),
+        config: Descriptor::new(
+            media::OCI_CONFIG,
+            config_digest.clone(),
+            config_bytes.len() as u64,
+        ),
         layers: vec![layer.descriptor()],
         subject: None,
         annotations: BTreeMap::new(),
@@ -94,7 +98,10 @@ pub(crate) fn index_of(store: &BlobStore, images: &[PlatformImage]) -> (Descript
     for i in images {
         blobs.extend(image_blobs(i));
     }
-    (Descriptor::new(media::OCI_INDEX, d, bytes.len() as u64), blobs)
+    (
+        Descriptor::new(media::OCI_INDEX, d, bytes.len() as u64),
+        blobs,
+    )
 }
 
 /// A fixture file, or `None` (with a printed reason) when fixtures are absent
@@ -112,7 +119,10 @@ pub(crate) fn fixture(rel: &str) -> Option<PathBuf> {
         "fixture {} missing under CI=true",
         p.display()
     );
-    eprintln!("skipping: fixture {} not found (set IRONHULL_FIXTURES)", p.display());
+    eprintln!(
+        "skipping: fixture {} not found (set IRONHULL_FIXTURES)",
+        p.display()
+    );
     None
 }
 
