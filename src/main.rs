@@ -1,3 +1,7 @@
 //! The `ironhull` command: a thin shell over the library (see `cli/`).
-// (cli being integrated)
-fn main() {}
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::main());
+}

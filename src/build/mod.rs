@@ -4,7 +4,7 @@
 
 pub mod artifacts;
 pub mod config;
-// pub mod from_spec; (enabled with the spec loader)
+pub mod from_spec;
 pub mod inspect;
 pub mod reproduce;
 pub mod request;

@@ -824,7 +824,10 @@ pub(crate) fn check_base(annotations: &BTreeMap<String, String>, out: &mut Vec<F
     }
     // Local sources (a layout, an archive, a rootfs tarball) have no tag that
     // could move under the image; only registry references can be re-pointed.
-    if ["oci:", "oci-archive:", "docker-archive:", "rootfs:"].iter().any(|t| name.starts_with(t)) {
+    if ["oci:", "oci-archive:", "docker-archive:", "rootfs:"]
+        .iter()
+        .any(|t| name.starts_with(t))
+    {
         return;
     }
     let digest = annotations

@@ -96,7 +96,9 @@ fn fingerprint(image_name: &str, f: &Finding) -> String {
 
 /// SARIF 2.1.0 that GitHub code scanning accepts: one run, the whole catalog as
 /// rules, one result per finding located at the image path (or at the image
-/// name for findings about the config).
+/// name for findings about the config). `automationDetails.id` ends in `/` so
+/// that GitHub uses `ironhull/<image>` as the category: uploads for different
+/// images then never close each other's alerts.
 pub fn to_sarif(image_name: &str, report: &Report) -> Value {
     let rules: Vec<Value> = catalog()
         .iter()
@@ -171,7 +173,7 @@ pub fn to_sarif(image_name: &str, report: &Report) -> Value {
                 "informationUri": "https://github.com/ironhull/ironhull",
                 "rules": rules,
             }},
-            "automationDetails": {"id": format!("ironhull/{}", image_name)},
+            "automationDetails": {"id": format!("ironhull/{image_name}/")},
             "results": results,
         }],
     })

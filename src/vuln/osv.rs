@@ -184,10 +184,11 @@ impl Database {
                     path: path.into(),
                     detail: format!("entry {i}: {e}"),
                 })?;
-                if !entry.is_file() || !entry.name().ends_with(".json") {
+                let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+                if !entry.is_file() || !name.ends_with(".json") {
                     continue;
                 }
-                let shown = format!("{}!{}", path.display(), entry.name());
+                let shown = format!("{}!{name}", path.display());
                 if entry.size() > MAX_RECORD_BYTES {
                     db.warnings.push(format!("{shown}: larger than {MAX_RECORD_BYTES} bytes; skipped"));
                     continue;
