@@ -30,29 +30,81 @@ pub struct ArtifactInput {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
-    #[error("artifact #{number}: src {src} does not exist; paths are relative to the directory of builder.toml — build the artifact first or fix `src`")]
+    #[error(
+        "artifact #{number}: src {src} does not exist; paths are relative to the directory of builder.toml — build the artifact first or fix `src`"
+    )]
     Missing { number: usize, src: PathBuf },
     #[error("artifact #{number}: cannot read {path}: {source}")]
-    Io { number: usize, path: PathBuf, source: std::io::Error },
-    #[error("artifact #{number}: {path} is a {kind}; only regular files, directories and symlinks can be added")]
-    UnsupportedType { number: usize, path: PathBuf, kind: &'static str },
-    #[error("artifact #{number}: symlink {path} -> {target} points outside the image root; make it relative to a path inside the image, or replace it with the file")]
-    SymlinkEscape { number: usize, path: PathBuf, target: String },
+    Io {
+        number: usize,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "artifact #{number}: {path} is a {kind}; only regular files, directories and symlinks can be added"
+    )]
+    UnsupportedType {
+        number: usize,
+        path: PathBuf,
+        kind: &'static str,
+    },
+    #[error(
+        "artifact #{number}: symlink {path} -> {target} points outside the image root; make it relative to a path inside the image, or replace it with the file"
+    )]
+    SymlinkEscape {
+        number: usize,
+        path: PathBuf,
+        target: String,
+    },
     #[error("artifact #{number}: {path} is not valid UTF-8 or contains `..`; rename it")]
     BadName { number: usize, path: PathBuf },
-    #[error("artifact #{number}: {dest} would be a {what}; ironhull images never ship one. Remove it from the artifact")]
-    Forbidden { number: usize, dest: String, what: &'static str },
-    #[error("artifact #{number}: {dest} looks like a secret ({why}); inject secrets at runtime (a mounted file or your orchestrator's secret store), never bake them into an image")]
-    Secret { number: usize, dest: String, why: String },
-    #[error("artifact #{number}: {dest} is {what} (found {marker:?} in its content); ironhull images never ship one")]
-    ForbiddenContent { number: usize, dest: String, what: &'static str, marker: String },
-    #[error("artifact #{number}: sha256 pin mismatch for {src}: expected {expected}, got {actual}; update the pin if the change is intended")]
-    PinMismatch { number: usize, src: PathBuf, expected: Digest, actual: Digest },
-    #[error("artifact #{number}: `sha256` pins a single file, but {src} is a directory; remove the pin or point src at a file")]
+    #[error(
+        "artifact #{number}: {dest} would be a {what}; ironhull images never ship one. Remove it from the artifact"
+    )]
+    Forbidden {
+        number: usize,
+        dest: String,
+        what: &'static str,
+    },
+    #[error(
+        "artifact #{number}: {dest} looks like a secret ({why}); inject secrets at runtime (a mounted file or your orchestrator's secret store), never bake them into an image"
+    )]
+    Secret {
+        number: usize,
+        dest: String,
+        why: String,
+    },
+    #[error(
+        "artifact #{number}: {dest} is {what} (found {marker:?} in its content); ironhull images never ship one"
+    )]
+    ForbiddenContent {
+        number: usize,
+        dest: String,
+        what: &'static str,
+        marker: String,
+    },
+    #[error(
+        "artifact #{number}: sha256 pin mismatch for {src}: expected {expected}, got {actual}; update the pin if the change is intended"
+    )]
+    PinMismatch {
+        number: usize,
+        src: PathBuf,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error(
+        "artifact #{number}: `sha256` pins a single file, but {src} is a directory; remove the pin or point src at a file"
+    )]
     PinOnDirectory { number: usize, src: PathBuf },
     #[error("artifacts #{first} and #{second} both write {dest}; give them different `dest` paths")]
-    Conflict { first: usize, second: usize, dest: String },
-    #[error("artifact #{number}: nothing matched in {src} (after strip_prefix/include/exclude); fix the filters")]
+    Conflict {
+        first: usize,
+        second: usize,
+        dest: String,
+    },
+    #[error(
+        "artifact #{number}: nothing matched in {src} (after strip_prefix/include/exclude); fix the filters"
+    )]
     Empty { number: usize, src: PathBuf },
 }
 
@@ -109,12 +161,23 @@ pub fn collect(a: &ArtifactInput, own: Ownership) -> Result<Vec<Planned>, Artifa
     let n = a.number;
     let meta = fs::metadata(&a.src).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            ArtifactError::Missing { number: n, src: a.src.clone() }
+            ArtifactError::Missing {
+                number: n,
+                src: a.src.clone(),
+            }
         } else {
-            ArtifactError::Io { number: n, path: a.src.clone(), source: e }
+            ArtifactError::Io {
+                number: n,
+                path: a.src.clone(),
+                source: e,
+            }
         }
     })?;
-    let (uid, gid) = if a.writable { (own.uid as u64, own.gid as u64) } else { (0, 0) };
+    let (uid, gid) = if a.writable {
+        (own.uid as u64, own.gid as u64)
+    } else {
+        (0, 0)
+    };
     let mk = |path: ImagePath, kind: EntryKind, mode: u32, size: u64| {
         let mut e = Entry::new(path, kind, mode);
         e.uid = uid;
@@ -137,21 +200,38 @@ pub fn collect(a: &ArtifactInput, own: Ownership) -> Result<Vec<Planned>, Artifa
         return Ok(out);
     }
     if !meta.is_dir() {
-        return Err(ArtifactError::UnsupportedType { number: n, path: a.src.clone(), kind: "special file" });
+        return Err(ArtifactError::UnsupportedType {
+            number: n,
+            path: a.src.clone(),
+            kind: "special file",
+        });
     }
     if a.sha256.is_some() {
-        return Err(ArtifactError::PinOnDirectory { number: n, src: a.src.clone() });
+        return Err(ArtifactError::PinOnDirectory {
+            number: n,
+            src: a.src.clone(),
+        });
     }
     let dir_mode = if a.writable { 0o755 } else { 0o555 };
-    out.push(Planned { entry: mk(a.dest.clone(), EntryKind::Dir, dir_mode, 0), content: Content::None, artifact: n, pin: None });
+    out.push(Planned {
+        entry: mk(a.dest.clone(), EntryKind::Dir, dir_mode, 0),
+        content: Content::None,
+        artifact: n,
+        pin: None,
+    });
     let mut files = Vec::new();
     walk(n, &a.src, Path::new(""), &mut files)?;
     let mut dirs_needed: BTreeMap<ImagePath, ()> = BTreeMap::new();
     for (rel, host) in files {
-        let rel_str = rel.to_str().ok_or_else(|| ArtifactError::BadName { number: n, path: host.clone() })?;
+        let rel_str = rel.to_str().ok_or_else(|| ArtifactError::BadName {
+            number: n,
+            path: host.clone(),
+        })?;
         let rel_str = match &a.strip_prefix {
             Some(p) => match rel_str.strip_prefix(p.trim_end_matches('/')) {
-                Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.trim_start_matches('/').to_string(),
+                Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                    rest.trim_start_matches('/').to_string()
+                }
                 _ => continue,
             },
             None => rel_str.to_string(),
@@ -169,9 +249,16 @@ pub fn collect(a: &ArtifactInput, own: Ownership) -> Result<Vec<Planned>, Artifa
         {
             continue;
         }
-        let dest = a.dest.join(&rel_str).map_err(|_| ArtifactError::BadName { number: n, path: host.clone() })?;
+        let dest = a.dest.join(&rel_str).map_err(|_| ArtifactError::BadName {
+            number: n,
+            path: host.clone(),
+        })?;
         check_name(n, &dest)?;
-        let lmeta = fs::symlink_metadata(&host).map_err(|e| ArtifactError::Io { number: n, path: host.clone(), source: e })?;
+        let lmeta = fs::symlink_metadata(&host).map_err(|e| ArtifactError::Io {
+            number: n,
+            path: host.clone(),
+            source: e,
+        })?;
         for anc in dest.ancestors() {
             if anc.starts_with(&a.dest) && anc != a.dest {
                 dirs_needed.insert(anc, ());
@@ -179,28 +266,68 @@ pub fn collect(a: &ArtifactInput, own: Ownership) -> Result<Vec<Planned>, Artifa
         }
         let ft = lmeta.file_type();
         if ft.is_symlink() {
-            let target = fs::read_link(&host).map_err(|e| ArtifactError::Io { number: n, path: host.clone(), source: e })?;
-            let target = target.to_str().ok_or_else(|| ArtifactError::BadName { number: n, path: host.clone() })?.to_string();
+            let target = fs::read_link(&host).map_err(|e| ArtifactError::Io {
+                number: n,
+                path: host.clone(),
+                source: e,
+            })?;
+            let target = target
+                .to_str()
+                .ok_or_else(|| ArtifactError::BadName {
+                    number: n,
+                    path: host.clone(),
+                })?
+                .to_string();
             if escapes_root(&dest, &target) {
-                return Err(ArtifactError::SymlinkEscape { number: n, path: host, target });
+                return Err(ArtifactError::SymlinkEscape {
+                    number: n,
+                    path: host,
+                    target,
+                });
             }
             if let Some(what) = forbidden_name(dest.resolve_link_target(&target).file_name()) {
-                return Err(ArtifactError::Forbidden { number: n, dest: dest.to_abs(), what });
+                return Err(ArtifactError::Forbidden {
+                    number: n,
+                    dest: dest.to_abs(),
+                    what,
+                });
             }
-            out.push(Planned { entry: mk(dest, EntryKind::Symlink { target }, 0o777, 0), content: Content::None, artifact: n, pin: None });
+            out.push(Planned {
+                entry: mk(dest, EntryKind::Symlink { target }, 0o777, 0),
+                content: Content::None,
+                artifact: n,
+                pin: None,
+            });
         } else if ft.is_file() {
             use std::os::unix::fs::PermissionsExt;
             let mode = file_mode(a, lmeta.permissions().mode());
-            out.push(Planned { entry: mk(dest, EntryKind::File, mode, lmeta.len()), content: Content::File(host), artifact: n, pin: None });
+            out.push(Planned {
+                entry: mk(dest, EntryKind::File, mode, lmeta.len()),
+                content: Content::File(host),
+                artifact: n,
+                pin: None,
+            });
         } else {
-            return Err(ArtifactError::UnsupportedType { number: n, path: host, kind: "special file (fifo, socket or device)" });
+            return Err(ArtifactError::UnsupportedType {
+                number: n,
+                path: host,
+                kind: "special file (fifo, socket or device)",
+            });
         }
     }
     if out.len() == 1 {
-        return Err(ArtifactError::Empty { number: n, src: a.src.clone() });
+        return Err(ArtifactError::Empty {
+            number: n,
+            src: a.src.clone(),
+        });
     }
     for (d, ()) in dirs_needed {
-        out.push(Planned { entry: mk(d, EntryKind::Dir, dir_mode, 0), content: Content::None, artifact: n, pin: None });
+        out.push(Planned {
+            entry: mk(d, EntryKind::Dir, dir_mode, 0),
+            content: Content::None,
+            artifact: n,
+            pin: None,
+        });
     }
     out.sort_by(|x, y| crate::layer::path_order(&x.entry.path, &y.entry.path));
     Ok(out)
@@ -208,15 +335,30 @@ pub fn collect(a: &ArtifactInput, own: Ownership) -> Result<Vec<Planned>, Artifa
 
 /// Walks a host directory without following symlinks; yields files and links
 /// (directories are implied by their contents), sorted for determinism.
-fn walk(n: usize, root: &Path, rel: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<(), ArtifactError> {
+fn walk(
+    n: usize,
+    root: &Path,
+    rel: &Path,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+) -> Result<(), ArtifactError> {
     let dir = root.join(rel);
-    let rd = fs::read_dir(&dir).map_err(|e| ArtifactError::Io { number: n, path: dir.clone(), source: e })?;
+    let rd = fs::read_dir(&dir).map_err(|e| ArtifactError::Io {
+        number: n,
+        path: dir.clone(),
+        source: e,
+    })?;
     let mut names: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     names.sort();
     for name in names {
         let r = rel.join(&name);
         let host = root.join(&r);
-        let ft = fs::symlink_metadata(&host).map_err(|e| ArtifactError::Io { number: n, path: host.clone(), source: e })?.file_type();
+        let ft = fs::symlink_metadata(&host)
+            .map_err(|e| ArtifactError::Io {
+                number: n,
+                path: host.clone(),
+                source: e,
+            })?
+            .file_type();
         if ft.is_dir() {
             walk(n, root, &r, out)?;
         } else {
@@ -250,10 +392,18 @@ pub fn escapes_root(at: &ImagePath, target: &str) -> bool {
 
 fn check_name(n: usize, dest: &ImagePath) -> Result<(), ArtifactError> {
     if let Some(what) = forbidden_name(dest.file_name()) {
-        return Err(ArtifactError::Forbidden { number: n, dest: dest.to_abs(), what });
+        return Err(ArtifactError::Forbidden {
+            number: n,
+            dest: dest.to_abs(),
+            what,
+        });
     }
     if let Some(why) = crate::secrets::secret_file_name(dest) {
-        return Err(ArtifactError::Secret { number: n, dest: dest.to_abs(), why: why.to_string() });
+        return Err(ArtifactError::Secret {
+            number: n,
+            dest: dest.to_abs(),
+            why: why.to_string(),
+        });
     }
     Ok(())
 }
@@ -276,7 +426,11 @@ pub fn merge_sorted(lists: Vec<Vec<Planned>>) -> Result<Vec<Planned>, ArtifactEr
         match all.get(&p.entry.path) {
             Some(prev) if prev.entry.is_dir() && p.entry.is_dir() => {}
             Some(prev) => {
-                return Err(ArtifactError::Conflict { first: prev.artifact, second: p.artifact, dest: p.entry.path.to_abs() });
+                return Err(ArtifactError::Conflict {
+                    first: prev.artifact,
+                    second: p.artifact,
+                    dest: p.entry.path.to_abs(),
+                });
             }
             None => {
                 all.insert(p.entry.path.clone(), p);
@@ -305,7 +459,11 @@ mod tests {
             exclude: None,
         }
     }
-    const OWN: Ownership = Ownership { uid: 10001, gid: 10001, mtime: 0 };
+    const OWN: Ownership = Ownership {
+        uid: 10001,
+        gid: 10001,
+        mtime: 0,
+    };
 
     #[test]
     fn escape_detection() {
@@ -325,8 +483,17 @@ mod tests {
         std::os::unix::fs::symlink("sub/b.js", d.path().join("dist/link.js")).unwrap();
         let mut a = input(d.path(), "/srv/site");
         a.strip_prefix = Some("dist/".into());
-        a.exclude = Some(globset::GlobSetBuilder::new().add(globset::Glob::new("**/*.map").unwrap()).build().unwrap());
-        let got: Vec<_> = collect(&a, OWN).unwrap().into_iter().map(|p| (p.entry.path.to_abs(), p.entry.mode, p.entry.uid)).collect();
+        a.exclude = Some(
+            globset::GlobSetBuilder::new()
+                .add(globset::Glob::new("**/*.map").unwrap())
+                .build()
+                .unwrap(),
+        );
+        let got: Vec<_> = collect(&a, OWN)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.entry.path.to_abs(), p.entry.mode, p.entry.uid))
+            .collect();
         assert_eq!(
             got,
             [
@@ -344,13 +511,22 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join("busybox"), "x").unwrap();
         let a = input(&d.path().join("busybox"), "/bin/busybox");
-        assert!(matches!(collect(&a, OWN), Err(ArtifactError::Forbidden { .. })));
+        assert!(matches!(
+            collect(&a, OWN),
+            Err(ArtifactError::Forbidden { .. })
+        ));
         let a = input(&d.path().join("nope"), "/app/x");
-        assert!(matches!(collect(&a, OWN), Err(ArtifactError::Missing { .. })));
+        assert!(matches!(
+            collect(&a, OWN),
+            Err(ArtifactError::Missing { .. })
+        ));
         fs::create_dir(d.path().join("dir")).unwrap();
         std::os::unix::fs::symlink("../../../../etc/shadow", d.path().join("dir/evil")).unwrap();
         let a = input(&d.path().join("dir"), "/app");
-        assert!(matches!(collect(&a, OWN), Err(ArtifactError::SymlinkEscape { .. })));
+        assert!(matches!(
+            collect(&a, OWN),
+            Err(ArtifactError::SymlinkEscape { .. })
+        ));
     }
 
     #[test]

@@ -66,7 +66,19 @@ pub fn image_config(
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    for k in ["Shell", "OnBuild", "Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce", "Image"] {
+    for k in [
+        "Shell",
+        "OnBuild",
+        "Hostname",
+        "Domainname",
+        "AttachStdin",
+        "AttachStdout",
+        "AttachStderr",
+        "Tty",
+        "OpenStdin",
+        "StdinOnce",
+        "Image",
+    ] {
         c.remove(k);
     }
     c.insert("User".into(), json!(rt.user));
@@ -78,7 +90,9 @@ pub fn image_config(
         c.insert("Cmd".into(), json!(cmd));
     }
     for k in ["Entrypoint", "Cmd"] {
-        if c.get(k).is_some_and(|v| v.as_array().is_some_and(|a| a.is_empty()) || v.is_null()) {
+        if c.get(k)
+            .is_some_and(|v| v.as_array().is_some_and(|a| a.is_empty()) || v.is_null())
+        {
             c.remove(k);
         }
     }
@@ -103,22 +117,47 @@ pub fn image_config(
         }
     }
     if !env.iter().any(|(k, _)| k == "PATH") {
-        env.insert(0, ("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()));
+        env.insert(
+            0,
+            (
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ),
+        );
     }
-    c.insert("Env".into(), json!(env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()));
+    c.insert(
+        "Env".into(),
+        json!(
+            env.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+        ),
+    );
     if let Some(w) = &rt.workdir {
         c.insert("WorkingDir".into(), json!(w));
     }
     if !rt.ports.is_empty() {
-        let mut ports = c.get("ExposedPorts").and_then(Value::as_object).cloned().unwrap_or_default();
+        let mut ports = c
+            .get("ExposedPorts")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         for p in &rt.ports {
-            let key = if p.contains('/') { p.clone() } else { format!("{p}/tcp") };
+            let key = if p.contains('/') {
+                p.clone()
+            } else {
+                format!("{p}/tcp")
+            };
             ports.insert(key, json!({}));
         }
         c.insert("ExposedPorts".into(), Value::Object(ports));
     }
     if !rt.labels.is_empty() {
-        let mut labels = c.get("Labels").and_then(Value::as_object).cloned().unwrap_or_default();
+        let mut labels = c
+            .get("Labels")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         for (k, v) in &rt.labels {
             labels.insert(k.clone(), json!(v));
         }
@@ -151,7 +190,11 @@ pub fn image_config(
         "rootfs".into(),
         json!({"type": "layers", "diff_ids": diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()}),
     );
-    let mut history: Vec<Value> = cfg.get("history").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut history: Vec<Value> = cfg
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for a in added {
         let mut h = Map::new();
         h.insert("created".into(), json!(created));
@@ -185,7 +228,17 @@ mod tests {
             ..Default::default()
         };
         let d = Digest::of(b"x");
-        let cfg = image_config(&base, &Platform::linux("amd64", None), &rt, std::slice::from_ref(&d), &[AddedLayer { created_by: "ironhull".into(), comment: None }], "1970-01-01T00:00:00Z");
+        let cfg = image_config(
+            &base,
+            &Platform::linux("amd64", None),
+            &rt,
+            std::slice::from_ref(&d),
+            &[AddedLayer {
+                created_by: "ironhull".into(),
+                comment: None,
+            }],
+            "1970-01-01T00:00:00Z",
+        );
         assert_eq!(cfg["x-custom"], 1);
         let c = &cfg["config"];
         assert_eq!(c["User"], "10001:10001");

@@ -12,8 +12,15 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
     #[error("{spec}: artifact #{number}: glob {pattern:?}: {source}")]
-    Glob { spec: String, number: usize, pattern: String, source: globset::Error },
-    #[error("{spec}: [layers] compression = \"zstd\" is not supported yet; use \"gzip\" (the default) or \"none\"")]
+    Glob {
+        spec: String,
+        number: usize,
+        pattern: String,
+        source: globset::Error,
+    },
+    #[error(
+        "{spec}: [layers] compression = \"zstd\" is not supported yet; use \"gzip\" (the default) or \"none\""
+    )]
     Zstd { spec: String },
 }
 
@@ -31,9 +38,12 @@ fn globs(spec: &Spec, number: usize, pats: &[String]) -> Result<Option<GlobSet>,
         })?;
         b.add(g);
     }
-    b.build()
-        .map(Some)
-        .map_err(|source| RequestError::Glob { spec: spec.path().display().to_string(), number, pattern: pats.join(","), source })
+    b.build().map(Some).map_err(|source| RequestError::Glob {
+        spec: spec.path().display().to_string(),
+        number,
+        pattern: pats.join(","),
+        source,
+    })
 }
 
 /// Builds the request; `mtime` is SOURCE_DATE_EPOCH (or 0).
@@ -65,7 +75,17 @@ pub fn request(spec: &Spec, mtime: u64) -> Result<BuildRequest, RequestError> {
         ports: c
             .ports()
             .iter()
-            .map(|p| format!("{}/{}", p.number(), if p.protocol() == Protocol::Udp { "udp" } else { "tcp" }))
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p.number(),
+                    if p.protocol() == Protocol::Udp {
+                        "udp"
+                    } else {
+                        "tcp"
+                    }
+                )
+            })
             .collect(),
         labels: c.labels().clone(),
         stop_signal: c.stop_signal().map(|s| s.as_str().to_string()),
@@ -81,23 +101,40 @@ pub fn request(spec: &Spec, mtime: u64) -> Result<BuildRequest, RequestError> {
     let compression = match l.compression() {
         SpecCompression::Gzip => Compression::Gzip { level: l.level() },
         SpecCompression::None => Compression::None,
-        SpecCompression::Zstd => return Err(RequestError::Zstd { spec: spec.path().display().to_string() }),
+        SpecCompression::Zstd => {
+            return Err(RequestError::Zstd {
+                spec: spec.path().display().to_string(),
+            });
+        }
     };
     Ok(BuildRequest {
         name: img.name().as_str().to_string(),
         tags: img.tags().iter().map(|t| t.as_str().to_string()).collect(),
         base: spec.base().clone(),
         platforms: img.platforms().to_vec(),
-        user: UserReq { uid: u.uid().get(), gid: u.gid().get(), name: u.name().as_str().to_string(), home: u.home().clone() },
+        user: UserReq {
+            uid: u.uid().get(),
+            gid: u.gid().get(),
+            name: u.name().as_str().to_string(),
+            home: u.home().clone(),
+        },
         artifacts,
         runtime,
         annotations: c.annotations().clone(),
-        layer_params: LayerParams { compression, mtime, keep_xattrs: false },
+        layer_params: LayerParams {
+            compression,
+            mtime,
+            keep_xattrs: false,
+        },
         layer_budget: l.budget() as usize,
         allow: spec
             .waivers()
             .iter()
-            .map(|w| Allowance { check: w.check().as_str().to_string(), path: w.path().map(|p| p.to_abs()), reason: w.reason().to_string() })
+            .map(|w| Allowance {
+                check: w.check().as_str().to_string(),
+                path: w.path().map(|p| p.to_abs()),
+                reason: w.reason().to_string(),
+            })
             .collect(),
     })
 }

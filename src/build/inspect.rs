@@ -31,7 +31,10 @@ impl<R: Read> Inspector<R> {
         Self {
             inner: HashingReader::new(inner),
             secrets: ContentScanner::new(),
-            finders: FORBIDDEN_MARKERS.iter().map(|(m, what)| (Finder::new(*m), *what)).collect(),
+            finders: FORBIDDEN_MARKERS
+                .iter()
+                .map(|(m, what)| (Finder::new(*m), *what))
+                .collect(),
             tail: Vec::with_capacity(OVERLAP * 2),
             marker: None,
         }
@@ -60,7 +63,11 @@ impl<R: Read> Inspector<R> {
 
     pub fn finish(self) -> Findings {
         let (digest, _) = self.inner.finish();
-        Findings { digest, secrets: self.secrets.finish(), forbidden: self.marker }
+        Findings {
+            digest,
+            secrets: self.secrets.finish(),
+            forbidden: self.marker,
+        }
     }
 }
 

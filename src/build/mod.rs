@@ -89,14 +89,21 @@ pub struct Built {
 /// Runs the pipeline up to and including the gate.
 pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildError> {
     let store = BlobStore::open(&opts.store)?;
-    std::fs::create_dir_all(&opts.work).map_err(|e| BlobError::Io { path: opts.work.clone(), source: e })?;
+    std::fs::create_dir_all(&opts.work).map_err(|e| BlobError::Io {
+        path: opts.work.clone(),
+        source: e,
+    })?;
     let params = &req.layer_params;
     let created = crate::layer::time::rfc3339(params.mtime)?;
     let base = resolve(&req.base, &req.platforms, &opts.work, &store, params)?;
     let policy = gate_policy(req)?;
 
     // Artifacts are the same for every platform: collect and check them once.
-    let own = Ownership { uid: req.user.uid, gid: req.user.gid, mtime: params.mtime };
+    let own = Ownership {
+        uid: req.user.uid,
+        gid: req.user.gid,
+        mtime: params.mtime,
+    };
     let mut lists = Vec::new();
     for a in &req.artifacts {
         lists.push(artifacts::collect(a, own)?);
@@ -127,11 +134,24 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
         layers.extend(art.iter().map(|(l, _)| l.clone()));
         let diff_ids: Vec<Digest> = layers.iter().map(|l| l.diff_id.clone()).collect();
         let mut added = vec![AddedLayer {
-            created_by: format!("ironhull: user {}:{} ({}), /etc/passwd, /etc/group", req.user.uid, req.user.gid, req.user.name),
+            created_by: format!(
+                "ironhull: user {}:{} ({}), /etc/passwd, /etc/group",
+                req.user.uid, req.user.gid, req.user.name
+            ),
             comment: Some("ironhull".into()),
         }];
-        added.extend(art.iter().map(|(_, d)| AddedLayer { created_by: format!("ironhull: add {d}"), comment: Some("ironhull".into()) }));
-        let cfg = config::image_config(&base_img.config, &base_img.platform, &req.runtime, &diff_ids, &added, &created);
+        added.extend(art.iter().map(|(_, d)| AddedLayer {
+            created_by: format!("ironhull: add {d}"),
+            comment: Some("ironhull".into()),
+        }));
+        let cfg = config::image_config(
+            &base_img.config,
+            &base_img.platform,
+            &req.runtime,
+            &diff_ids,
+            &added,
+            &created,
+        );
         let config_bytes = cjson::to_vec(&cfg)?;
         let config_digest = store.put(&config_bytes)?;
 
@@ -148,7 +168,11 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
             schema_version: 2,
             media_type: Some(media::OCI_MANIFEST.into()),
             artifact_type: None,
-            config: Descriptor::new(media::OCI_CONFIG, config_digest.clone(), config_bytes.len() as u64),
+            config: Descriptor::new(
+                media::OCI_CONFIG,
+                config_digest.clone(),
+                config_bytes.len() as u64,
+            ),
             layers: layers.iter().map(LayerBlob::descriptor).collect(),
             subject: None,
             annotations: ann,
@@ -185,7 +209,11 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
     }
     let top = if images.len() == 1 {
         let i = &images[0].image;
-        let mut d = Descriptor::new(media::OCI_MANIFEST, i.manifest_digest.clone(), i.manifest_bytes.len() as u64);
+        let mut d = Descriptor::new(
+            media::OCI_MANIFEST,
+            i.manifest_digest.clone(),
+            i.manifest_bytes.len() as u64,
+        );
         d.platform = Some(i.platform.clone());
         d
     } else {
@@ -193,7 +221,11 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
             images
                 .iter()
                 .map(|b| {
-                    let mut d = Descriptor::new(media::OCI_MANIFEST, b.image.manifest_digest.clone(), b.image.manifest_bytes.len() as u64);
+                    let mut d = Descriptor::new(
+                        media::OCI_MANIFEST,
+                        b.image.manifest_digest.clone(),
+                        b.image.manifest_bytes.len() as u64,
+                    );
                     d.platform = Some(b.image.platform.clone());
                     d
                 })
@@ -208,14 +240,23 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
     blobs.dedup();
     dropped.sort();
     dropped.dedup();
-    Ok(Built { top, images, blobs, store, changes, dropped_packages: dropped, base_name: base.name.clone() })
+    Ok(Built {
+        top,
+        images,
+        blobs,
+        store,
+        changes,
+        dropped_packages: dropped,
+        base_name: base.name.clone(),
+    })
 }
 
 /// The build gate fails on any finding of a core check, and on any other
 /// finding of high or critical severity that the spec did not waive.
 pub fn gate_fails(report: &Report) -> bool {
     report.findings.iter().any(|f| {
-        policy::catalog::lookup(f.id).is_some_and(|c| c.core) || f.severity >= policy::Severity::High
+        policy::catalog::lookup(f.id).is_some_and(|c| c.core)
+            || f.severity >= policy::Severity::High
     })
 }
 
@@ -259,7 +300,12 @@ fn group_layers(lists: Vec<Vec<Planned>>, budget: usize) -> Result<Vec<Vec<Plann
                 continue;
             }
             if let Some(first) = seen.insert(p.entry.path.clone(), p.artifact) {
-                return Err(ArtifactError::Conflict { first, second: p.artifact, dest: p.entry.path.to_abs() }.into());
+                return Err(ArtifactError::Conflict {
+                    first,
+                    second: p.artifact,
+                    dest: p.entry.path.to_abs(),
+                }
+                .into());
             }
         }
         out.push(merged);
@@ -275,25 +321,42 @@ fn describe_group(g: &[Planned]) -> String {
             tops.push(format!("#{n} {}", p.entry.path.to_abs()));
         }
     }
-    tops.iter().map(|t| t.split_once(' ').map(|x| x.1).unwrap_or("")).collect::<Vec<_>>().join(", ")
+    tops.iter()
+        .map(|t| t.split_once(' ').map(|x| x.1).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn write_artifact_layer(group: &[Planned], store: &BlobStore, params: &LayerParams) -> Result<LayerBlob, BuildError> {
+fn write_artifact_layer(
+    group: &[Planned],
+    store: &BlobStore,
+    params: &LayerParams,
+) -> Result<LayerBlob, BuildError> {
     let mut w = LayerWriter::new(store, params)?;
     for p in group {
         match &p.content {
             Content::None => w.append(&p.entry, None)?,
             Content::Bytes(b) => w.append(&p.entry, Some(&mut &b[..]))?,
             Content::File(path) => {
-                let f = std::fs::File::open(path)
-                    .map_err(|e| ArtifactError::Io { number: p.artifact, path: path.clone(), source: e })?;
-                let mut insp = inspect::Inspector::new(std::io::BufReader::with_capacity(1 << 20, f));
+                let f = std::fs::File::open(path).map_err(|e| ArtifactError::Io {
+                    number: p.artifact,
+                    path: path.clone(),
+                    source: e,
+                })?;
+                let mut insp =
+                    inspect::Inspector::new(std::io::BufReader::with_capacity(1 << 20, f));
                 w.append(&p.entry, Some(&mut insp as &mut dyn Read))?;
                 let found = insp.finish();
                 if let Some(expected) = &p.pin
                     && expected != &found.digest
                 {
-                    return Err(ArtifactError::PinMismatch { number: p.artifact, src: path.clone(), expected: expected.clone(), actual: found.digest }.into());
+                    return Err(ArtifactError::PinMismatch {
+                        number: p.artifact,
+                        src: path.clone(),
+                        expected: expected.clone(),
+                        actual: found.digest,
+                    }
+                    .into());
                 }
                 if let Some(hit) = found.secrets.first() {
                     return Err(ArtifactError::Secret {
@@ -304,7 +367,13 @@ fn write_artifact_layer(group: &[Planned], store: &BlobStore, params: &LayerPara
                     .into());
                 }
                 if let Some((what, marker)) = found.forbidden {
-                    return Err(ArtifactError::ForbiddenContent { number: p.artifact, dest: p.entry.path.to_abs(), what, marker }.into());
+                    return Err(ArtifactError::ForbiddenContent {
+                        number: p.artifact,
+                        dest: p.entry.path.to_abs(),
+                        what,
+                        marker,
+                    }
+                    .into());
                 }
             }
         }
@@ -321,25 +390,56 @@ fn write_accounts_layer(
     params: &LayerParams,
 ) -> Result<LayerBlob, BuildError> {
     let home = user.home.to_abs();
-    let u = accounts::User { name: &user.name, uid: user.uid, gid: user.gid, home: &home };
+    let u = accounts::User {
+        name: &user.name,
+        uid: user.uid,
+        gid: user.gid,
+        home: &home,
+    };
     let file = |p: &str| -> (Option<Entry>, String) {
         let ip = ImagePath::parse(p).unwrap_or_default();
         let node = tree.get(&ip).filter(|n| n.entry.is_file());
-        let text = tree.content(&ip).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let text = tree
+            .content(&ip)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
         (node.map(|n| n.entry.clone()), text)
     };
     let mut files: Vec<(ImagePath, Vec<u8>, u32, u64)> = Vec::new();
     let (pe, ptext) = file("etc/passwd");
-    files.push((ImagePath::parse("etc/passwd").unwrap_or_default(), accounts::passwd(&ptext, &u)?.into_bytes(), pe.as_ref().map_or(0o644, |e| e.mode), pe.as_ref().map_or(0, |e| e.gid)));
+    files.push((
+        ImagePath::parse("etc/passwd").unwrap_or_default(),
+        accounts::passwd(&ptext, &u)?.into_bytes(),
+        pe.as_ref().map_or(0o644, |e| e.mode),
+        pe.as_ref().map_or(0, |e| e.gid),
+    ));
     let (ge, gtext) = file("etc/group");
-    files.push((ImagePath::parse("etc/group").unwrap_or_default(), accounts::group(&gtext, &u)?.into_bytes(), ge.as_ref().map_or(0o644, |e| e.mode), ge.as_ref().map_or(0, |e| e.gid)));
+    files.push((
+        ImagePath::parse("etc/group").unwrap_or_default(),
+        accounts::group(&gtext, &u)?.into_bytes(),
+        ge.as_ref().map_or(0o644, |e| e.mode),
+        ge.as_ref().map_or(0, |e| e.gid),
+    ));
     let (se, stext) = file("etc/shadow");
     if let Some(se) = se {
-        files.push((ImagePath::parse("etc/shadow").unwrap_or_default(), accounts::shadow(&stext, &u).into_bytes(), se.mode, se.gid));
+        files.push((
+            ImagePath::parse("etc/shadow").unwrap_or_default(),
+            accounts::shadow(&stext, &u).into_bytes(),
+            se.mode,
+            se.gid,
+        ));
     }
     let mut entries: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
     for (p, bytes, mode, gid) in files {
-        let mut e = Entry::new(p, EntryKind::File, crate::harden::rules::hardened_mode(&Entry::new(ImagePath::root(), EntryKind::File, mode)));
+        let mut e = Entry::new(
+            p,
+            EntryKind::File,
+            crate::harden::rules::hardened_mode(&Entry::new(
+                ImagePath::root(),
+                EntryKind::File,
+                mode,
+            )),
+        );
         e.gid = gid;
         e.size = bytes.len() as u64;
         e.mtime = params.mtime;
@@ -369,7 +469,6 @@ fn write_accounts_layer(
     Ok(w.finish()?)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,7 +485,12 @@ mod tests {
             tags: vec!["1".into()],
             base: Transport::Static,
             platforms: vec![],
-            user: UserReq { uid: 10001, gid: 10001, name: "app".into(), home: ImagePath::parse("/home/app").unwrap() },
+            user: UserReq {
+                uid: 10001,
+                gid: 10001,
+                name: "app".into(),
+                home: ImagePath::parse("/home/app").unwrap(),
+            },
             artifacts: vec![ArtifactInput {
                 number: 1,
                 src: bin,
@@ -398,9 +502,17 @@ mod tests {
                 include: None,
                 exclude: None,
             }],
-            runtime: Runtime { user: "10001:10001".into(), entrypoint: Some(vec!["/app/app".into()]), ..Default::default() },
+            runtime: Runtime {
+                user: "10001:10001".into(),
+                entrypoint: Some(vec!["/app/app".into()]),
+                ..Default::default()
+            },
             annotations: Default::default(),
-            layer_params: LayerParams { compression: Compression::Gzip { level: 6 }, mtime: 0, keep_xattrs: false },
+            layer_params: LayerParams {
+                compression: Compression::Gzip { level: 6 },
+                mtime: 0,
+                keep_xattrs: false,
+            },
             layer_budget: 8,
             allow: vec![],
         }
@@ -411,12 +523,18 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let req = request(d.path());
         let digest = reproduce::verify(&req, &d.path().join("r")).unwrap();
-        let opts = BuildOptions { store: d.path().join("s/blobs"), work: d.path().join("s/work") };
+        let opts = BuildOptions {
+            store: d.path().join("s/blobs"),
+            work: d.path().join("s/work"),
+        };
         let b = build(&req, &opts).unwrap();
         assert_eq!(b.top.digest, digest);
         assert_eq!(b.images.len(), 1);
         let ids: Vec<_> = b.images[0].report.findings.iter().map(|f| f.id).collect();
-        assert!(ids.iter().all(|id| *id == "CFG-001"), "only the info-level healthcheck note is expected: {ids:?}");
+        assert!(
+            ids.iter().all(|id| *id == "CFG-001"),
+            "only the info-level healthcheck note is expected: {ids:?}"
+        );
         assert_eq!(b.images[0].base_layers_reused, 1);
         // Base + accounts + one artifact layer.
         assert_eq!(b.images[0].image.layers.len(), 3);

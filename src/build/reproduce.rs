@@ -14,7 +14,10 @@ pub fn verify(req: &BuildRequest, work: &Path) -> Result<Digest, BuildError> {
     let mut results = Vec::new();
     for i in 0..2 {
         let dir = work.join(format!("reproduce-{i}"));
-        let opts = BuildOptions { store: dir.join("blobs"), work: dir.join("work") };
+        let opts = BuildOptions {
+            store: dir.join("blobs"),
+            work: dir.join("work"),
+        };
         results.push(build(req, &opts)?);
     }
     let (a, b) = (&results[0], &results[1]);
@@ -31,8 +34,13 @@ pub fn first_difference(a: &Built, b: &Built) -> String {
         for (n, (la, lb)) in ia.layers.iter().zip(&ib.layers).enumerate() {
             if la.digest != lb.digest {
                 let entry = first_entry_difference(&a.store, &la.digest, &b.store, &lb.digest)
-                    .unwrap_or_else(|| "the tar streams are identical; the compressed bytes differ".into());
-                return format!("{}: layer {n} differs ({} vs {}): {entry}", ia.platform, la.digest, lb.digest);
+                    .unwrap_or_else(|| {
+                        "the tar streams are identical; the compressed bytes differ".into()
+                    });
+                return format!(
+                    "{}: layer {n} differs ({} vs {}): {entry}",
+                    ia.platform, la.digest, lb.digest
+                );
             }
         }
         if ia.config_bytes != ib.config_bytes {
@@ -62,7 +70,10 @@ fn listing(store: &BlobStore, d: &Digest) -> Option<Listing> {
         let (path, meta) = match ev {
             LayerEvent::Entry(e) => (
                 e.path.to_abs(),
-                format!("{:?} mode={:04o} uid={} gid={} mtime={} size={} content={h}", e.kind, e.mode, e.uid, e.gid, e.mtime, e.size),
+                format!(
+                    "{:?} mode={:04o} uid={} gid={} mtime={} size={} content={h}",
+                    e.kind, e.mode, e.uid, e.gid, e.mtime, e.size
+                ),
             ),
             LayerEvent::Whiteout(p) => (p.to_abs(), "whiteout".into()),
             LayerEvent::Opaque(p) => (p.to_abs(), "opaque".into()),
@@ -74,15 +85,27 @@ fn listing(store: &BlobStore, d: &Digest) -> Option<Listing> {
     Some(out)
 }
 
-fn first_entry_difference(sa: &BlobStore, a: &Digest, sb: &BlobStore, b: &Digest) -> Option<String> {
+fn first_entry_difference(
+    sa: &BlobStore,
+    a: &Digest,
+    sb: &BlobStore,
+    b: &Digest,
+) -> Option<String> {
     let (la, lb) = (listing(sa, a)?, listing(sb, b)?);
     for (i, (x, y)) in la.iter().zip(&lb).enumerate() {
         if x != y {
-            return Some(format!("entry {i}: first build has {} [{}], second has {} [{}]", x.0, x.1, y.0, y.1));
+            return Some(format!(
+                "entry {i}: first build has {} [{}], second has {} [{}]",
+                x.0, x.1, y.0, y.1
+            ));
         }
     }
     if la.len() != lb.len() {
-        return Some(format!("the first build's layer has {} entries, the second's {}", la.len(), lb.len()));
+        return Some(format!(
+            "the first build's layer has {} entries, the second's {}",
+            la.len(),
+            lb.len()
+        ));
     }
     None
 }

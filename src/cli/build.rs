@@ -9,7 +9,9 @@ use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  ironhull build\n  ironhull build -f examples/hello-static/builder.toml -o oci:out/hello:1.0.0\n  ironhull build -o oci-archive:hello.tar -o docker-archive:hello-docker.tar --digest-file hello.digest\n  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) ironhull build --verify-reproducible")]
+#[command(
+    after_help = "Examples:\n  ironhull build\n  ironhull build -f examples/hello-static/builder.toml -o oci:out/hello:1.0.0\n  ironhull build -o oci-archive:hello.tar -o docker-archive:hello-docker.tar --digest-file hello.digest\n  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) ironhull build --verify-reproducible"
+)]
 pub struct BuildArgs {
     /// The spec file.
     #[arg(short = 'f', long = "file", default_value = "builder.toml")]
@@ -39,10 +41,29 @@ fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
     code
 }
 
+/// Reports an error: always on stderr; with `--json` also as
+/// `{"error": {"kind": "...", "message": "...", "exitCode": N}}` on stdout, where
+/// `kind` names the error class (e.g. `Spec::RootUser`), stable for scripts.
+fn fail_with<E: std::fmt::Display + std::fmt::Debug>(
+    json: bool,
+    code: i32,
+    prefix: &str,
+    e: &E,
+) -> i32 {
+    if json {
+        let kind = super::common::error_kind(prefix, &format!("{e:?}"));
+        println!(
+            "{}",
+            json!({"error": {"kind": kind, "message": e.to_string(), "exitCode": code}})
+        );
+    }
+    fail(code, e)
+}
+
 pub fn run(a: BuildArgs) -> i32 {
     let spec = match spec::load(&a.file) {
         Ok(s) => s,
-        Err(e) => return fail(exit::INPUT, e),
+        Err(e) => return fail_with(a.json, exit::INPUT, "Spec", &e),
     };
     let mtime = match source_date_epoch() {
         Ok(m) => m,
@@ -50,27 +71,41 @@ pub fn run(a: BuildArgs) -> i32 {
     };
     let req = match build::from_spec::request(&spec, mtime) {
         Ok(r) => r,
-        Err(e) => return fail(exit::INPUT, e),
+        Err(e) => return fail_with(a.json, exit::INPUT, "Request", &e),
     };
     let mut dests = Vec::new();
     for o in &a.outputs {
         match Destination::parse(o) {
             Ok(d) => dests.push(d),
-            Err(e) => return fail(exit::INPUT, e),
+            Err(e) => return fail_with(a.json, exit::INPUT, "Output", &e),
         }
     }
     if dests.is_empty() {
-        dests.push(output::default_destination(&req.name, req.tags.first().map(String::as_str).unwrap_or("latest")));
+        dests.push(output::default_destination(
+            &req.name,
+            req.tags.first().map(String::as_str).unwrap_or("latest"),
+        ));
     }
     let cache = cache_dir(a.cache_dir.as_deref());
     if let Err(e) = std::fs::create_dir_all(&cache) {
-        return fail(exit::IO, format!("cannot create the cache directory {}: {e}", cache.display()));
+        return fail(
+            exit::IO,
+            format!("cannot create the cache directory {}: {e}", cache.display()),
+        );
     }
     let work = match tempfile::Builder::new().prefix("build-").tempdir_in(&cache) {
         Ok(w) => w,
-        Err(e) => return fail(exit::IO, format!("cannot create a work directory in {}: {e}", cache.display())),
+        Err(e) => {
+            return fail(
+                exit::IO,
+                format!("cannot create a work directory in {}: {e}", cache.display()),
+            );
+        }
     };
-    let opts = BuildOptions { store: cache.join("blobs"), work: work.path().to_path_buf() };
+    let opts = BuildOptions {
+        store: cache.join("blobs"),
+        work: work.path().to_path_buf(),
+    };
 
     if a.verify_reproducible {
         match build::reproduce::verify(&req, work.path()) {
@@ -79,24 +114,36 @@ pub fn run(a: BuildArgs) -> i32 {
                     eprintln!("reproducible: two isolated builds gave {d}");
                 }
             }
-            Err(e) => return fail(build_exit(&e), e),
+            Err(e) => return fail_with(a.json, build_exit(&e), "Build", &e),
         }
     }
 
     let built = match build::build(&req, &opts) {
         Ok(b) => b,
         Err(BuildError::Gate(report)) => {
-            eprint!("{}", ironhull::policy::render::to_text(&req.name, &report, super::common::use_color()));
-            return fail(exit::POLICY, "the image fails the security gate; nothing was written");
+            if a.json {
+                println!(
+                    "{}",
+                    json!({"error": {"kind": "Build::Gate", "message": "the image fails the security gate; nothing was written", "exitCode": exit::POLICY, "audit": ironhull::policy::render::to_json(&req.name, &report)}})
+                );
+            }
+            eprint!(
+                "{}",
+                ironhull::policy::render::to_text(&req.name, &report, super::common::use_color())
+            );
+            return fail(
+                exit::POLICY,
+                "the image fails the security gate; nothing was written",
+            );
         }
-        Err(e) => return fail(build_exit(&e), e),
+        Err(e) => return fail_with(a.json, build_exit(&e), "Build", &e),
     };
     if !a.quiet && !a.json {
         print_report(&built);
     }
     for d in &dests {
         if let Err(e) = output::write(&built, d, &req.name, &req.tags) {
-            return fail(exit::IO, e);
+            return fail_with(a.json, exit::IO, "Output", &e);
         }
         if !a.quiet && !a.json {
             eprintln!("wrote {d}");
@@ -106,7 +153,10 @@ pub fn run(a: BuildArgs) -> i32 {
     if let Some(f) = &a.digest_file
         && let Err(e) = write_atomic(f, format!("{digest}\n").as_bytes())
     {
-        return fail(exit::IO, format!("cannot write the digest file {}: {e}", f.display()));
+        return fail(
+            exit::IO,
+            format!("cannot write the digest file {}: {e}", f.display()),
+        );
     }
     if a.json {
         println!("{}", result_json(&built, &dests));
@@ -128,15 +178,30 @@ fn build_exit(e: &BuildError) -> i32 {
 fn print_report(b: &Built) {
     let removed = b.changes.iter().filter(|c| c.what == "removed").count();
     if b.changes.is_empty() {
-        eprintln!("hardening: base {} needed no changes (layers reused byte for byte)", b.base_name);
+        eprintln!(
+            "hardening: base {} needed no changes (layers reused byte for byte)",
+            b.base_name
+        );
     } else {
-        eprintln!("hardening: base {}: {} path(s) removed, {} changed", b.base_name, removed, b.changes.len() - removed);
+        eprintln!(
+            "hardening: base {}: {} path(s) removed, {} changed",
+            b.base_name,
+            removed,
+            b.changes.len() - removed
+        );
         for (why, (n, first)) in ironhull::harden::summarize(&b.changes) {
-            let more = if n > first.len() { format!(", … (+{})", n - first.len()) } else { String::new() };
+            let more = if n > first.len() {
+                format!(", … (+{})", n - first.len())
+            } else {
+                String::new()
+            };
             eprintln!("  {why}: {n}: {}{more}", first.join(", "));
         }
         if !b.dropped_packages.is_empty() {
-            eprintln!("  packages dropped from the package database: {}", b.dropped_packages.join(", "));
+            eprintln!(
+                "  packages dropped from the package database: {}",
+                b.dropped_packages.join(", ")
+            );
         }
     }
     for i in &b.images {

@@ -34,7 +34,10 @@ pub fn source_date_epoch() -> Result<u64, String> {
 
 /// Writes a small file atomically (temp file in the same directory, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
@@ -46,4 +49,48 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Colour only on a terminal, and never when NO_COLOR is set.
 pub fn use_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// The error class from an error's `Debug` form: the leading chain of enum
+/// variant names (`Artifact(Missing { .. })` → `Build::Artifact::Missing`).
+/// Transparent wrappers such as `Base(Store { .. })` keep every level.
+pub fn error_kind(prefix: &str, debug: &str) -> String {
+    let mut parts = vec![prefix.to_string()];
+    let mut rest = debug;
+    loop {
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+            break;
+        }
+        parts.push(name.clone());
+        rest = &rest[name.len()..];
+        if let Some(r) = rest.strip_prefix('(') {
+            rest = r;
+        } else {
+            break;
+        }
+    }
+    parts.join("::")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_kind_from_debug() {
+        assert_eq!(
+            super::error_kind("Build", "Artifact(Missing { number: 1 })"),
+            "Build::Artifact::Missing"
+        );
+        assert_eq!(
+            super::error_kind("Spec", "RootUser { at: .. }"),
+            "Spec::RootUser"
+        );
+        assert_eq!(
+            super::error_kind("Build", "Blob(Io { path: \"x\" })"),
+            "Build::Blob::Io"
+        );
+    }
 }

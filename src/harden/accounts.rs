@@ -51,11 +51,17 @@ pub fn passwd(old: &str, user: &User) -> Result<String, AccountError> {
         let uid_matches = f[2] == user.uid.to_string();
         if f[0] == user.name {
             if !uid_matches {
-                return Err(AccountError::NameTaken { name: user.name.into(), existing_uid: f[2].into() });
+                return Err(AccountError::NameTaken {
+                    name: user.name.into(),
+                    existing_uid: f[2].into(),
+                });
             }
             present = true;
         } else if uid_matches {
-            return Err(AccountError::UidTaken { uid: user.uid, existing: f[0].into() });
+            return Err(AccountError::UidTaken {
+                uid: user.uid,
+                existing: f[0].into(),
+            });
         }
         let mut f: Vec<String> = f.iter().map(|s| s.to_string()).collect();
         if f[0] == user.name {
@@ -67,7 +73,10 @@ pub fn passwd(old: &str, user: &User) -> Result<String, AccountError> {
         out.push('\n');
     }
     if !present {
-        out.push_str(&format!("{}:x:{}:{}:{}:{}:{}\n", user.name, user.uid, user.gid, user.name, user.home, NOLOGIN));
+        out.push_str(&format!(
+            "{}:x:{}:{}:{}:{}:{}\n",
+            user.name, user.uid, user.gid, user.name, user.home, NOLOGIN
+        ));
     }
     Ok(out)
 }
@@ -89,7 +98,10 @@ pub fn group(old: &str, user: &User) -> Result<String, AccountError> {
             } else if !present {
                 // A distinct group already has this gid: reuse it as the primary
                 // group only if the names agree; otherwise the mapping is ambiguous.
-                return Err(AccountError::GidTaken { gid: user.gid, existing: f[0].into() });
+                return Err(AccountError::GidTaken {
+                    gid: user.gid,
+                    existing: f[0].into(),
+                });
             }
         }
     }
@@ -131,11 +143,20 @@ pub fn shadow(old: &str, user: &User) -> String {
 mod tests {
     use super::*;
 
-    const U: User = User { name: "app", uid: 10001, gid: 10001, home: "/home/app" };
+    const U: User = User {
+        name: "app",
+        uid: 10001,
+        gid: 10001,
+        home: "/home/app",
+    };
 
     #[test]
     fn alpine_root_shell_is_replaced_and_user_added() {
-        let p = passwd("root:x:0:0:root:/root:/bin/sh\nsync:x:5:0:sync:/sbin:/bin/sync\n", &U).unwrap();
+        let p = passwd(
+            "root:x:0:0:root:/root:/bin/sh\nsync:x:5:0:sync:/sbin:/bin/sync\n",
+            &U,
+        )
+        .unwrap();
         assert_eq!(
             p,
             "root:x:0:0:root:/root:/sbin/nologin\nsync:x:5:0:sync:/sbin:/sbin/nologin\napp:x:10001:10001:app:/home/app:/sbin/nologin\n"
@@ -145,18 +166,48 @@ mod tests {
     #[test]
     fn conflicts_are_explained() {
         let base = "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
-        let u = User { name: "app", uid: 65532, gid: 65532, home: "/home/app" };
-        assert!(matches!(passwd(base, &u), Err(AccountError::UidTaken { .. })));
-        let u = User { name: "nonroot", uid: 65532, gid: 65532, home: "/home/nonroot" };
+        let u = User {
+            name: "app",
+            uid: 65532,
+            gid: 65532,
+            home: "/home/app",
+        };
+        assert!(matches!(
+            passwd(base, &u),
+            Err(AccountError::UidTaken { .. })
+        ));
+        let u = User {
+            name: "nonroot",
+            uid: 65532,
+            gid: 65532,
+            home: "/home/nonroot",
+        };
         assert_eq!(passwd(base, &u).unwrap(), base);
-        let u = User { name: "nonroot", uid: 1000, gid: 1000, home: "/home/nonroot" };
-        assert!(matches!(passwd(base, &u), Err(AccountError::NameTaken { .. })));
-        assert!(matches!(group("other:x:10001:\n", &U), Err(AccountError::GidTaken { .. })));
-        assert_eq!(group("root:x:0:\n", &U).unwrap(), "root:x:0:\napp:x:10001:\n");
+        let u = User {
+            name: "nonroot",
+            uid: 1000,
+            gid: 1000,
+            home: "/home/nonroot",
+        };
+        assert!(matches!(
+            passwd(base, &u),
+            Err(AccountError::NameTaken { .. })
+        ));
+        assert!(matches!(
+            group("other:x:10001:\n", &U),
+            Err(AccountError::GidTaken { .. })
+        ));
+        assert_eq!(
+            group("root:x:0:\n", &U).unwrap(),
+            "root:x:0:\napp:x:10001:\n"
+        );
     }
 
     #[test]
     fn empty_passwords_are_locked() {
-        assert_eq!(shadow("root:::0:::::\nbin:!::0:::::\n", &U), "root:!::0:::::\nbin:!::0:::::\napp:!::0:::::\n");
+        assert_eq!(
+            shadow("root:::0:::::\nbin:!::0:::::\n", &U),
+            "root:!::0:::::\nbin:!::0:::::\napp:!::0:::::\n"
+        );
     }
 }

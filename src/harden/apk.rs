@@ -33,16 +33,27 @@ pub fn parse(db: &str) -> Vec<ApkPackage> {
         let mut install_if = Vec::new();
         let mut dir = String::new();
         for line in stanza.lines() {
-            let Some((k, v)) = line.split_once(':') else { continue };
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
             match k {
                 "P" => name = v.to_string(),
                 "F" => dir = v.trim_matches('/').to_string(),
-                "R" => files.push(if dir.is_empty() { v.to_string() } else { format!("{dir}/{v}") }),
+                "R" => files.push(if dir.is_empty() {
+                    v.to_string()
+                } else {
+                    format!("{dir}/{v}")
+                }),
                 "i" => install_if.extend(v.split_whitespace().map(|c| dep_name(c).to_string())),
                 _ => {}
             }
         }
-        out.push(ApkPackage { name, raw: stanza.trim_matches('\n').to_string(), files, install_if });
+        out.push(ApkPackage {
+            name,
+            raw: stanza.trim_matches('\n').to_string(),
+            files,
+            install_if,
+        });
     }
     out
 }
@@ -100,9 +111,18 @@ mod tests {
         let p = parse(DB);
         let mut dropped = BTreeSet::from(["busybox".to_string()]);
         close_over_install_if(&p, &mut dropped);
-        assert_eq!(dropped, BTreeSet::from(["busybox".to_string(), "ssl_client".to_string()]));
-        let kept: Vec<_> = p.into_iter().filter(|x| !dropped.contains(&x.name)).collect();
-        assert_eq!(render(&kept), "P:musl\nV:1.2.5-r0\nF:lib\nR:ld-musl-x86_64.so.1\n\n");
+        assert_eq!(
+            dropped,
+            BTreeSet::from(["busybox".to_string(), "ssl_client".to_string()])
+        );
+        let kept: Vec<_> = p
+            .into_iter()
+            .filter(|x| !dropped.contains(&x.name))
+            .collect();
+        assert_eq!(
+            render(&kept),
+            "P:musl\nV:1.2.5-r0\nF:lib\nR:ld-musl-x86_64.so.1\n\n"
+        );
         assert_eq!(render(&parse(DB)), DB);
     }
 }

@@ -27,17 +27,37 @@ use std::io::{self, Read};
 #[derive(Debug, thiserror::Error)]
 pub enum HardenError {
     #[error("base layer {layer}: {source}")]
-    Read { layer: Digest, source: crate::fs::read::ReadError },
+    Read {
+        layer: Digest,
+        source: crate::fs::read::ReadError,
+    },
     #[error("base layer {layer}: {source}")]
-    Blob { layer: Digest, source: crate::store::BlobError },
-    #[error("base layer {layer}: the blob's digest is {actual}; the base is corrupt or was tampered with")]
+    Blob {
+        layer: Digest,
+        source: crate::store::BlobError,
+    },
+    #[error(
+        "base layer {layer}: the blob's digest is {actual}; the base is corrupt or was tampered with"
+    )]
     DigestMismatch { layer: Digest, actual: Digest },
-    #[error("base layer {layer}: its uncompressed content hashes to {actual}, but the config's rootfs.diff_ids says {expected}; the base is corrupt")]
-    DiffIdMismatch { layer: Digest, expected: Digest, actual: Digest },
+    #[error(
+        "base layer {layer}: its uncompressed content hashes to {actual}, but the config's rootfs.diff_ids says {expected}; the base is corrupt"
+    )]
+    DiffIdMismatch {
+        layer: Digest,
+        expected: Digest,
+        actual: Digest,
+    },
     #[error("rewriting base layer {layer}: {source}")]
-    Write { layer: Digest, source: crate::layer::LayerError },
+    Write {
+        layer: Digest,
+        source: crate::layer::LayerError,
+    },
     #[error("base layer {layer}: {source}")]
-    Merge { layer: Digest, source: crate::fs::merge::MergeError },
+    Merge {
+        layer: Digest,
+        source: crate::fs::merge::MergeError,
+    },
 }
 
 /// One removal or change, for the build report.
@@ -67,23 +87,46 @@ fn read_verified(
     opts: &ReadOptions,
     mut visit: impl FnMut(LayerEvent, &mut dyn Read) -> Result<(), crate::fs::read::ReadError>,
 ) -> Result<(), HardenError> {
-    let f = blobs.open_read(&layer.digest).map_err(|source| HardenError::Blob { layer: layer.digest.clone(), source })?;
+    let f = blobs
+        .open_read(&layer.digest)
+        .map_err(|source| HardenError::Blob {
+            layer: layer.digest.clone(),
+            source,
+        })?;
     let mut hr = HashingReader::new(io::BufReader::with_capacity(1 << 20, f));
-    let stats = read_layer(&mut hr, opts, &mut visit).map_err(|source| HardenError::Read { layer: layer.digest.clone(), source })?;
-    io::copy(&mut hr, &mut io::sink()).map_err(|e| HardenError::Read { layer: layer.digest.clone(), source: crate::fs::read::ReadError::Io(e) })?;
+    let stats = read_layer(&mut hr, opts, &mut visit).map_err(|source| HardenError::Read {
+        layer: layer.digest.clone(),
+        source,
+    })?;
+    io::copy(&mut hr, &mut io::sink()).map_err(|e| HardenError::Read {
+        layer: layer.digest.clone(),
+        source: crate::fs::read::ReadError::Io(e),
+    })?;
     let (actual, _) = hr.finish();
     if actual != layer.digest {
-        return Err(HardenError::DigestMismatch { layer: layer.digest.clone(), actual });
+        return Err(HardenError::DigestMismatch {
+            layer: layer.digest.clone(),
+            actual,
+        });
     }
     if stats.diff_id != layer.diff_id {
-        return Err(HardenError::DiffIdMismatch { layer: layer.digest.clone(), expected: layer.diff_id.clone(), actual: stats.diff_id });
+        return Err(HardenError::DiffIdMismatch {
+            layer: layer.digest.clone(),
+            expected: layer.diff_id.clone(),
+            actual: stats.diff_id,
+        });
     }
     Ok(())
 }
 
 /// Hardens one platform's base. Reused layers are imported from `src` into
 /// `dst`; rewritten ones are written to `dst`.
-pub fn harden(base: &PlatformImage, src: &BlobStore, dst: &BlobStore, params: &LayerParams) -> Result<Hardened, HardenError> {
+pub fn harden(
+    base: &PlatformImage,
+    src: &BlobStore,
+    dst: &BlobStore,
+    params: &LayerParams,
+) -> Result<Hardened, HardenError> {
     let opts = ReadOptions::default();
     // Pass 1: merged view, and every entry of every layer (metadata only).
     let mut tree = MergedTree::with_capture(CaptureSet::standard());
@@ -101,7 +144,10 @@ pub fn harden(base: &PlatformImage, src: &BlobStore, dst: &BlobStore, params: &L
             Ok(())
         })?;
         if let Some(source) = merge_err {
-            return Err(HardenError::Merge { layer: layer.digest.clone(), source });
+            return Err(HardenError::Merge {
+                layer: layer.digest.clone(),
+                source,
+            });
         }
         per_layer.push(entries);
     }
@@ -122,7 +168,11 @@ pub fn harden(base: &PlatformImage, src: &BlobStore, dst: &BlobStore, params: &L
             a != Action::Keep
         });
         if !touched {
-            dst.import_from(src, &layer.digest).map_err(|source| HardenError::Blob { layer: layer.digest.clone(), source })?;
+            dst.import_from(src, &layer.digest)
+                .map_err(|source| HardenError::Blob {
+                    layer: layer.digest.clone(),
+                    source,
+                })?;
             out.push(layer.clone());
             rewritten.push(false);
             continue;
@@ -135,7 +185,12 @@ pub fn harden(base: &PlatformImage, src: &BlobStore, dst: &BlobStore, params: &L
     // Bring the merged view in line with what now ships.
     let mut gone: Vec<ImagePath> = plan.removed.keys().cloned().collect();
     gone.extend(plan.removed_trees.keys().cloned());
-    gone.extend(tree.iter().filter(|(p, _)| rules::in_cache_dir(p)).map(|(p, _)| p.clone()).collect::<Vec<_>>());
+    gone.extend(
+        tree.iter()
+            .filter(|(p, _)| rules::in_cache_dir(p))
+            .map(|(p, _)| p.clone())
+            .collect::<Vec<_>>(),
+    );
     for p in gone {
         tree.remove(&p);
     }
@@ -154,7 +209,13 @@ pub fn harden(base: &PlatformImage, src: &BlobStore, dst: &BlobStore, params: &L
     for (p, (_, bytes)) in &plan.replacements {
         tree.set_content(p, bytes.clone());
     }
-    Ok(Hardened { layers: out, tree, changes, dropped_packages: plan.dropped_packages.into_iter().collect(), rewritten })
+    Ok(Hardened {
+        layers: out,
+        tree,
+        changes,
+        dropped_packages: plan.dropped_packages.into_iter().collect(),
+        rewritten,
+    })
 }
 
 fn whiteout_entry(dir: Option<ImagePath>, name: &str, mtime: u64) -> Option<Entry> {
@@ -174,7 +235,10 @@ fn rewrite_layer(
     params: &LayerParams,
     changes: &mut Vec<Change>,
 ) -> Result<LayerBlob, HardenError> {
-    let werr = |source| HardenError::Write { layer: layer.digest.clone(), source };
+    let werr = |source| HardenError::Write {
+        layer: layer.digest.clone(),
+        source,
+    };
     let mut writer = LayerWriter::new_unordered(dst, params).map_err(werr)?;
     let mut dropped = BTreeSet::new();
     let mut write_err = None;
@@ -186,7 +250,12 @@ fn rewrite_layer(
             LayerEvent::Entry(e) => match plan.action(index, &e, &dropped) {
                 Action::Keep => writer.append(&e, Some(content)),
                 Action::Drop(why) => {
-                    changes.push(Change { path: e.path.to_abs(), what: "removed".into(), why: why.to_string(), layer: index });
+                    changes.push(Change {
+                        path: e.path.to_abs(),
+                        what: "removed".into(),
+                        why: why.to_string(),
+                        layer: index,
+                    });
                     dropped.insert(e.path.clone());
                     Ok(())
                 }
@@ -196,7 +265,11 @@ fn rewrite_layer(
                         changes.push(Change {
                             path: e.path.to_abs(),
                             what: format!("mode {:04o} -> {:04o}", e.mode, mode),
-                            why: if e.mode & 0o6000 != 0 { "setuid/setgid bit".into() } else { "world-writable".into() },
+                            why: if e.mode & 0o6000 != 0 {
+                                "setuid/setgid bit".into()
+                            } else {
+                                "world-writable".into()
+                            },
                             layer: index,
                         });
                     }
@@ -216,10 +289,12 @@ fn rewrite_layer(
                     }
                 }
             },
-            LayerEvent::Whiteout(p) => match whiteout_entry(p.parent(), &format!(".wh.{}", p.file_name()), 0) {
-                Some(e) => writer.append(&e, None),
-                None => Ok(()),
-            },
+            LayerEvent::Whiteout(p) => {
+                match whiteout_entry(p.parent(), &format!(".wh.{}", p.file_name()), 0) {
+                    Some(e) => writer.append(&e, None),
+                    None => Ok(()),
+                }
+            }
             LayerEvent::Opaque(dir) => match whiteout_entry(Some(dir), ".wh..wh..opq", 0) {
                 Some(e) => writer.append(&e, None),
                 None => Ok(()),

@@ -19,7 +19,10 @@ pub enum Action<'a> {
     Keep,
     Drop(Reason),
     /// Keep with a new mode and, when given, new content.
-    Rewrite { mode: u32, content: Option<&'a [u8]> },
+    Rewrite {
+        mode: u32,
+        content: Option<&'a [u8]>,
+    },
 }
 
 /// The hardening plan for one platform's base.
@@ -61,7 +64,10 @@ impl Plan {
         if let Some(r) = self.removed.get(p) {
             return Some(r);
         }
-        self.removed_trees.iter().find(|(root, _)| p.starts_with(root)).map(|(_, r)| r)
+        self.removed_trees
+            .iter()
+            .find(|(root, _)| p.starts_with(root))
+            .map(|(_, r)| r)
     }
 
     /// Links whose final target is removed would dangle and, worse, were the
@@ -100,14 +106,23 @@ impl Plan {
     /// exist for them), removes the rest of their files, and rewrites the database.
     fn drop_apk_packages(&mut self, tree: &MergedTree) {
         for db_path in APK_DBS {
-            let Ok(p) = ImagePath::parse(db_path) else { continue };
-            let (Some(node), Some(bytes)) = (tree.get(&p), tree.content(&p)) else { continue };
+            let Ok(p) = ImagePath::parse(db_path) else {
+                continue;
+            };
+            let (Some(node), Some(bytes)) = (tree.get(&p), tree.content(&p)) else {
+                continue;
+            };
             let text = String::from_utf8_lossy(bytes);
             let pkgs = apk::parse(&text);
             let mut dropped: BTreeSet<String> = pkgs
                 .iter()
                 .filter(|pkg| {
-                    pkg.files.iter().any(|f| ImagePath::parse(f).ok().and_then(|fp| self.is_removed(&fp).cloned()).is_some())
+                    pkg.files.iter().any(|f| {
+                        ImagePath::parse(f)
+                            .ok()
+                            .and_then(|fp| self.is_removed(&fp).cloned())
+                            .is_some()
+                    })
                 })
                 .map(|pkg| pkg.name.clone())
                 .collect();
@@ -121,19 +136,29 @@ impl Plan {
                         && self.is_removed(&fp).is_none()
                         && tree.get(&fp).is_some_and(|n| !n.entry.is_dir())
                     {
-                        self.removed.insert(fp, Reason::PackageRemoved(pkg.name.clone()));
+                        self.removed
+                            .insert(fp, Reason::PackageRemoved(pkg.name.clone()));
                     }
                 }
             }
-            let kept: Vec<_> = pkgs.into_iter().filter(|p| !dropped.contains(&p.name)).collect();
-            self.replacements.insert(p, (node.layer, apk::render(&kept).into_bytes()));
+            let kept: Vec<_> = pkgs
+                .into_iter()
+                .filter(|p| !dropped.contains(&p.name))
+                .collect();
+            self.replacements
+                .insert(p, (node.layer, apk::render(&kept).into_bytes()));
             self.dropped_packages.extend(dropped);
         }
     }
 
     /// Decides one entry of layer `layer`. `dropped_here` holds the paths already
     /// dropped from this layer, so hardlinks to them are dropped too.
-    pub fn action(&self, layer: usize, entry: &Entry, dropped_here: &BTreeSet<ImagePath>) -> Action<'_> {
+    pub fn action(
+        &self,
+        layer: usize,
+        entry: &Entry,
+        dropped_here: &BTreeSet<ImagePath>,
+    ) -> Action<'_> {
         if let Some(r) = self.is_removed(&entry.path) {
             return Action::Drop(r.clone());
         }
@@ -150,6 +175,10 @@ impl Plan {
             Some((l, bytes)) if *l == layer && entry.is_file() => Some(bytes.as_slice()),
             _ => None,
         };
-        if mode != entry.mode || content.is_some() { Action::Rewrite { mode, content } } else { Action::Keep }
+        if mode != entry.mode || content.is_some() {
+            Action::Rewrite { mode, content }
+        } else {
+            Action::Keep
+        }
     }
 }

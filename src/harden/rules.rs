@@ -9,15 +9,44 @@ use crate::fs::{Entry, EntryKind, ImagePath};
 /// Command interpreters. Any of these, or a link to one, gives an attacker who
 /// gets code execution a comfortable place to continue.
 pub const SHELLS: &[&str] = &[
-    "sh", "bash", "rbash", "ash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "oksh", "loksh", "yash", "csh", "tcsh",
-    "fish", "busybox", "toybox",
+    "sh", "bash", "rbash", "ash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "oksh", "loksh",
+    "yash", "csh", "tcsh", "fish", "busybox", "toybox",
 ];
 
 /// Package managers: with one, an attacker can install whatever tooling they want.
 pub const PACKAGE_MANAGERS: &[&str] = &[
-    "apk", "apt", "apt-get", "apt-cache", "apt-mark", "apt-key", "aptitude", "dpkg", "dpkg-deb", "dpkg-query",
-    "dpkg-split", "dpkg-divert", "dpkg-trigger", "dpkg-maintscript-helper", "rpm", "rpmdb", "yum", "dnf", "microdnf",
-    "tdnf", "zypper", "opkg", "pacman", "pip", "pip2", "pip3", "npm", "npx", "yarn", "pnpm", "corepack", "gem",
+    "apk",
+    "apt",
+    "apt-get",
+    "apt-cache",
+    "apt-mark",
+    "apt-key",
+    "aptitude",
+    "dpkg",
+    "dpkg-deb",
+    "dpkg-query",
+    "dpkg-split",
+    "dpkg-divert",
+    "dpkg-trigger",
+    "dpkg-maintscript-helper",
+    "rpm",
+    "rpmdb",
+    "yum",
+    "dnf",
+    "microdnf",
+    "tdnf",
+    "zypper",
+    "opkg",
+    "pacman",
+    "pip",
+    "pip2",
+    "pip3",
+    "npm",
+    "npx",
+    "yarn",
+    "pnpm",
+    "corepack",
+    "gem",
     "easy_install",
 ];
 
@@ -43,7 +72,15 @@ pub const CACHE_DIRS: &[&str] = &[
 ];
 
 /// Home-relative cache directories, applied to every `home/<user>/`.
-pub const HOME_CACHE_DIRS: &[&str] = &[".cache", ".npm", ".cargo/registry", ".cargo/git", "go/pkg/mod", ".m2/repository", ".gradle/caches"];
+pub const HOME_CACHE_DIRS: &[&str] = &[
+    ".cache",
+    ".npm",
+    ".cargo/registry",
+    ".cargo/git",
+    "go/pkg/mod",
+    ".m2/repository",
+    ".gradle/caches",
+];
 
 /// Why something was removed or changed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -75,7 +112,11 @@ impl std::fmt::Display for Reason {
 /// True for `pip3.11`, `pip-3.12` and friends.
 fn is_versioned_pip(name: &str) -> bool {
     let rest = name.strip_prefix("pip").unwrap_or("");
-    !rest.is_empty() && rest.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    !rest.is_empty()
+        && rest
+            .trim_start_matches('-')
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.')
 }
 
 /// Classifies one entry by its own name and location (links are handled by the
@@ -111,14 +152,19 @@ pub fn classify(entry: &Entry) -> Option<Reason> {
 /// True when `path` lies strictly below a package-cache directory.
 pub fn in_cache_dir(path: &ImagePath) -> bool {
     let p = path.as_str();
-    let below = |dir: &str| p.len() > dir.len() && p.starts_with(dir) && p.as_bytes()[dir.len()] == b'/';
+    let below =
+        |dir: &str| p.len() > dir.len() && p.starts_with(dir) && p.as_bytes()[dir.len()] == b'/';
     if CACHE_DIRS.iter().any(|d| below(d)) {
         return true;
     }
     if let Some(rest) = p.strip_prefix("home/")
         && let Some((_, in_home)) = rest.split_once('/')
     {
-        let below_home = |dir: &str| in_home.len() > dir.len() && in_home.starts_with(dir) && in_home.as_bytes()[dir.len()] == b'/';
+        let below_home = |dir: &str| {
+            in_home.len() > dir.len()
+                && in_home.starts_with(dir)
+                && in_home.as_bytes()[dir.len()] == b'/'
+        };
         return HOME_CACHE_DIRS.iter().any(|d| below_home(d));
     }
     false
@@ -155,19 +201,41 @@ mod tests {
     #[test]
     fn shells_and_package_managers() {
         assert_eq!(classify(&file("bin/busybox", 0o755)), Some(Reason::Shell));
-        assert_eq!(classify(&file("usr/bin/pip3.11", 0o755)), Some(Reason::PackageManager));
-        assert_eq!(classify(&file("sbin/apk", 0o755)), Some(Reason::PackageManager));
-        assert_eq!(classify(&file("usr/share/doc/sh", 0o644)), None, "non-executable data named sh is not a shell");
-        assert_eq!(classify(&file("busybox/ls", 0o755)), Some(Reason::BusyboxDir));
+        assert_eq!(
+            classify(&file("usr/bin/pip3.11", 0o755)),
+            Some(Reason::PackageManager)
+        );
+        assert_eq!(
+            classify(&file("sbin/apk", 0o755)),
+            Some(Reason::PackageManager)
+        );
+        assert_eq!(
+            classify(&file("usr/share/doc/sh", 0o644)),
+            None,
+            "non-executable data named sh is not a shell"
+        );
+        assert_eq!(
+            classify(&file("busybox/ls", 0o755)),
+            Some(Reason::BusyboxDir)
+        );
         assert_eq!(classify(&file("usr/bin/pipewire", 0o755)), None);
     }
 
     #[test]
     fn caches() {
-        assert_eq!(classify(&file("var/cache/apk/APKINDEX.tar.gz", 0o644)), Some(Reason::Cache));
-        assert_eq!(classify(&file("home/app/.cache/pip/x", 0o644)), Some(Reason::Cache));
+        assert_eq!(
+            classify(&file("var/cache/apk/APKINDEX.tar.gz", 0o644)),
+            Some(Reason::Cache)
+        );
+        assert_eq!(
+            classify(&file("home/app/.cache/pip/x", 0o644)),
+            Some(Reason::Cache)
+        );
         assert_eq!(classify(&file("var/cache/apkx", 0o644)), None);
-        assert!(!in_cache_dir(&ImagePath::parse("var/cache/apk").unwrap()), "the directory itself stays");
+        assert!(
+            !in_cache_dir(&ImagePath::parse("var/cache/apk").unwrap()),
+            "the directory itself stays"
+        );
     }
 
     #[test]

@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     #[error("output {dest:?}: {source}")]
-    Parse { dest: String, source: ReferenceError },
+    Parse {
+        dest: String,
+        source: ReferenceError,
+    },
     #[error("output {dest}: {why}")]
     Unsupported { dest: String, why: String },
     #[error("output {dest}: {source}")]
@@ -28,7 +31,10 @@ pub struct Destination {
 impl Destination {
     /// Parses a destination and checks that ironhull can write it.
     pub fn parse(s: &str) -> Result<Self, OutputError> {
-        let transport = Transport::parse(s).map_err(|source| OutputError::Parse { dest: s.into(), source })?;
+        let transport = Transport::parse(s).map_err(|source| OutputError::Parse {
+            dest: s.into(),
+            source,
+        })?;
         match &transport {
             Transport::Oci { .. } | Transport::OciArchive { .. } | Transport::DockerArchive { .. } => Ok(Self { transport }),
             Transport::Docker(_) => Err(OutputError::Unsupported {
@@ -47,7 +53,9 @@ impl Destination {
     pub fn path(&self) -> Option<&Path> {
         match &self.transport {
             Transport::Oci { dir, .. } => Some(dir),
-            Transport::OciArchive { file, .. } | Transport::DockerArchive { file, .. } => Some(file),
+            Transport::OciArchive { file, .. } | Transport::DockerArchive { file, .. } => {
+                Some(file)
+            }
             _ => None,
         }
     }
@@ -62,14 +70,27 @@ impl std::fmt::Display for Destination {
 /// The default destination: `oci:./ironhull-out/<name>:<first tag>`.
 pub fn default_destination(name: &str, tag: &str) -> Destination {
     let last = name.rsplit('/').next().unwrap_or(name);
-    Destination { transport: Transport::Oci { dir: PathBuf::from("ironhull-out").join(last), tag: Some(tag.to_string()) } }
+    Destination {
+        transport: Transport::Oci {
+            dir: PathBuf::from("ironhull-out").join(last),
+            tag: Some(tag.to_string()),
+        },
+    }
 }
 
 /// Writes the built image to one destination. `tags` are the spec's tags; the
 /// first one is used where a destination names none.
-pub fn write(built: &Built, dest: &Destination, name: &str, tags: &[String]) -> Result<(), OutputError> {
+pub fn write(
+    built: &Built,
+    dest: &Destination,
+    name: &str,
+    tags: &[String],
+) -> Result<(), OutputError> {
     let first_tag = tags.first().map(String::as_str).unwrap_or("latest");
-    let serr = |source| OutputError::Store { dest: dest.to_string(), source };
+    let serr = |source| OutputError::Store {
+        dest: dest.to_string(),
+        source,
+    };
     match &dest.transport {
         Transport::Oci { dir, tag } => {
             // A layout can hold several tags: write every spec tag unless the
@@ -78,15 +99,25 @@ pub fn write(built: &Built, dest: &Destination, name: &str, tags: &[String]) -> 
                 Some(t) => vec![t.as_str()],
                 None => tags.iter().map(String::as_str).collect(),
             };
-            let want = if want.is_empty() { vec![first_tag] } else { want };
+            let want = if want.is_empty() {
+                vec![first_tag]
+            } else {
+                want
+            };
             for t in want {
-                store::write_oci_layout(dir, t, &built.top, &built.blobs, &built.store).map_err(serr)?;
+                store::write_oci_layout(dir, t, &built.top, &built.blobs, &built.store)
+                    .map_err(serr)?;
             }
             Ok(())
         }
-        Transport::OciArchive { file, tag } => {
-            store::write_oci_archive(file, tag.as_deref().unwrap_or(first_tag), &built.top, &built.blobs, &built.store).map_err(serr)
-        }
+        Transport::OciArchive { file, tag } => store::write_oci_archive(
+            file,
+            tag.as_deref().unwrap_or(first_tag),
+            &built.top,
+            &built.blobs,
+            &built.store,
+        )
+        .map_err(serr),
         Transport::DockerArchive { file, reference } => {
             if built.images.len() != 1 {
                 return Err(OutputError::Unsupported {
@@ -97,9 +128,15 @@ pub fn write(built: &Built, dest: &Destination, name: &str, tags: &[String]) -> 
                     ),
                 });
             }
-            let r = reference.clone().unwrap_or_else(|| format!("{name}:{first_tag}"));
-            store::write_docker_archive(file, &r, &built.images[0].image, &built.store).map_err(serr)
+            let r = reference
+                .clone()
+                .unwrap_or_else(|| format!("{name}:{first_tag}"));
+            store::write_docker_archive(file, &r, &built.images[0].image, &built.store)
+                .map_err(serr)
         }
-        _ => Err(OutputError::Unsupported { dest: dest.to_string(), why: "not writable".into() }),
+        _ => Err(OutputError::Unsupported {
+            dest: dest.to_string(),
+            why: "not writable".into(),
+        }),
     }
 }

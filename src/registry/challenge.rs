@@ -156,7 +156,10 @@ mod tests {
         );
         let all = parse_all(r#"Basic realm="x", Bearer realm="https://a/t",service=b"#);
         assert_eq!(all.len(), 2);
-        assert!(matches!(parse(r#"Basic realm="x", Bearer realm="https://a/t""#), Some(Challenge::Bearer { .. })));
+        assert!(matches!(
+            parse(r#"Basic realm="x", Bearer realm="https://a/t""#),
+            Some(Challenge::Bearer { .. })
+        ));
     }
 
     #[test]
@@ -174,7 +177,11 @@ mod tests {
         ] {
             let _ = parse_all(s);
         }
-        assert_eq!(parse("Bearer service=\"x\""), None, "Bearer without realm is unusable");
+        assert_eq!(
+            parse("Bearer service=\"x\""),
+            None,
+            "Bearer without realm is unusable"
+        );
         assert_eq!(parse("Negotiate abc"), None);
     }
 }

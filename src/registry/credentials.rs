@@ -29,10 +29,16 @@ impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Credential::Basic { username, .. } => {
-                write!(f, "Basic {{ username: {username:?}, password: <redacted> }}")
+                write!(
+                    f,
+                    "Basic {{ username: {username:?}, password: <redacted> }}"
+                )
             }
             Credential::IdentityToken { username, .. } => {
-                write!(f, "IdentityToken {{ username: {username:?}, token: <redacted> }}")
+                write!(
+                    f,
+                    "IdentityToken {{ username: {username:?}, token: <redacted> }}"
+                )
             }
         }
     }
@@ -67,7 +73,11 @@ fn canonical(registry: &str) -> String {
 /// The server URL handed to helpers and used as the `auths` key on write.
 fn server_key(registry: &str) -> String {
     let c = canonical(registry);
-    if c == "docker.io" { DOCKER_HUB_KEY.into() } else { c }
+    if c == "docker.io" {
+        DOCKER_HUB_KEY.into()
+    } else {
+        c
+    }
 }
 
 /// True when an `auths` key names `registry` (keys may carry a scheme and a
@@ -112,7 +122,11 @@ fn read_json(path: &Path) -> Result<Option<serde_json::Value>, RegistryError> {
         .map_err(|e| RegistryError::Credentials {
             path: path.display().to_string(),
             // serde's message has line/column but not the offending value.
-            detail: format!("invalid JSON at line {} column {}; fix or delete the file", e.line(), e.column()),
+            detail: format!(
+                "invalid JSON at line {} column {}; fix or delete the file",
+                e.line(),
+                e.column()
+            ),
         })
 }
 
@@ -137,15 +151,19 @@ fn decode_entry(
         .and_then(|v| v.as_str())
         .unwrap_or_default()
         .to_string();
-    if let Some(auth) = entry.get("auth").and_then(|v| v.as_str()).filter(|s| !s.is_empty()) {
+    if let Some(auth) = entry
+        .get("auth")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+    {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
             .map_err(|_| bad("`auth` is not valid base64; run `ironhull login` again"))?;
         let text = String::from_utf8(raw)
             .map_err(|_| bad("`auth` does not decode to UTF-8 text; run `ironhull login` again"))?;
-        let (u, p) = text
-            .split_once(':')
-            .ok_or_else(|| bad("`auth` must encode `username:password`; run `ironhull login` again"))?;
+        let (u, p) = text.split_once(':').ok_or_else(|| {
+            bad("`auth` must encode `username:password`; run `ironhull login` again")
+        })?;
         username = u.to_string();
         password = p.to_string();
     }
@@ -236,7 +254,13 @@ fn run_helper(
     // short first line anyway.
     let mut msg = String::from_utf8_lossy(&out.stdout).into_owned();
     msg.push_str(&String::from_utf8_lossy(&out.stderr));
-    let first: String = msg.lines().next().unwrap_or_default().chars().take(200).collect();
+    let first: String = msg
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
     Ok((false, first.into_bytes()))
 }
 
@@ -265,7 +289,10 @@ fn helper_get(
         server: server.clone(),
         detail: "its output is not the expected JSON {\"Username\",\"Secret\"}".into(),
     })?;
-    let username = v.get("Username").and_then(|x| x.as_str()).unwrap_or_default();
+    let username = v
+        .get("Username")
+        .and_then(|x| x.as_str())
+        .unwrap_or_default();
     let secret = v.get("Secret").and_then(|x| x.as_str()).unwrap_or_default();
     if secret.is_empty() {
         return Ok(None);
@@ -344,7 +371,11 @@ pub fn from_file(
             }
         }
     }
-    if let Some(store) = cfg.get("credsStore").and_then(|v| v.as_str()).filter(|s| !s.is_empty()) {
+    if let Some(store) = cfg
+        .get("credsStore")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+    {
         return helper_get(store, &host, helper_path);
     }
     Ok(None)
@@ -372,7 +403,8 @@ fn config_path(opts: &RegistryOptions) -> Result<PathBuf, RegistryError> {
         .map(|d| d.join("config.json"))
         .ok_or_else(|| RegistryError::Credentials {
             path: "~/.docker/config.json".into(),
-            detail: "neither DOCKER_CONFIG nor HOME is set; set DOCKER_CONFIG to a directory".into(),
+            detail: "neither DOCKER_CONFIG nor HOME is set; set DOCKER_CONFIG to a directory"
+                .into(),
         })
 }
 
@@ -385,7 +417,8 @@ fn write_config(path: &Path, cfg: &serde_json::Value) -> Result<(), RegistryErro
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create its directory: {e}")))?;
-    let bytes = serde_json::to_vec_pretty(cfg).map_err(|e| err(format!("cannot serialize: {e}")))?;
+    let bytes =
+        serde_json::to_vec_pretty(cfg).map_err(|e| err(format!("cannot serialize: {e}")))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".config.json.")
         .tempfile_in(dir)
@@ -426,7 +459,8 @@ pub fn store(
         Credential::IdentityToken { token, .. } => ("<token>".to_string(), token.clone()),
     };
     if let Some(h) = helper_for(&cfg, &canonical(registry)) {
-        let input = serde_json::json!({"ServerURL": server, "Username": username, "Secret": secret});
+        let input =
+            serde_json::json!({"ServerURL": server, "Username": username, "Secret": secret});
         let bytes = serde_json::to_vec(&input).unwrap_or_default();
         let (ok, out) = run_helper(&h, "store", &server, &bytes, helper_path)?;
         if !ok {
@@ -445,13 +479,13 @@ pub fn store(
         }),
         Credential::IdentityToken { token, .. } => serde_json::json!({ "identitytoken": token }),
     };
-    let root = cfg.as_object_mut().ok_or_else(|| RegistryError::Credentials {
-        path: path.display().to_string(),
-        detail: "the top level is not a JSON object".into(),
-    })?;
-    let auths = root
-        .entry("auths")
-        .or_insert_with(|| serde_json::json!({}));
+    let root = cfg
+        .as_object_mut()
+        .ok_or_else(|| RegistryError::Credentials {
+            path: path.display().to_string(),
+            detail: "the top level is not a JSON object".into(),
+        })?;
+    let auths = root.entry("auths").or_insert_with(|| serde_json::json!({}));
     if !auths.is_object() {
         *auths = serde_json::json!({});
     }
@@ -529,7 +563,9 @@ mod tests {
             format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}},"localhost:5000":{{"identitytoken":"tok"}}}}}}"#),
         )
         .unwrap();
-        let c = from_file(&d.path().join("config.json"), "docker.io", None).unwrap().unwrap();
+        let c = from_file(&d.path().join("config.json"), "docker.io", None)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             c,
             Credential::Basic {
@@ -538,17 +574,26 @@ mod tests {
             }
         );
         assert!(!format!("{c:?}").contains("s3cret"));
-        let t = from_file(&d.path().join("config.json"), "localhost:5000", None).unwrap().unwrap();
+        let t = from_file(&d.path().join("config.json"), "localhost:5000", None)
+            .unwrap()
+            .unwrap();
         assert!(matches!(t, Credential::IdentityToken { ref token, .. } if token == "tok"));
         assert!(!format!("{t:?}").contains("tok\""));
-        assert_eq!(from_file(&d.path().join("config.json"), "ghcr.io", None).unwrap(), None);
+        assert_eq!(
+            from_file(&d.path().join("config.json"), "ghcr.io", None).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn bad_base64_names_file_and_key_not_secret() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("config.json");
-        std::fs::write(&p, r#"{"auths":{"r.example":{"auth":"!!notbase64secret"}}}"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"auths":{"r.example":{"auth":"!!notbase64secret"}}}"#,
+        )
+        .unwrap();
         let e = from_file(&p, "r.example", None).unwrap_err().to_string();
         assert!(e.contains("config.json") && e.contains("r.example"), "{e}");
         assert!(!e.contains("notbase64secret"), "{e}");
@@ -558,7 +603,11 @@ mod tests {
     fn store_then_lookup_then_erase_keeps_other_keys() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("config.json");
-        std::fs::write(&p, r#"{"auths":{"other.example":{"auth":"eDp5"}},"psFormat":"x"}"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"auths":{"other.example":{"auth":"eDp5"}},"psFormat":"x"}"#,
+        )
+        .unwrap();
         let o = opts(d.path());
         let cred = Credential::Basic {
             username: "u".into(),
@@ -571,7 +620,10 @@ mod tests {
         assert_eq!(from_file(&p, "index.docker.io", None).unwrap(), Some(cred));
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         erase("docker.io", &o, None).unwrap();
         assert_eq!(from_file(&p, "docker.io", None).unwrap(), None);
@@ -592,7 +644,11 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&h, std::fs::Permissions::from_mode(0o755)).unwrap();
         let p = d.path().join("config.json");
-        std::fs::write(&p, r#"{"credHelpers":{"reg.example:5000":"unit"},"credsStore":"unit"}"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"credHelpers":{"reg.example:5000":"unit"},"credsStore":"unit"}"#,
+        )
+        .unwrap();
         let path = bin.as_os_str();
         assert_eq!(
             from_file(&p, "reg.example:5000", Some(path)).unwrap(),
@@ -605,7 +661,9 @@ mod tests {
         assert_eq!(from_file(&p, "other.example", Some(path)).unwrap(), None);
         // Missing helper -> clear error.
         std::fs::write(&p, r#"{"credsStore":"absent"}"#).unwrap();
-        let e = from_file(&p, "x.example", Some(path)).unwrap_err().to_string();
+        let e = from_file(&p, "x.example", Some(path))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("docker-credential-absent is not on PATH"), "{e}");
         std::fs::write(&p, r#"{"credsStore":"../evil"}"#).unwrap();
         assert!(from_file(&p, "x.example", Some(path)).is_err());

@@ -84,10 +84,9 @@ impl Reporter {
         let secs = started.elapsed().as_secs_f64().max(0.001);
         match self.mode {
             Progress::Quiet => {}
-            Progress::Plain => self.emit(
-                &format!("{action} {} {}", short(digest), human(size)),
-                true,
-            ),
+            Progress::Plain => {
+                self.emit(&format!("{action} {} {}", short(digest), human(size)), true)
+            }
             Progress::Bar => self.emit(
                 &format!(
                     "{action} {} {} ({}/s) done",
@@ -98,7 +97,8 @@ impl Reporter {
                 true,
             ),
             Progress::Json => {
-                let v = serde_json::json!({"event":"blob","action":action,"digest":digest,"size":size});
+                let v =
+                    serde_json::json!({"event":"blob","action":action,"digest":digest,"size":size});
                 self.emit(&v.to_string(), true);
             }
         }
@@ -117,7 +117,13 @@ impl Reporter {
     }
 
     /// Wraps a reader so Bar mode can redraw as bytes flow.
-    pub(crate) fn track<'a, R: Read>(&'a self, action: &'a str, digest: &'a str, total: u64, r: R) -> Tracked<'a, R> {
+    pub(crate) fn track<'a, R: Read>(
+        &'a self,
+        action: &'a str,
+        digest: &'a str,
+        total: u64,
+        r: R,
+    ) -> Tracked<'a, R> {
         Tracked {
             inner: r,
             rep: self,
@@ -150,7 +156,10 @@ impl<R: Read> Read for Tracked<'_, R> {
         if self.rep.mode == Progress::Bar && self.done - self.last >= 512 * 1024 {
             self.last = self.done;
             let secs = self.started.elapsed().as_secs_f64().max(0.001);
-            let pct = (self.done.saturating_mul(100)).checked_div(self.total).unwrap_or(0).min(100);
+            let pct = (self.done.saturating_mul(100))
+                .checked_div(self.total)
+                .unwrap_or(0)
+                .min(100);
             let width = 24usize;
             let filled = (pct as usize * width) / 100;
             self.rep.emit(

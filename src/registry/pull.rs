@@ -8,7 +8,9 @@
 use super::transport::{Body, Ctx, Transport, header, read_limited};
 use super::{MAX_DOC, RegistryError};
 use crate::digest::Digest;
-use crate::image::{Descriptor, ImageSet, Index, LayerBlob, Manifest, Platform, PlatformImage, media};
+use crate::image::{
+    Descriptor, ImageSet, Index, LayerBlob, Manifest, Platform, PlatformImage, media,
+};
 use crate::reference::Reference;
 use crate::store::{BlobError, BlobStore};
 use std::io::Read;
@@ -34,18 +36,26 @@ fn kind_of(mt: &str) -> Option<Kind> {
 
 /// Decides the media type from the document (its `mediaType`, else its
 /// shape) and the Content-Type header, rejecting anything else.
-pub(crate) fn classify(ctx: &Ctx, bytes: &[u8], content_type: Option<&str>) -> Result<(Kind, String), RegistryError> {
+pub(crate) fn classify(
+    ctx: &Ctx,
+    bytes: &[u8],
+    content_type: Option<&str>,
+) -> Result<(Kind, String), RegistryError> {
     let bad = |detail: String| RegistryError::BadDocument {
         registry: ctx.registry.clone(),
         repository: ctx.repository.clone(),
         what: "manifest".into(),
         detail,
     };
-    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
     if v.get("schemaVersion").and_then(|s| s.as_u64()) == Some(1) {
         return Err(bad("Docker schema 1 manifests are not supported; push the image again with a current client".into()));
     }
-    let declared = v.get("mediaType").and_then(|m| m.as_str()).map(str::to_string);
+    let declared = v
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .map(str::to_string);
     let header_mt = content_type
         .map(|c| c.split(';').next().unwrap_or("").trim().to_string())
         .filter(|c| kind_of(c).is_some());
@@ -54,7 +64,11 @@ pub(crate) fn classify(ctx: &Ctx, bytes: &[u8], content_type: Option<&str>) -> R
         (None, Some(h)) => h,
         (None, None) if v.get("manifests").is_some() => media::OCI_INDEX.to_string(),
         (None, None) if v.get("config").is_some() => media::OCI_MANIFEST.to_string(),
-        (None, None) => return Err(bad("no mediaType and neither `manifests` nor `config`".into())),
+        (None, None) => {
+            return Err(bad(
+                "no mediaType and neither `manifests` nor `config`".into()
+            ));
+        }
     };
     match kind_of(&mt) {
         Some(k) => Ok((k, mt)),
@@ -136,7 +150,13 @@ fn too_large(ctx: &Ctx, what: &str) -> RegistryError {
 
 /// Downloads a blob into `cache` unless it is already there, verifying size
 /// and digest while streaming.
-pub(crate) fn fetch_blob(t: &Transport, ctx: &Ctx, digest: &Digest, size: u64, cache: &BlobStore) -> Result<(), RegistryError> {
+pub(crate) fn fetch_blob(
+    t: &Transport,
+    ctx: &Ctx,
+    digest: &Digest,
+    size: u64,
+    cache: &BlobStore,
+) -> Result<(), RegistryError> {
     if cache.contains(digest) {
         return Ok(());
     }
@@ -243,7 +263,8 @@ fn fetch_image(
     cache: &BlobStore,
 ) -> Result<PlatformImage, RegistryError> {
     let what = format!("manifest {manifest_digest}");
-    let m: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| bad(ctx, &what, e.to_string()))?;
+    let m: Manifest =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| bad(ctx, &what, e.to_string()))?;
     if m.config.size > MAX_DOC {
         return Err(too_large(ctx, &format!("config {}", m.config.digest)));
     }
@@ -252,7 +273,8 @@ fn fetch_image(
         .read_verified(&m.config.digest, Some(m.config.size), MAX_DOC)
         .map_err(RegistryError::from)?;
     let cwhat = format!("config {}", m.config.digest);
-    let config: serde_json::Value = serde_json::from_slice(&config_bytes).map_err(|e| bad(ctx, &cwhat, e.to_string()))?;
+    let config: serde_json::Value =
+        serde_json::from_slice(&config_bytes).map_err(|e| bad(ctx, &cwhat, e.to_string()))?;
     let diff_ids: Vec<Digest> = config
         .pointer("/rootfs/diff_ids")
         .and_then(|d| d.as_array())
@@ -268,13 +290,24 @@ fn fetch_image(
         return Err(bad(
             ctx,
             &what,
-            format!("{} layers but the config lists {} diff_ids", m.layers.len(), diff_ids.len()),
+            format!(
+                "{} layers but the config lists {} diff_ids",
+                m.layers.len(),
+                diff_ids.len()
+            ),
         ));
     }
     let mut layers = Vec::with_capacity(m.layers.len());
     for (l, diff_id) in m.layers.iter().zip(diff_ids) {
         if !media::is_layer(&l.media_type) {
-            return Err(bad(ctx, &what, format!("layer {} has unsupported media type {:?}", l.digest, l.media_type)));
+            return Err(bad(
+                ctx,
+                &what,
+                format!(
+                    "layer {} has unsupported media type {:?}",
+                    l.digest, l.media_type
+                ),
+            ));
         }
         layers.push(LayerBlob {
             media_type: l.media_type.clone(),
@@ -283,7 +316,9 @@ fn fetch_image(
             diff_id,
         });
     }
-    parallel(t.concurrency(), &layers, |l| fetch_blob(t, ctx, &l.digest, l.size, cache))?;
+    parallel(t.concurrency(), &layers, |l| {
+        fetch_blob(t, ctx, &l.digest, l.size, cache)
+    })?;
     cache.put(&manifest_bytes)?;
     let str_of = |k: &str| config.get(k).and_then(|v| v.as_str()).map(str::to_string);
     let platform = match platform_hint {
@@ -310,11 +345,18 @@ fn list(ps: &[Platform]) -> String {
     if ps.is_empty() {
         return "(no platforms)".into();
     }
-    ps.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+    ps.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Picks the index entries for `wanted` (all runnable entries when empty).
-pub(crate) fn select(reference: &Reference, index: &Index, wanted: &[Platform]) -> Result<Vec<Descriptor>, RegistryError> {
+pub(crate) fn select(
+    reference: &Reference,
+    index: &Index,
+    wanted: &[Platform],
+) -> Result<Vec<Descriptor>, RegistryError> {
     let runnable: Vec<&Descriptor> = index
         .manifests
         .iter()
@@ -330,7 +372,11 @@ pub(crate) fn select(reference: &Reference, index: &Index, wanted: &[Platform]) 
         let hit = runnable
             .iter()
             .find(|d| d.platform.as_ref() == Some(w))
-            .or_else(|| runnable.iter().find(|d| d.platform.as_ref().is_some_and(|p| w.matches(p))));
+            .or_else(|| {
+                runnable
+                    .iter()
+                    .find(|d| d.platform.as_ref().is_some_and(|p| w.matches(p)))
+            });
         match hit {
             Some(d) => out.push((*d).clone()),
             None => {
@@ -345,7 +391,12 @@ pub(crate) fn select(reference: &Reference, index: &Index, wanted: &[Platform]) 
     Ok(out)
 }
 
-pub(crate) fn pull(t: &Transport, reference: &Reference, platforms: &[Platform], cache: &BlobStore) -> Result<ImageSet, RegistryError> {
+pub(crate) fn pull(
+    t: &Transport,
+    reference: &Reference,
+    platforms: &[Platform],
+    cache: &BlobStore,
+) -> Result<ImageSet, RegistryError> {
     let ctx = Ctx::new(reference, "pull");
     let r = match (reference.digest(), reference.tag()) {
         (Some(d), _) => d.to_string(),
@@ -355,18 +406,41 @@ pub(crate) fn pull(t: &Transport, reference: &Reference, platforms: &[Platform],
     let (bytes, kind, mt, digest) = fetch_manifest(t, &ctx, &r, reference.digest(), None)?;
     match kind {
         Kind::Index => {
-            let idx: Index = serde_json::from_slice(&bytes).map_err(|e| bad(&ctx, &format!("index {digest}"), e.to_string()))?;
+            let idx: Index = serde_json::from_slice(&bytes)
+                .map_err(|e| bad(&ctx, &format!("index {digest}"), e.to_string()))?;
             let chosen = select(reference, &idx, platforms)?;
             if chosen.is_empty() {
-                return Err(bad(&ctx, &format!("index {digest}"), "it lists no runnable image manifests".into()));
+                return Err(bad(
+                    &ctx,
+                    &format!("index {digest}"),
+                    "it lists no runnable image manifests".into(),
+                ));
             }
             let mut images = Vec::with_capacity(chosen.len());
             for d in &chosen {
-                let (mb, mk, mmt, md) = fetch_manifest(t, &ctx, &d.digest.to_string(), Some(&d.digest), Some(d.size))?;
+                let (mb, mk, mmt, md) = fetch_manifest(
+                    t,
+                    &ctx,
+                    &d.digest.to_string(),
+                    Some(&d.digest),
+                    Some(d.size),
+                )?;
                 if mk != Kind::Manifest {
-                    return Err(bad(&ctx, &format!("index {digest}"), format!("entry {} is not an image manifest", d.digest)));
+                    return Err(bad(
+                        &ctx,
+                        &format!("index {digest}"),
+                        format!("entry {} is not an image manifest", d.digest),
+                    ));
                 }
-                images.push(fetch_image(t, &ctx, d.platform.as_ref(), mb, mmt, md, cache)?);
+                images.push(fetch_image(
+                    t,
+                    &ctx,
+                    d.platform.as_ref(),
+                    mb,
+                    mmt,
+                    md,
+                    cache,
+                )?);
             }
             cache.put(&bytes)?;
             Ok(ImageSet {
@@ -391,7 +465,10 @@ pub(crate) fn pull(t: &Transport, reference: &Reference, platforms: &[Platform],
     }
 }
 
-pub(crate) fn resolve(t: &Transport, reference: &Reference) -> Result<(Digest, String), RegistryError> {
+pub(crate) fn resolve(
+    t: &Transport,
+    reference: &Reference,
+) -> Result<(Digest, String), RegistryError> {
     let ctx = Ctx::new(reference, "pull");
     if reference.digest().is_none()
         && let Some(tag) = reference.tag()
@@ -430,16 +507,32 @@ mod tests {
     #[test]
     fn classify_documents() {
         let c = ctx();
-        assert_eq!(classify(&c, br#"{"schemaVersion":2,"manifests":[]}"#, None).unwrap().0, Kind::Index);
         assert_eq!(
-            classify(&c, br#"{"schemaVersion":2,"config":{}}"#, Some("application/vnd.docker.distribution.manifest.v2+json")).unwrap().1,
+            classify(&c, br#"{"schemaVersion":2,"manifests":[]}"#, None)
+                .unwrap()
+                .0,
+            Kind::Index
+        );
+        assert_eq!(
+            classify(
+                &c,
+                br#"{"schemaVersion":2,"config":{}}"#,
+                Some("application/vnd.docker.distribution.manifest.v2+json")
+            )
+            .unwrap()
+            .1,
             media::DOCKER_MANIFEST
         );
         assert_eq!(
             classify(&c, br#"{"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[]}"#, None).unwrap().0,
             Kind::Index
         );
-        let e = classify(&c, br#"{"schemaVersion":1,"fsLayers":[]}"#, Some("application/vnd.docker.distribution.manifest.v1+prettyjws")).unwrap_err();
+        let e = classify(
+            &c,
+            br#"{"schemaVersion":1,"fsLayers":[]}"#,
+            Some("application/vnd.docker.distribution.manifest.v1+prettyjws"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("schema 1"), "{e}");
         assert!(classify(&c, b"not json", None).is_err());
         assert!(classify(&c, br#"{"mediaType":"text/plain"}"#, None).is_err());
@@ -455,15 +548,28 @@ mod tests {
     fn platform_selection_skips_attestations() {
         let r = Reference::parse("localhost:5000/a:1").unwrap();
         let mut att = desc("unknown/unknown", 9);
-        att.annotations.insert("vnd.docker.reference.type".into(), "attestation-manifest".into());
-        let idx = Index::new(vec![desc("linux/amd64", 1), desc("linux/arm/v7", 2), desc("linux/arm64/v8", 3), att]);
+        att.annotations.insert(
+            "vnd.docker.reference.type".into(),
+            "attestation-manifest".into(),
+        );
+        let idx = Index::new(vec![
+            desc("linux/amd64", 1),
+            desc("linux/arm/v7", 2),
+            desc("linux/arm64/v8", 3),
+            att,
+        ]);
         assert_eq!(select(&r, &idx, &[]).unwrap().len(), 3);
         let got = select(&r, &idx, &[Platform::linux("arm64", None)]).unwrap();
         assert_eq!(got[0].digest, Digest::of(&[3]));
         let got = select(&r, &idx, &[Platform::linux("arm", Some("v7"))]).unwrap();
         assert_eq!(got[0].digest, Digest::of(&[2]));
-        let e = select(&r, &idx, &[Platform::linux("s390x", None)]).unwrap_err().to_string();
-        assert!(e.contains("linux/s390x") && e.contains("linux/amd64") && !e.contains("unknown"), "{e}");
+        let e = select(&r, &idx, &[Platform::linux("s390x", None)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("linux/s390x") && e.contains("linux/amd64") && !e.contains("unknown"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -476,7 +582,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(sum.into_inner(), 190);
-        let e = parallel(3, &items, |i| if *i == 7 { Err(RegistryError::Usage("seven".into())) } else { Ok(()) });
+        let e = parallel(3, &items, |i| {
+            if *i == 7 {
+                Err(RegistryError::Usage("seven".into()))
+            } else {
+                Ok(())
+            }
+        });
         assert!(e.unwrap_err().to_string().contains("seven"));
     }
 }

@@ -4,9 +4,9 @@
 //! Order matters: a registry rejects a manifest whose blobs are missing, and
 //! the tag must only move once everything it points at is in place.
 
+use super::RegistryError;
 use super::pull::parallel;
 use super::transport::{Body, Ctx, Transport, add_query, header, resolve_location};
-use super::RegistryError;
 use crate::digest::Digest;
 use crate::image::{Descriptor, PlatformImage};
 use crate::reference::Reference;
@@ -21,7 +21,12 @@ fn bad_push(target: &Reference, detail: String) -> RegistryError {
 }
 
 /// Checks that the registry computed the same digest we sent.
-fn check_echo(ctx: &Ctx, resp: &ureq::http::Response<ureq::Body>, expected: &Digest, what: &str) -> Result<(), RegistryError> {
+fn check_echo(
+    ctx: &Ctx,
+    resp: &ureq::http::Response<ureq::Body>,
+    expected: &Digest,
+    what: &str,
+) -> Result<(), RegistryError> {
     if let Some(d) = header(resp, "docker-content-digest").and_then(|d| Digest::parse(d).ok())
         && &d != expected
     {
@@ -36,7 +41,12 @@ fn check_echo(ctx: &Ctx, resp: &ureq::http::Response<ureq::Body>, expected: &Dig
     Ok(())
 }
 
-fn location(t: &Transport, ctx: &Ctx, resp: &ureq::http::Response<ureq::Body>, base: &str) -> Result<String, RegistryError> {
+fn location(
+    t: &Transport,
+    ctx: &Ctx,
+    resp: &ureq::http::Response<ureq::Body>,
+    base: &str,
+) -> Result<String, RegistryError> {
     let _ = t;
     header(resp, "location")
         .map(|l| resolve_location(base, l))
@@ -61,10 +71,17 @@ fn push_blob(
     let started = Instant::now();
     let v2 = t.v2(ctx)?;
     let what = format!("blob {digest}");
-    let head = t.send(ctx, "HEAD", &format!("{v2}/blobs/{digest}"), &[], &Body::Empty)?;
+    let head = t.send(
+        ctx,
+        "HEAD",
+        &format!("{v2}/blobs/{digest}"),
+        &[],
+        &Body::Empty,
+    )?;
     match head.status().as_u16() {
         200 => {
-            t.progress.blob("exists", &digest.to_string(), size, started);
+            t.progress
+                .blob("exists", &digest.to_string(), size, started);
             return Ok(());
         }
         404 => {}
@@ -73,14 +90,19 @@ fn push_blob(
     drop(head);
     let uploads = format!("{v2}/blobs/uploads/");
     let start_url = match mount_from {
-        Some(from) => add_query(&add_query(&uploads, "mount", &digest.to_string()), "from", from),
+        Some(from) => add_query(
+            &add_query(&uploads, "mount", &digest.to_string()),
+            "from",
+            from,
+        ),
         None => uploads.clone(),
     };
     let resp = t.send(ctx, "POST", &start_url, &[], &Body::Empty)?;
     match resp.status().as_u16() {
         201 if mount_from.is_some() => {
             check_echo(ctx, &resp, digest, &what)?;
-            t.progress.blob("mounted", &digest.to_string(), size, started);
+            t.progress
+                .blob("mounted", &digest.to_string(), size, started);
             return Ok(());
         }
         202 => {}
@@ -92,13 +114,26 @@ fn push_blob(
     if !path.is_file() {
         return Err(RegistryError::BadPush {
             target: format!("{}/{}", ctx.registry, ctx.repository),
-            detail: format!("{what} is not in the source blob store {}", src.root().display()),
+            detail: format!(
+                "{what} is not in the source blob store {}",
+                src.root().display()
+            ),
         });
     }
     let octet = ("content-type", "application/octet-stream");
     let done = if size <= t.monolithic_limit {
         let url = add_query(&loc, "digest", &digest.to_string());
-        t.send(ctx, "PUT", &url, &[octet], &Body::File { path, offset: 0, len: size })?
+        t.send(
+            ctx,
+            "PUT",
+            &url,
+            &[octet],
+            &Body::File {
+                path,
+                offset: 0,
+                len: size,
+            },
+        )?
     } else {
         let mut offset = 0u64;
         while offset < size {
@@ -132,10 +167,22 @@ fn push_blob(
     Ok(())
 }
 
-fn put_manifest(t: &Transport, ctx: &Ctx, reference: &str, media_type: &str, bytes: &[u8]) -> Result<Digest, RegistryError> {
+fn put_manifest(
+    t: &Transport,
+    ctx: &Ctx,
+    reference: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> Result<Digest, RegistryError> {
     let digest = Digest::of(bytes);
     let url = format!("{}/manifests/{reference}", t.v2(ctx)?);
-    let resp = t.send(ctx, "PUT", &url, &[("content-type", media_type)], &Body::Bytes(bytes))?;
+    let resp = t.send(
+        ctx,
+        "PUT",
+        &url,
+        &[("content-type", media_type)],
+        &Body::Bytes(bytes),
+    )?;
     if resp.status().as_u16() != 201 {
         return Err(t.status_error(ctx, resp, &format!("PUT manifest {reference}")));
     }
@@ -168,10 +215,14 @@ pub(crate) fn push(
         ));
     }
     for tag in tags {
-        if Reference::parse(&format!("{}:{tag}", target.name())).is_err() || tag.contains(['/', '@']) {
+        if Reference::parse(&format!("{}:{tag}", target.name())).is_err()
+            || tag.contains(['/', '@'])
+        {
             return Err(bad_push(
                 target,
-                format!("invalid tag {tag:?}: 1-128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"),
+                format!(
+                    "invalid tag {tag:?}: 1-128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
+                ),
             ));
         }
     }
@@ -186,7 +237,10 @@ pub(crate) fn push(
     let mut blobs: Vec<(Digest, u64)> = Vec::new();
     for img in images {
         if Digest::of(&img.manifest_bytes) != img.manifest_digest {
-            return Err(bad_push(target, format!("manifest bytes of {} do not match its digest", img.platform)));
+            return Err(bad_push(
+                target,
+                format!("manifest bytes of {} do not match its digest", img.platform),
+            ));
         }
         let mut push_one = |d: &Digest, size: u64| {
             if !blobs.iter().any(|(x, _)| x == d) {
@@ -200,25 +254,44 @@ pub(crate) fn push(
     }
     for (d, _) in &blobs {
         if !src.contains(d) {
-            return Err(bad_push(target, format!("blob {d} is not in the source store {}", src.root().display())));
+            return Err(bad_push(
+                target,
+                format!(
+                    "blob {d} is not in the source store {}",
+                    src.root().display()
+                ),
+            ));
         }
     }
-    parallel(t.concurrency(), &blobs, |(d, size)| push_blob(t, &ctx, d, *size, src, from.as_deref()))?;
+    parallel(t.concurrency(), &blobs, |(d, size)| {
+        push_blob(t, &ctx, d, *size, src, from.as_deref())
+    })?;
     for img in images {
         if img.manifest_digest == top.digest {
             continue;
         }
-        put_manifest(t, &ctx, &img.manifest_digest.to_string(), &img.manifest_media_type, &img.manifest_bytes)?;
-        t.progress.note("manifest", &format!("pushed manifest {} ({})", img.manifest_digest, img.platform));
+        put_manifest(
+            t,
+            &ctx,
+            &img.manifest_digest.to_string(),
+            &img.manifest_media_type,
+            &img.manifest_bytes,
+        )?;
+        t.progress.note(
+            "manifest",
+            &format!("pushed manifest {} ({})", img.manifest_digest, img.platform),
+        );
     }
     if tags.is_empty() {
         put_manifest(t, &ctx, &top.digest.to_string(), &top.media_type, top_bytes)?;
     }
     for tag in tags {
         put_manifest(t, &ctx, tag, &top.media_type, top_bytes)?;
-        t.progress.note("tag", &format!("pushed {}:{tag}", target.name()));
+        t.progress
+            .note("tag", &format!("pushed {}:{tag}", target.name()));
     }
-    t.progress.note("done", &format!("{}@{}", target.name(), top.digest));
+    t.progress
+        .note("done", &format!("{}@{}", target.name(), top.digest));
     Ok(top.digest.clone())
 }
 
@@ -237,9 +310,14 @@ pub(crate) fn push_manifest(
     if is_digest {
         let d = Digest::parse(tag_or_digest).map_err(|e| bad_push(target, e.to_string()))?;
         if d != digest {
-            return Err(bad_push(target, format!("the bytes hash to {digest}, not {d}")));
+            return Err(bad_push(
+                target,
+                format!("the bytes hash to {digest}, not {d}"),
+            ));
         }
-    } else if Reference::parse(&format!("{}:{tag_or_digest}", target.name())).is_err() || tag_or_digest.contains(['/', '@']) {
+    } else if Reference::parse(&format!("{}:{tag_or_digest}", target.name())).is_err()
+        || tag_or_digest.contains(['/', '@'])
+    {
         return Err(bad_push(target, format!("invalid tag {tag_or_digest:?}")));
     }
     let ctx = Ctx::new(target, "push");
@@ -250,6 +328,12 @@ pub(crate) fn supports_referrers(t: &Transport, target: &Reference) -> Result<bo
     let ctx = Ctx::new(target, "pull");
     let probe = Digest::of(b"");
     let url = format!("{}/referrers/{probe}", t.v2(&ctx)?);
-    let resp = t.send(&ctx, "GET", &url, &[("accept", crate::image::media::OCI_INDEX)], &Body::Empty)?;
+    let resp = t.send(
+        &ctx,
+        "GET",
+        &url,
+        &[("accept", crate::image::media::OCI_INDEX)],
+        &Body::Empty,
+    )?;
     Ok(resp.status().as_u16() == 200)
 }

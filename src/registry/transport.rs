@@ -45,7 +45,11 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub(crate) fn new(reference: &crate::reference::Reference, action: &str) -> Self {
-        let actions = if action == "push" { "pull,push" } else { "pull" };
+        let actions = if action == "push" {
+            "pull,push"
+        } else {
+            "pull"
+        };
         Self {
             registry: reference.registry().to_string(),
             host: reference.api_host().to_string(),
@@ -99,15 +103,23 @@ pub(crate) fn is_loopback(host: &str) -> bool {
         rest.split(']').next().unwrap_or("")
     } else {
         host.rsplit_once(':').map_or(host, |(h, p)| {
-            if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host }
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
         })
     };
-    if host.parse::<std::net::Ipv6Addr>().is_ok_and(|ip| ip.is_loopback()) {
+    if host
+        .parse::<std::net::Ipv6Addr>()
+        .is_ok_and(|ip| ip.is_loopback())
+    {
         return true;
     }
     h.eq_ignore_ascii_case("localhost")
         || h == "::1"
-        || h.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || h.parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The `host[:port]` of an absolute URL.
@@ -153,7 +165,10 @@ pub(crate) fn percent_encode(s: &str) -> String {
     out
 }
 
-fn load_pem_certs(path: &std::path::Path, registry: &str) -> Result<Vec<Certificate<'static>>, RegistryError> {
+fn load_pem_certs(
+    path: &std::path::Path,
+    registry: &str,
+) -> Result<Vec<Certificate<'static>>, RegistryError> {
     let bytes = std::fs::read(path).map_err(|e| RegistryError::Tls {
         registry: registry.into(),
         path: path.display().to_string(),
@@ -177,7 +192,8 @@ fn load_pem_certs(path: &std::path::Path, registry: &str) -> Result<Vec<Certific
         return Err(RegistryError::Tls {
             registry: registry.into(),
             path: path.display().to_string(),
-            detail: "holds no `-----BEGIN CERTIFICATE-----` block; give a PEM CA certificate".into(),
+            detail: "holds no `-----BEGIN CERTIFICATE-----` block; give a PEM CA certificate"
+                .into(),
         });
     }
     Ok(out)
@@ -218,7 +234,10 @@ pub(crate) fn header<'r>(resp: &'r Response<ureq::Body>, name: &str) -> Option<&
 }
 
 /// Reads at most `limit` bytes; `None` when the body is longer.
-pub(crate) fn read_limited(resp: Response<ureq::Body>, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_limited(
+    resp: Response<ureq::Body>,
+    limit: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
     let mut buf = Vec::new();
     resp.into_body()
         .into_reader()
@@ -244,16 +263,15 @@ fn error_detail(resp: Response<ureq::Body>) -> String {
         }
     }
     let s = parts.join("; ");
-    let s: String = s
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(300)
-        .collect();
+    let s: String = s.chars().filter(|c| !c.is_control()).take(300).collect();
     if s.is_empty() { s } else { format!(": {s}") }
 }
 
 impl Transport {
-    pub(crate) fn new(opts: RegistryOptions, helper_path: Option<OsString>) -> Result<Self, RegistryError> {
+    pub(crate) fn new(
+        opts: RegistryOptions,
+        helper_path: Option<OsString>,
+    ) -> Result<Self, RegistryError> {
         let mut roots: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()
             .map(|c| Certificate::from_der(c.as_ref()).to_owned())
@@ -414,10 +432,12 @@ impl Transport {
             {
                 b = b.header("authorization", a);
             }
-            let bad_req = |e: http::Error| RegistryError::Usage(format!(
-                "cannot build the {method} request for registry {}: {e}",
-                ctx.registry
-            ));
+            let bad_req = |e: http::Error| {
+                RegistryError::Usage(format!(
+                    "cannot build the {method} request for registry {}: {e}",
+                    ctx.registry
+                ))
+            };
             let result = match body {
                 Body::Empty if matches!(method, "GET" | "HEAD" | "DELETE") => {
                     agent.run(b.body(()).map_err(bad_req)?)
@@ -429,10 +449,11 @@ impl Transport {
                         target: ctx.repository.clone(),
                         detail: format!("cannot open blob {}: {e}", path.display()),
                     })?;
-                    f.seek(SeekFrom::Start(*offset)).map_err(|e| RegistryError::BadPush {
-                        target: ctx.repository.clone(),
-                        detail: format!("cannot seek in blob {}: {e}", path.display()),
-                    })?;
+                    f.seek(SeekFrom::Start(*offset))
+                        .map_err(|e| RegistryError::BadPush {
+                            target: ctx.repository.clone(),
+                            detail: format!("cannot seek in blob {}: {e}", path.display()),
+                        })?;
                     let reader = self.progress.track(
                         "push",
                         path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
@@ -442,7 +463,11 @@ impl Transport {
                     let mut reader = reader;
                     let sb = ureq::SendBody::from_reader(&mut reader);
                     let len_s = len.to_string();
-                    agent.run(b.header("content-length", len_s).body(sb).map_err(bad_req)?)
+                    agent.run(
+                        b.header("content-length", len_s)
+                            .body(sb)
+                            .map_err(bad_req)?,
+                    )
                 }
             };
             attempt += 1;
@@ -475,8 +500,18 @@ impl Transport {
             return self.raw(ctx, method, url, headers, None, body);
         }
         let key = (ctx.host.clone(), ctx.scope.clone());
-        let cached = lock(&self.auth).get(&key).cloned().filter(|c| c.expires.is_none_or(|t| t > Instant::now()));
-        let resp = self.raw(ctx, method, url, headers, cached.as_ref().map(|c| c.header.as_str()), body)?;
+        let cached = lock(&self.auth)
+            .get(&key)
+            .cloned()
+            .filter(|c| c.expires.is_none_or(|t| t > Instant::now()));
+        let resp = self.raw(
+            ctx,
+            method,
+            url,
+            headers,
+            cached.as_ref().map(|c| c.header.as_str()),
+            body,
+        )?;
         if resp.status().as_u16() != 401 {
             return Ok(resp);
         }
@@ -509,23 +544,36 @@ impl Transport {
                 return Ok(resp);
             };
             let next = resolve_location(&url, loc);
-            if url.starts_with("https://") && next.starts_with("http://") && !self.plain_http_allowed(url_host(&next)) {
+            if url.starts_with("https://")
+                && next.starts_with("http://")
+                && !self.plain_http_allowed(url_host(&next))
+            {
                 return Err(RegistryError::Connect {
                     registry: ctx.registry.clone(),
-                    detail: format!("refusing a redirect from HTTPS to plain HTTP ({})", url_host(&next)),
+                    detail: format!(
+                        "refusing a redirect from HTTPS to plain HTTP ({})",
+                        url_host(&next)
+                    ),
                 });
             }
             url = next;
         }
         Err(RegistryError::Connect {
             registry: ctx.registry.clone(),
-            detail: format!("more than {MAX_REDIRECTS} redirects for repository {}", ctx.repository),
+            detail: format!(
+                "more than {MAX_REDIRECTS} redirects for repository {}",
+                ctx.repository
+            ),
         })
     }
 
     /// Answers a challenge: a Basic header from stored credentials, or a
     /// Bearer token from the realm. `None` when there is nothing to try.
-    fn authenticate(&self, ctx: &Ctx, www: Option<&str>) -> Result<Option<Arc<CachedAuth>>, RegistryError> {
+    fn authenticate(
+        &self,
+        ctx: &Ctx,
+        www: Option<&str>,
+    ) -> Result<Option<Arc<CachedAuth>>, RegistryError> {
         let Some(ch) = www.and_then(challenge::parse) else {
             return Ok(None);
         };
@@ -533,7 +581,12 @@ impl Transport {
         self.answer(ctx, &ch, cred.as_ref())
     }
 
-    fn answer(&self, ctx: &Ctx, ch: &Challenge, cred: Option<&Credential>) -> Result<Option<Arc<CachedAuth>>, RegistryError> {
+    fn answer(
+        &self,
+        ctx: &Ctx,
+        ch: &Challenge,
+        cred: Option<&Credential>,
+    ) -> Result<Option<Arc<CachedAuth>>, RegistryError> {
         match ch {
             Challenge::Basic { .. } => Ok(cred.and_then(|c| c.basic_header()).map(|h| {
                 Arc::new(CachedAuth {
@@ -555,7 +608,8 @@ impl Transport {
                         }
                     }
                 }
-                let (token, ttl) = self.fetch_token(ctx, realm, service.as_deref(), &scopes, cred)?;
+                let (token, ttl) =
+                    self.fetch_token(ctx, realm, service.as_deref(), &scopes, cred)?;
                 Ok(Some(Arc::new(CachedAuth {
                     header: format!("Bearer {token}"),
                     expires: Some(Instant::now() + ttl.saturating_sub(Duration::from_secs(10))),
@@ -580,7 +634,9 @@ impl Transport {
             detail,
         };
         if !(realm.starts_with("https://") || realm.starts_with("http://")) {
-            return Err(err("the realm in the registry's challenge is not an http(s) URL".into()));
+            return Err(err(
+                "the realm in the registry's challenge is not an http(s) URL".into(),
+            ));
         }
         let realm_host = url_host(realm).to_string();
         if realm.starts_with("http://") && !self.plain_http_allowed(&realm_host) {
@@ -591,7 +647,10 @@ impl Transport {
         let agent = self.agent(&realm_host)?;
         let result = match cred {
             Some(Credential::IdentityToken { token, .. }) => {
-                let mut form = format!("grant_type=refresh_token&client_id=ironhull&access_type=offline&refresh_token={}", percent_encode(token));
+                let mut form = format!(
+                    "grant_type=refresh_token&client_id=ironhull&access_type=offline&refresh_token={}",
+                    percent_encode(token)
+                );
                 if let Some(s) = service {
                     form.push_str(&format!("&service={}", percent_encode(s)));
                 }
@@ -648,7 +707,9 @@ impl Transport {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| err("the token response has no `token` or `access_token`".into()))?;
         if token.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-            return Err(err("the token holds characters not allowed in an HTTP header".into()));
+            return Err(err(
+                "the token holds characters not allowed in an HTTP header".into(),
+            ));
         }
         let ttl = v
             .get("expires_in")
@@ -660,7 +721,12 @@ impl Transport {
     }
 
     /// `docker login`'s check: `GET /v2/` with the given credential.
-    pub(crate) fn check_login(&self, host: &str, registry: &str, cred: &Credential) -> Result<(), RegistryError> {
+    pub(crate) fn check_login(
+        &self,
+        host: &str,
+        registry: &str,
+        cred: &Credential,
+    ) -> Result<(), RegistryError> {
         let ctx = Ctx {
             registry: registry.to_string(),
             host: host.to_string(),
@@ -687,7 +753,9 @@ impl Transport {
         };
         drop(resp);
         let Some(auth) = self.answer(&ctx, &ch, Some(cred))? else {
-            return Err(RegistryError::Usage(format!("registry {registry} offers no login method ironhull supports")));
+            return Err(RegistryError::Usage(format!(
+                "registry {registry} offers no login method ironhull supports"
+            )));
         };
         let resp = self.raw(&ctx, "GET", &url, &[], Some(&auth.header), &Body::Empty)?;
         match resp.status().as_u16() {
@@ -704,7 +772,12 @@ impl Transport {
 
     /// Maps an unexpected response to an error naming registry, repository,
     /// status and what to do.
-    pub(crate) fn status_error(&self, ctx: &Ctx, resp: Response<ureq::Body>, operation: &str) -> RegistryError {
+    pub(crate) fn status_error(
+        &self,
+        ctx: &Ctx,
+        resp: Response<ureq::Body>,
+        operation: &str,
+    ) -> RegistryError {
         let status = resp.status().as_u16();
         let www = header(&resp, "www-authenticate").map(str::to_string);
         let detail = error_detail(resp);
@@ -761,10 +834,22 @@ mod tests {
 
     #[test]
     fn loopback_detection() {
-        for h in ["localhost", "localhost:5000", "127.0.0.1:8080", "127.3.4.5", "[::1]:5000", "::1"] {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:8080",
+            "127.3.4.5",
+            "[::1]:5000",
+            "::1",
+        ] {
             assert!(is_loopback(h), "{h}");
         }
-        for h in ["example.com", "10.0.0.1:5000", "localhost.evil.com", "[2001:db8::1]:5000"] {
+        for h in [
+            "example.com",
+            "10.0.0.1:5000",
+            "localhost.evil.com",
+            "[2001:db8::1]:5000",
+        ] {
             assert!(!is_loopback(h), "{h}");
         }
     }
@@ -773,14 +858,32 @@ mod tests {
     fn locations_and_queries() {
         assert_eq!(url_host("https://r.example:5000/v2/x?y"), "r.example:5000");
         assert_eq!(
-            resolve_location("http://127.0.0.1:1/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u?_state=s"),
+            resolve_location(
+                "http://127.0.0.1:1/v2/a/blobs/uploads/",
+                "/v2/a/blobs/uploads/u?_state=s"
+            ),
             "http://127.0.0.1:1/v2/a/blobs/uploads/u?_state=s"
         );
-        assert_eq!(resolve_location("https://a/v2/x", "https://cdn.example/b"), "https://cdn.example/b");
-        assert_eq!(resolve_location("https://a/v2/x", "//cdn.example/b"), "https://cdn.example/b");
-        assert_eq!(resolve_location("https://a/v2/x/y?q", "z"), "https://a/v2/x/z");
-        assert_eq!(add_query("http://a/u?_state=1", "digest", "sha256:ab"), "http://a/u?_state=1&digest=sha256%3Aab");
-        assert_eq!(add_query("http://a/u", "scope", "repository:a/b:pull,push"), "http://a/u?scope=repository%3Aa%2Fb%3Apull%2Cpush");
+        assert_eq!(
+            resolve_location("https://a/v2/x", "https://cdn.example/b"),
+            "https://cdn.example/b"
+        );
+        assert_eq!(
+            resolve_location("https://a/v2/x", "//cdn.example/b"),
+            "https://cdn.example/b"
+        );
+        assert_eq!(
+            resolve_location("https://a/v2/x/y?q", "z"),
+            "https://a/v2/x/z"
+        );
+        assert_eq!(
+            add_query("http://a/u?_state=1", "digest", "sha256:ab"),
+            "http://a/u?_state=1&digest=sha256%3Aab"
+        );
+        assert_eq!(
+            add_query("http://a/u", "scope", "repository:a/b:pull,push"),
+            "http://a/u?scope=repository%3Aa%2Fb%3Apull%2Cpush"
+        );
     }
 
     #[test]
@@ -805,7 +908,9 @@ mod tests {
             scope: String::new(),
             action: "pull".into(),
         };
-        let e = t.raw(&ctx, "GET", "http://r.example/v2/", &[], None, &Body::Empty).unwrap_err();
+        let e = t
+            .raw(&ctx, "GET", "http://r.example/v2/", &[], None, &Body::Empty)
+            .unwrap_err();
         assert!(e.to_string().contains("refusing plain HTTP"), "{e}");
         let e = t
             .fetch_token(&ctx, "http://auth.example/token", None, &[], None)

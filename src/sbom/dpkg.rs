@@ -48,7 +48,12 @@ pub fn parse(text: &str) -> (Vec<Package>, Vec<Skip>) {
     (pkgs, skips)
 }
 
-fn finish(fields: &mut Vec<(String, String)>, line: usize, pkgs: &mut Vec<Package>, skips: &mut Vec<Skip>) {
+fn finish(
+    fields: &mut Vec<(String, String)>,
+    line: usize,
+    pkgs: &mut Vec<Package>,
+    skips: &mut Vec<Skip>,
+) {
     if fields.is_empty() {
         return;
     }
@@ -72,7 +77,9 @@ fn finish(fields: &mut Vec<(String, String)>, line: usize, pkgs: &mut Vec<Packag
                 pkgs.push(Package {
                     name: name.to_string(),
                     version: version.to_string(),
-                    arch: get("architecture").map(String::from).filter(|a| !a.is_empty()),
+                    arch: get("architecture")
+                        .map(String::from)
+                        .filter(|a| !a.is_empty()),
                     source,
                     source_version,
                     license: None,

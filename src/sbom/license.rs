@@ -11,28 +11,121 @@
 /// whole SPDX list: the common licenses of distribution packages. A missing
 /// identifier costs precision (a LicenseRef instead), never correctness.
 const LICENSES: &[&str] = &[
-    "0BSD", "AFL-2.1", "AFL-3.0", "AGPL-3.0-only", "AGPL-3.0-or-later", "Apache-1.0", "Apache-1.1",
-    "Apache-2.0", "APSL-2.0", "Artistic-1.0", "Artistic-1.0-Perl", "Artistic-2.0", "Beerware",
-    "blessing", "BlueOak-1.0.0", "BSD-1-Clause", "BSD-2-Clause", "BSD-2-Clause-Patent", "BSD-3-Clause",
-    "BSD-3-Clause-Clear", "BSD-4-Clause", "BSD-4-Clause-UC", "BSD-Source-Code", "BSL-1.0",
-    "bzip2-1.0.6", "CC-BY-3.0", "CC-BY-4.0", "CC-BY-SA-3.0", "CC-BY-SA-4.0", "CC0-1.0", "CDDL-1.0",
-    "CDDL-1.1", "CECILL-2.1", "curl", "EPL-1.0", "EPL-2.0", "EUPL-1.1", "EUPL-1.2", "FSFAP", "FSFUL",
-    "FSFULLR", "FTL", "GFDL-1.2-only", "GFDL-1.2-or-later", "GFDL-1.3-only", "GFDL-1.3-or-later",
-    "GPL-1.0-only", "GPL-1.0-or-later", "GPL-2.0-only", "GPL-2.0-or-later", "GPL-3.0-only",
-    "GPL-3.0-or-later", "HPND", "ICU", "IJG", "Info-ZIP", "ISC", "LGPL-2.0-only", "LGPL-2.0-or-later",
-    "LGPL-2.1-only", "LGPL-2.1-or-later", "LGPL-3.0-only", "LGPL-3.0-or-later", "Libpng", "libpng-2.0",
-    "libtiff", "LPPL-1.3c", "MirOS", "MIT", "MIT-0", "MIT-CMU", "MPL-1.1", "MPL-2.0",
-    "MPL-2.0-no-copyleft-exception", "MS-PL", "NCSA", "NTP", "OFL-1.1", "OLDAP-2.8", "OpenSSL",
-    "PHP-3.01", "PostgreSQL", "PSF-2.0", "Python-2.0", "Ruby", "Sendmail", "Sleepycat", "Spencer-94",
-    "TCL", "Unicode-DFS-2016", "Unlicense", "UPL-1.0", "Vim", "W3C", "WTFPL", "X11", "XFree86-1.1",
-    "Zlib", "zlib-acknowledgement", "ZPL-2.1",
+    "0BSD",
+    "AFL-2.1",
+    "AFL-3.0",
+    "AGPL-3.0-only",
+    "AGPL-3.0-or-later",
+    "Apache-1.0",
+    "Apache-1.1",
+    "Apache-2.0",
+    "APSL-2.0",
+    "Artistic-1.0",
+    "Artistic-1.0-Perl",
+    "Artistic-2.0",
+    "Beerware",
+    "blessing",
+    "BlueOak-1.0.0",
+    "BSD-1-Clause",
+    "BSD-2-Clause",
+    "BSD-2-Clause-Patent",
+    "BSD-3-Clause",
+    "BSD-3-Clause-Clear",
+    "BSD-4-Clause",
+    "BSD-4-Clause-UC",
+    "BSD-Source-Code",
+    "BSL-1.0",
+    "bzip2-1.0.6",
+    "CC-BY-3.0",
+    "CC-BY-4.0",
+    "CC-BY-SA-3.0",
+    "CC-BY-SA-4.0",
+    "CC0-1.0",
+    "CDDL-1.0",
+    "CDDL-1.1",
+    "CECILL-2.1",
+    "curl",
+    "EPL-1.0",
+    "EPL-2.0",
+    "EUPL-1.1",
+    "EUPL-1.2",
+    "FSFAP",
+    "FSFUL",
+    "FSFULLR",
+    "FTL",
+    "GFDL-1.2-only",
+    "GFDL-1.2-or-later",
+    "GFDL-1.3-only",
+    "GFDL-1.3-or-later",
+    "GPL-1.0-only",
+    "GPL-1.0-or-later",
+    "GPL-2.0-only",
+    "GPL-2.0-or-later",
+    "GPL-3.0-only",
+    "GPL-3.0-or-later",
+    "HPND",
+    "ICU",
+    "IJG",
+    "Info-ZIP",
+    "ISC",
+    "LGPL-2.0-only",
+    "LGPL-2.0-or-later",
+    "LGPL-2.1-only",
+    "LGPL-2.1-or-later",
+    "LGPL-3.0-only",
+    "LGPL-3.0-or-later",
+    "Libpng",
+    "libpng-2.0",
+    "libtiff",
+    "LPPL-1.3c",
+    "MirOS",
+    "MIT",
+    "MIT-0",
+    "MIT-CMU",
+    "MPL-1.1",
+    "MPL-2.0",
+    "MPL-2.0-no-copyleft-exception",
+    "MS-PL",
+    "NCSA",
+    "NTP",
+    "OFL-1.1",
+    "OLDAP-2.8",
+    "OpenSSL",
+    "PHP-3.01",
+    "PostgreSQL",
+    "PSF-2.0",
+    "Python-2.0",
+    "Ruby",
+    "Sendmail",
+    "Sleepycat",
+    "Spencer-94",
+    "TCL",
+    "Unicode-DFS-2016",
+    "Unlicense",
+    "UPL-1.0",
+    "Vim",
+    "W3C",
+    "WTFPL",
+    "X11",
+    "XFree86-1.1",
+    "Zlib",
+    "zlib-acknowledgement",
+    "ZPL-2.1",
 ];
 
 /// SPDX license exception identifiers recognised after `WITH`.
 const EXCEPTIONS: &[&str] = &[
-    "Autoconf-exception-2.0", "Autoconf-exception-3.0", "Bison-exception-2.2",
-    "Classpath-exception-2.0", "Font-exception-2.0", "GCC-exception-2.0", "GCC-exception-3.1",
-    "Libtool-exception", "Linux-syscall-note", "LLVM-exception", "Qt-LGPL-exception-1.1",
+    "Autoconf-exception-2.0",
+    "Autoconf-exception-3.0",
+    "Bison-exception-2.2",
+    "Classpath-exception-2.0",
+    "Font-exception-2.0",
+    "GCC-exception-2.0",
+    "GCC-exception-3.1",
+    "Libtool-exception",
+    "Linux-syscall-note",
+    "LLVM-exception",
+    "Qt-LGPL-exception-1.1",
     "WxWindows-exception-3.1",
 ];
 
@@ -138,7 +231,11 @@ pub fn spdx_expression(field: &str) -> Option<String> {
     if toks.is_empty() || toks.len() > 256 {
         return None;
     }
-    let mut p = Parser { toks, pos: 0, depth: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let e = p.expr()?;
     (p.pos == p.toks.len()).then_some(e)
 }
@@ -150,7 +247,13 @@ pub fn license_ref(text: &str) -> String {
         .trim()
         .chars()
         .take(64)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     if id.is_empty() {
         id.push_str("unknown");
@@ -164,8 +267,14 @@ mod tests {
 
     #[test]
     fn valid_expressions_are_canonicalised() {
-        assert_eq!(spdx_expression("GPL-2.0-only").as_deref(), Some("GPL-2.0-only"));
-        assert_eq!(spdx_expression("MPL-2.0 AND MIT").as_deref(), Some("MPL-2.0 AND MIT"));
+        assert_eq!(
+            spdx_expression("GPL-2.0-only").as_deref(),
+            Some("GPL-2.0-only")
+        );
+        assert_eq!(
+            spdx_expression("MPL-2.0 AND MIT").as_deref(),
+            Some("MPL-2.0 AND MIT")
+        );
         assert_eq!(
             spdx_expression("mit and bsd-2-clause or (gpl-2.0-or-later)").as_deref(),
             Some("MIT AND BSD-2-Clause OR (GPL-2.0-or-later)")
@@ -180,8 +289,19 @@ mod tests {
     #[test]
     fn everything_else_is_rejected() {
         for bad in [
-            "", "custom", "MIT BSD", "GPL2+", "GPL-2.0+", "MIT AND", "(MIT", "MIT)", "AND MIT",
-            "MIT WITH", "MIT WITH Nonsense", "Made-Up-1.0", "MIT OR OR MIT",
+            "",
+            "custom",
+            "MIT BSD",
+            "GPL2+",
+            "GPL-2.0+",
+            "MIT AND",
+            "(MIT",
+            "MIT)",
+            "AND MIT",
+            "MIT WITH",
+            "MIT WITH Nonsense",
+            "Made-Up-1.0",
+            "MIT OR OR MIT",
         ] {
             assert_eq!(spdx_expression(bad), None, "{bad:?}");
         }

@@ -91,13 +91,20 @@ impl OsInfo {
 
     /// The leading numeric components of the version (`3.20.3` → [3, 20]).
     fn numbers(&self, n: usize) -> Option<Vec<String>> {
-        for v in [self.release.as_deref(), self.version_id.as_deref()].into_iter().flatten() {
+        for v in [self.release.as_deref(), self.version_id.as_deref()]
+            .into_iter()
+            .flatten()
+        {
             let parts: Vec<String> = v
                 .split(['.', '_', '-'])
                 .take(n)
                 .map(|c| c.trim().to_string())
                 .collect();
-            if parts.len() == n && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+            if parts.len() == n
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            {
                 return Some(parts);
             }
         }
@@ -108,9 +115,15 @@ impl OsInfo {
     /// `Debian:12`. `None` when the version cannot be determined.
     pub fn osv_ecosystem(&self, eco: Ecosystem) -> Option<String> {
         match eco {
-            Ecosystem::Apk => self.numbers(2).map(|p| format!("Alpine:v{}.{}", p[0], p[1])),
+            Ecosystem::Apk => self
+                .numbers(2)
+                .map(|p| format!("Alpine:v{}.{}", p[0], p[1])),
             Ecosystem::Deb => {
-                let prefix = if self.id == "ubuntu" { "Ubuntu" } else { "Debian" };
+                let prefix = if self.id == "ubuntu" {
+                    "Ubuntu"
+                } else {
+                    "Debian"
+                };
                 if prefix == "Ubuntu" {
                     return self.version_id.as_ref().map(|v| format!("Ubuntu:{v}"));
                 }
@@ -124,7 +137,11 @@ impl OsInfo {
         match eco {
             Ecosystem::Apk => self.full_version().map(str::to_string),
             Ecosystem::Deb => {
-                let id = if self.id.is_empty() { "debian" } else { self.id.as_str() };
+                let id = if self.id.is_empty() {
+                    "debian"
+                } else {
+                    self.id.as_str()
+                };
                 if id == "debian" {
                     self.numbers(1).map(|p| format!("debian-{}", p[0]))
                 } else {
@@ -137,7 +154,11 @@ impl OsInfo {
     /// The purl namespace: the os-release ID when it is a plain word, else the
     /// ecosystem's home distribution.
     pub fn purl_namespace(&self, eco: Ecosystem) -> String {
-        let ok = !self.id.is_empty() && self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok = !self.id.is_empty()
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         match eco {
             Ecosystem::Apk if ok && self.id != "debian" && self.id != "ubuntu" => self.id.clone(),
             Ecosystem::Apk => "alpine".into(),
@@ -215,7 +236,10 @@ pub fn artifact_layers(image: &PlatformImage) -> Option<BTreeSet<usize>> {
     let mut out = BTreeSet::new();
     let mut idx = 0usize;
     for h in history {
-        let empty = h.get("empty_layer").and_then(|e| e.as_bool()).unwrap_or(false);
+        let empty = h
+            .get("empty_layer")
+            .and_then(|e| e.as_bool())
+            .unwrap_or(false);
         if empty {
             continue;
         }
@@ -239,14 +263,23 @@ pub fn inventory(tree: &MergedTree, image: &PlatformImage) -> Inventory {
 
 /// The inventory of a merged tree, with artifact digests collected while the
 /// layers were read.
-pub fn inventory_with_hashes(tree: &MergedTree, image: &PlatformImage, hashes: &ArtifactHashes) -> Inventory {
+pub fn inventory_with_hashes(
+    tree: &MergedTree,
+    image: &PlatformImage,
+    hashes: &ArtifactHashes,
+) -> Inventory {
     let mut inv = Inventory {
         os: read_os(tree),
         ..Inventory::default()
     };
     read_packages(tree, &mut inv);
     inv.packages.sort_by(|a, b| {
-        (a.ecosystem, &a.name, &a.version, &a.arch).cmp(&(b.ecosystem, &b.name, &b.version, &b.arch))
+        (a.ecosystem, &a.name, &a.version, &a.arch).cmp(&(
+            b.ecosystem,
+            &b.name,
+            &b.version,
+            &b.arch,
+        ))
     });
     inv.packages.dedup();
     match artifact_layers(image) {
@@ -282,17 +315,23 @@ pub fn inventory_image(image: &PlatformImage, blobs: &BlobStore) -> Result<Inven
     let mut hashes = ArtifactHashes::new();
     let opts = ReadOptions::default();
     for (idx, layer) in image.layers.iter().enumerate() {
-        let f = blobs.open_read(&layer.digest).map_err(|source| SbomError::MissingBlob {
-            index: idx,
-            digest: layer.digest.clone(),
-            manifest: image.manifest_digest.clone(),
-            store: blobs.root().display().to_string(),
-            source,
-        })?;
-        let r = BufReader::with_capacity(1 << 20, VerifyingReader::new(f, layer.digest.clone(), layer.size));
+        let f = blobs
+            .open_read(&layer.digest)
+            .map_err(|source| SbomError::MissingBlob {
+                index: idx,
+                digest: layer.digest.clone(),
+                manifest: image.manifest_digest.clone(),
+                store: blobs.root().display().to_string(),
+                source,
+            })?;
+        let r = BufReader::with_capacity(
+            1 << 20,
+            VerifyingReader::new(f, layer.digest.clone(), layer.size),
+        );
         let hash_here = art.contains(&idx);
         read_layer(r, &opts, |ev, content| {
-            if hash_here && let LayerEvent::Entry(e) = &ev
+            if hash_here
+                && let LayerEvent::Entry(e) = &ev
                 && e.kind == EntryKind::File
             {
                 let mut tee = Tee {
@@ -344,10 +383,16 @@ fn content_of<'a>(tree: &'a MergedTree, p: &str) -> Option<(ImagePath, &'a [u8])
 fn read_os(tree: &MergedTree) -> Option<OsInfo> {
     let mut os = OsInfo::default();
     let mut found = false;
-    if let Some((_, c)) = content_of(tree, "etc/os-release").or_else(|| content_of(tree, "usr/lib/os-release")) {
+    if let Some((_, c)) =
+        content_of(tree, "etc/os-release").or_else(|| content_of(tree, "usr/lib/os-release"))
+    {
         found = true;
         let kv = parse_os_release(&String::from_utf8_lossy(c));
-        os.id = kv.get("ID").cloned().unwrap_or_default().to_ascii_lowercase();
+        os.id = kv
+            .get("ID")
+            .cloned()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         os.version_id = kv.get("VERSION_ID").cloned().filter(|v| !v.is_empty());
         os.pretty_name = kv.get("PRETTY_NAME").cloned().filter(|v| !v.is_empty());
     }
@@ -384,12 +429,17 @@ pub fn parse_os_release(text: &str) -> BTreeMap<String, String> {
         if line.starts_with('#') {
             continue;
         }
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         let v = v.trim();
         let v = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+            && ((v.starts_with('"') && v.ends_with('"'))
+                || (v.starts_with('\'') && v.ends_with('\'')))
         {
-            v[1..v.len() - 1].replace("\\\"", "\"").replace("\\\\", "\\")
+            v[1..v.len() - 1]
+                .replace("\\\"", "\"")
+                .replace("\\\\", "\\")
         } else {
             v.to_string()
         };
@@ -401,8 +451,12 @@ pub fn parse_os_release(text: &str) -> BTreeMap<String, String> {
 fn read_packages(tree: &MergedTree, inv: &mut Inventory) {
     let mut seen = BTreeSet::new();
     for db in ["lib/apk/db/installed", "usr/lib/apk/db/installed"] {
-        let Ok(path) = ImagePath::parse(db) else { continue };
-        let Some((real, _)) = tree.resolve(&path) else { continue };
+        let Ok(path) = ImagePath::parse(db) else {
+            continue;
+        };
+        let Some((real, _)) = tree.resolve(&path) else {
+            continue;
+        };
         if !seen.insert(real.clone()) {
             continue;
         }
@@ -412,11 +466,16 @@ fn read_packages(tree: &MergedTree, inv: &mut Inventory) {
             ));
             continue;
         }
-        let Some(c) = tree.content(&real) else { continue };
+        let Some(c) = tree.content(&real) else {
+            continue;
+        };
         let (pkgs, skipped) = apk::parse(&String::from_utf8_lossy(c));
         inv.packages.extend(pkgs);
         for s in skipped {
-            inv.warnings.push(format!("{real}:{}: {}; the stanza was skipped", s.line, s.why));
+            inv.warnings.push(format!(
+                "{real}:{}: {}; the stanza was skipped",
+                s.line, s.why
+            ));
         }
     }
     let mut dpkg_files: Vec<ImagePath> = Vec::new();
@@ -432,7 +491,10 @@ fn read_packages(tree: &MergedTree, inv: &mut Inventory) {
         for (p, n) in tree.children(&real_dir) {
             let name = p.file_name();
             // Newer distroless images put `<pkg>.md5sums` beside each stanza.
-            if n.entry.kind == EntryKind::File && !name.ends_with(".md5sums") && !name.starts_with('.') {
+            if n.entry.kind == EntryKind::File
+                && !name.ends_with(".md5sums")
+                && !name.starts_with('.')
+            {
                 dpkg_files.push(p.clone());
             }
         }
@@ -447,12 +509,15 @@ fn read_packages(tree: &MergedTree, inv: &mut Inventory) {
             ));
             continue;
         }
-        let Some(c) = tree.content(&real) else { continue };
+        let Some(c) = tree.content(&real) else {
+            continue;
+        };
         let (pkgs, skips) = dpkg::parse(&String::from_utf8_lossy(c));
         inv.packages.extend(pkgs);
         for s in skips {
             if let dpkg::Skip::Malformed { line, why } = s {
-                inv.warnings.push(format!("{real}:{line}: {why}; the stanza was skipped"));
+                inv.warnings
+                    .push(format!("{real}:{line}: {why}; the stanza was skipped"));
             }
         }
     }

@@ -22,7 +22,13 @@ pub fn encode(s: &str) -> String {
 
 /// Builds a purl from its parts. Qualifiers with empty values are dropped and
 /// the rest sorted by key, as the spec requires.
-pub fn build(ty: &str, namespace: Option<&str>, name: &str, version: Option<&str>, qualifiers: &[(&str, &str)]) -> String {
+pub fn build(
+    ty: &str,
+    namespace: Option<&str>,
+    name: &str,
+    version: Option<&str>,
+    qualifiers: &[(&str, &str)],
+) -> String {
     let mut s = format!("pkg:{ty}/");
     if let Some(ns) = namespace.filter(|n| !n.is_empty()) {
         s.push_str(&encode(ns));
@@ -33,7 +39,11 @@ pub fn build(ty: &str, namespace: Option<&str>, name: &str, version: Option<&str
         s.push('@');
         s.push_str(&encode(v));
     }
-    let mut q: Vec<(&str, &str)> = qualifiers.iter().copied().filter(|(_, v)| !v.is_empty()).collect();
+    let mut q: Vec<(&str, &str)> = qualifiers
+        .iter()
+        .copied()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
     q.sort();
     for (i, (k, v)) in q.iter().enumerate() {
         s.push(if i == 0 { '?' } else { '&' });
@@ -53,13 +63,18 @@ pub fn package(p: &Package, os: Option<&OsInfo>) -> String {
             Ecosystem::Deb => "debian".into(),
         },
     };
-    let distro = os.and_then(|o| o.purl_distro(p.ecosystem)).unwrap_or_default();
+    let distro = os
+        .and_then(|o| o.purl_distro(p.ecosystem))
+        .unwrap_or_default();
     build(
         p.ecosystem.purl_type(),
         Some(&ns),
         &p.name,
         Some(&p.version),
-        &[("arch", p.arch.as_deref().unwrap_or("")), ("distro", &distro)],
+        &[
+            ("arch", p.arch.as_deref().unwrap_or("")),
+            ("distro", &distro),
+        ],
     )
 }
 
@@ -89,7 +104,10 @@ mod tests {
             release: Some("3.20.3".into()),
         };
         assert_eq!(
-            package(&pkg(Ecosystem::Apk, "busybox", "1.36.1-r29", "x86_64"), Some(&alpine)),
+            package(
+                &pkg(Ecosystem::Apk, "busybox", "1.36.1-r29", "x86_64"),
+                Some(&alpine)
+            ),
             "pkg:apk/alpine/busybox@1.36.1-r29?arch=x86_64&distro=3.20.3"
         );
         let debian = OsInfo {
@@ -99,7 +117,10 @@ mod tests {
             release: Some("12.7".into()),
         };
         assert_eq!(
-            package(&pkg(Ecosystem::Deb, "libc6", "1:2.36-9+deb12u4", "amd64"), Some(&debian)),
+            package(
+                &pkg(Ecosystem::Deb, "libc6", "1:2.36-9+deb12u4", "amd64"),
+                Some(&debian)
+            ),
             "pkg:deb/debian/libc6@1%3A2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12"
         );
         assert_eq!(
@@ -111,7 +132,13 @@ mod tests {
     #[test]
     fn qualifiers_sorted_and_encoded() {
         assert_eq!(
-            build("oci", None, "img", Some("sha256:ab"), &[("z", "1 2"), ("a", "x/y"), ("e", "")]),
+            build(
+                "oci",
+                None,
+                "img",
+                Some("sha256:ab"),
+                &[("z", "1 2"), ("a", "x/y"), ("e", "")]
+            ),
             "pkg:oci/img@sha256%3Aab?a=x%2Fy&z=1%202"
         );
     }

@@ -24,7 +24,13 @@ pub const NAMESPACE_PREFIX: &str = "https://ironhull.dev/spdx/";
 pub(crate) fn spdx_id_part(s: &str) -> String {
     s.chars()
         .take(80)
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -102,7 +108,12 @@ pub fn to_json_named(inv: &Inventory, image: &PlatformImage, created: &str, name
     // LicenseRef id → original text; a BTreeMap keeps the output sorted.
     let mut extracted: BTreeMap<String, String> = BTreeMap::new();
     for (i, pkg) in inv.packages.iter().enumerate() {
-        let id = format!("SPDXRef-Package-{}-{}-{}", pkg.ecosystem.purl_type(), i + 1, spdx_id_part(&pkg.name));
+        let id = format!(
+            "SPDXRef-Package-{}-{}-{}",
+            pkg.ecosystem.purl_type(),
+            i + 1,
+            spdx_id_part(&pkg.name)
+        );
         let declared = match pkg.license.as_deref() {
             None => "NOASSERTION".to_string(),
             Some(l) => match spdx_expression(l) {
@@ -148,7 +159,11 @@ pub fn to_json_named(inv: &Inventory, image: &PlatformImage, created: &str, name
         contains(&id);
     }
     for (i, a) in inv.artifacts.iter().enumerate() {
-        let id = format!("SPDXRef-Artifact-{}-{}", i + 1, spdx_id_part(a.path.file_name()));
+        let id = format!(
+            "SPDXRef-Artifact-{}-{}",
+            i + 1,
+            spdx_id_part(a.path.file_name())
+        );
         let mut p = json!({
             "SPDXID": id,
             "name": a.path.to_abs(),

@@ -8,14 +8,17 @@ P:libcrypto3\nV:3.3.2-r0\nA:x86_64\nL:Apache-2.0\no:openssl\n\n\
 P:ca-certificates-bundle\nV:20240705-r0\nA:x86_64\nL:MPL-2.0 AND MIT\no:ca-certificates\n\n\
 P:odd\nV:1.0-r0\nA:x86_64\nL:MIT BSD custom\no:odd\n";
 
-const OS_ALPINE: &str = "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n";
+const OS_ALPINE: &str =
+    "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n";
 
 fn tree_of(layers: &[Vec<u8>]) -> MergedTree {
     let (t, _) = crate::fs::merge::load_tree(
-        layers
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (i, Box::new(std::io::Cursor::new(l.clone())) as Box<dyn Read>)),
+        layers.iter().enumerate().map(|(i, l)| {
+            (
+                i,
+                Box::new(std::io::Cursor::new(l.clone())) as Box<dyn Read>,
+            )
+        }),
         &ReadOptions::default(),
         CaptureSet::standard(),
     )
@@ -73,7 +76,10 @@ fn alpine_packages_os_and_artifacts() {
         .file_mode("app/server", 0o755, b"binary-content")
         .file("app/config.toml", b"x = 1\n")
         .finish();
-    let over = T::new().dir("app").file("app/config.toml", b"overwritten\n").finish();
+    let over = T::new()
+        .dir("app")
+        .file("app/config.toml", b"overwritten\n")
+        .finish();
     let layers = vec![alpine_base(), app, over];
     let img = image(
         &store,
@@ -89,9 +95,15 @@ fn alpine_packages_os_and_artifacts() {
     let os = inv.os.clone().unwrap();
     assert_eq!(os.id, "alpine");
     assert_eq!(os.release.as_deref(), Some("3.20.3"));
-    assert_eq!(os.osv_ecosystem(Ecosystem::Apk).as_deref(), Some("Alpine:v3.20"));
+    assert_eq!(
+        os.osv_ecosystem(Ecosystem::Apk).as_deref(),
+        Some("Alpine:v3.20")
+    );
     let names: Vec<_> = inv.packages.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["busybox", "ca-certificates-bundle", "libcrypto3", "odd"]);
+    assert_eq!(
+        names,
+        ["busybox", "ca-certificates-bundle", "libcrypto3", "odd"]
+    );
     assert_eq!(inv.packages[2].source, "openssl");
     // Only the file that the add layer put there AND that is still from it.
     assert_eq!(inv.artifacts.len(), 1, "{:?}", inv.artifacts);
@@ -112,7 +124,11 @@ fn alpine_packages_os_and_artifacts() {
 fn history_that_does_not_map_is_a_warning_not_a_guess() {
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
-    let img = image(&store, &[alpine_base()], json!([{"created_by": "a"}, {"created_by": "ironhull: add x"}]));
+    let img = image(
+        &store,
+        &[alpine_base()],
+        json!([{"created_by": "a"}, {"created_by": "ironhull: add x"}]),
+    );
     let inv = inventory_image(&img, &store).unwrap();
     assert!(inv.artifacts.is_empty());
     assert_eq!(inv.warnings.len(), 1);
@@ -167,11 +183,24 @@ fn distroless_status_d() {
         .finish();
     let inv = inventory(&tree_of(&[layer]), &dummy());
     let os = inv.os.clone().unwrap();
-    assert_eq!((os.id.as_str(), os.version_id.as_deref(), os.release.as_deref()), ("debian", Some("12"), Some("12.7")));
-    assert_eq!(os.osv_ecosystem(Ecosystem::Deb).as_deref(), Some("Debian:12"));
+    assert_eq!(
+        (
+            os.id.as_str(),
+            os.version_id.as_deref(),
+            os.release.as_deref()
+        ),
+        ("debian", Some("12"), Some("12.7"))
+    );
+    assert_eq!(
+        os.osv_ecosystem(Ecosystem::Deb).as_deref(),
+        Some("Debian:12")
+    );
     assert_eq!(inv.packages.len(), 2);
     let libc = &inv.packages[0];
-    assert_eq!((libc.name.as_str(), libc.source.as_str()), ("libc6", "glibc"));
+    assert_eq!(
+        (libc.name.as_str(), libc.source.as_str()),
+        ("libc6", "glibc")
+    );
     assert_eq!(libc.match_version(), "2.36-9+deb12u7");
     assert_eq!(
         purl::package(libc, inv.os.as_ref()),
@@ -190,15 +219,27 @@ fn documents_are_deterministic_and_describe_the_image() {
     let b = crate::cjson::to_vec(&spdx::to_json(&inv, &img, created)).unwrap();
     assert_eq!(a, b);
     let doc = spdx::to_json(&inv, &img, created);
-    assert_eq!(doc["documentNamespace"], format!("https://ironhull.dev/spdx/{}", img.manifest_digest.hex()));
+    assert_eq!(
+        doc["documentNamespace"],
+        format!("https://ironhull.dev/spdx/{}", img.manifest_digest.hex())
+    );
     assert_eq!(doc["creationInfo"]["created"], created);
     let pkgs = doc["packages"].as_array().unwrap();
-    assert_eq!(pkgs[0]["checksums"][0]["checksumValue"], img.manifest_digest.hex());
-    let bundle = pkgs.iter().find(|p| p["name"] == "ca-certificates-bundle").unwrap();
+    assert_eq!(
+        pkgs[0]["checksums"][0]["checksumValue"],
+        img.manifest_digest.hex()
+    );
+    let bundle = pkgs
+        .iter()
+        .find(|p| p["name"] == "ca-certificates-bundle")
+        .unwrap();
     assert_eq!(bundle["licenseDeclared"], "MPL-2.0 AND MIT");
     let odd = pkgs.iter().find(|p| p["name"] == "odd").unwrap();
     assert_eq!(odd["licenseDeclared"], "LicenseRef-MIT-BSD-custom");
-    assert_eq!(doc["hasExtractedLicensingInfos"][0]["extractedText"], "MIT BSD custom");
+    assert_eq!(
+        doc["hasExtractedLicensingInfos"][0]["extractedText"],
+        "MIT BSD custom"
+    );
     let busybox = pkgs.iter().find(|p| p["name"] == "busybox").unwrap();
     assert_eq!(
         busybox["externalRefs"][0]["referenceLocator"],
@@ -207,7 +248,10 @@ fn documents_are_deterministic_and_describe_the_image() {
 
     let cdx = cyclonedx::to_json(&inv, &img, created);
     assert_eq!(cdx, cyclonedx::to_json(&inv, &img, created));
-    assert_eq!(cdx["metadata"]["component"]["version"], img.manifest_digest.to_string());
+    assert_eq!(
+        cdx["metadata"]["component"]["version"],
+        img.manifest_digest.to_string()
+    );
     let serial = cdx["serialNumber"].as_str().unwrap();
     assert_eq!(serial.len(), "urn:uuid:".len() + 36);
     assert_eq!(&serial[23..24], "5");

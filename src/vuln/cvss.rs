@@ -143,8 +143,14 @@ mod tests {
             assert_eq!(v3_base_score(v), Some(want), "{v}");
         }
         assert_eq!(v3_base_score("CVSS:3.1/AV:N/AC:L"), None);
-        assert_eq!(v3_base_score("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), None);
-        assert_eq!(v3_base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"), None);
+        assert_eq!(
+            v3_base_score("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            None
+        );
+        assert_eq!(
+            v3_base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"),
+            None
+        );
     }
 
     #[test]

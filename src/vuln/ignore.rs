@@ -29,7 +29,8 @@ impl IgnoreRule {
     /// True if the rule names the finding's id or one of its aliases (and its
     /// package, when the rule has one).
     pub fn matches(&self, f: &Finding) -> bool {
-        let id_ok = f.id.eq_ignore_ascii_case(&self.id) || f.aliases.iter().any(|a| a.eq_ignore_ascii_case(&self.id));
+        let id_ok = f.id.eq_ignore_ascii_case(&self.id)
+            || f.aliases.iter().any(|a| a.eq_ignore_ascii_case(&self.id));
         id_ok && self.package.as_ref().is_none_or(|p| *p == f.package)
     }
 
@@ -52,7 +53,11 @@ pub enum IgnoreError {
     #[error("{path}: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("{path}:{line}: {what}")]
-    Invalid { path: PathBuf, line: usize, what: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        what: String,
+    },
 }
 
 #[derive(serde::Deserialize)]
@@ -79,7 +84,11 @@ pub fn valid_date(s: &str) -> bool {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r).filter(|x| x.bytes().all(|c| c.is_ascii_digit())).and_then(|x| x.parse::<u32>().ok());
+    let num = |r: std::ops::Range<usize>| {
+        s.get(r)
+            .filter(|x| x.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|x| x.parse::<u32>().ok())
+    };
     let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
         return false;
     };
@@ -108,9 +117,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<IgnoreRule>, IgnoreError> {
     for sp in f.ignore {
         let line = line_of(sp.span().start);
         let r = sp.into_inner();
-        let bad = |what: String| IgnoreError::Invalid { path: path.into(), line, what };
+        let bad = |what: String| IgnoreError::Invalid {
+            path: path.into(),
+            line,
+            what,
+        };
         if r.id.trim().is_empty() {
-            return Err(bad("`id` is empty; name the vulnerability (e.g. \"CVE-2024-1234\")".into()));
+            return Err(bad(
+                "`id` is empty; name the vulnerability (e.g. \"CVE-2024-1234\")".into(),
+            ));
         }
         if r.reason.trim().is_empty() {
             return Err(bad(format!(
@@ -139,7 +154,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<IgnoreRule>, IgnoreError> {
 
 /// Reads and parses an ignore file.
 pub fn load(path: &Path) -> Result<Vec<IgnoreRule>, IgnoreError> {
-    let text = std::fs::read_to_string(path).map_err(|source| IgnoreError::Io { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| IgnoreError::Io {
+        path: path.into(),
+        source,
+    })?;
     parse(&text, path)
 }
 
@@ -186,11 +204,26 @@ mod tests {
 
     #[test]
     fn rejects_bad_rules_with_location() {
-        let e = parse("[[ignore]]\nid = \"CVE-1\"\nreason = \"\"\n", Path::new("ig.toml")).unwrap_err();
+        let e = parse(
+            "[[ignore]]\nid = \"CVE-1\"\nreason = \"\"\n",
+            Path::new("ig.toml"),
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("ig.toml:1: "), "{e}");
-        let e = parse("\n[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpires = \"2023-02-29\"\n", Path::new("ig.toml")).unwrap_err();
-        assert!(e.to_string().contains("ig.toml:2:") && e.to_string().contains("YYYY-MM-DD"), "{e}");
-        let e = parse("[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpire = \"2023-01-01\"\n", Path::new("ig.toml")).unwrap_err();
+        let e = parse(
+            "\n[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpires = \"2023-02-29\"\n",
+            Path::new("ig.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("ig.toml:2:") && e.to_string().contains("YYYY-MM-DD"),
+            "{e}"
+        );
+        let e = parse(
+            "[[ignore]]\nid = \"CVE-1\"\nreason = \"x\"\nexpire = \"2023-01-01\"\n",
+            Path::new("ig.toml"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("expire"), "{e}");
         assert!(parse("[[ignore]]\nreason = \"x\"\n", Path::new("i")).is_err());
     }

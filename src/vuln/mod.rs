@@ -39,7 +39,13 @@ pub enum VulnSeverity {
 pub struct SeverityParseError(pub String);
 
 impl VulnSeverity {
-    pub const ALL: [VulnSeverity; 5] = [Self::Unknown, Self::Low, Self::Medium, Self::High, Self::Critical];
+    pub const ALL: [VulnSeverity; 5] = [
+        Self::Unknown,
+        Self::Low,
+        Self::Medium,
+        Self::High,
+        Self::Critical,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,7 +62,9 @@ impl VulnSeverity {
     pub fn from_label(s: &str) -> Option<Self> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
             "unknown" | "unassigned" | "not yet assigned" => Self::Unknown,
-            "negligible" | "unimportant" | "low" | "minor" | "none" | "info" | "informational" => Self::Low,
+            "negligible" | "unimportant" | "low" | "minor" | "none" | "info" | "informational" => {
+                Self::Low
+            }
             "medium" | "moderate" => Self::Medium,
             "high" | "important" => Self::High,
             "critical" => Self::Critical,
@@ -138,10 +146,16 @@ pub fn in_range(eco: Ecosystem, v: &str, events: &[Event]) -> (bool, Option<Stri
         Event::LastAffected(_) => 1,
         Event::Fixed(_) | Event::Limit(_) => 2,
     };
-    let mut evs: Vec<&Event> = events.iter().filter(|e| !matches!(e, Event::Limit(_))).collect();
+    let mut evs: Vec<&Event> = events
+        .iter()
+        .filter(|e| !matches!(e, Event::Limit(_)))
+        .collect();
     evs.sort_by(|a, b| {
         let (va, vb) = (a.version(), b.version());
-        let ord = match (va == "0" && matches!(a, Event::Introduced(_)), vb == "0" && matches!(b, Event::Introduced(_))) {
+        let ord = match (
+            va == "0" && matches!(a, Event::Introduced(_)),
+            vb == "0" && matches!(b, Event::Introduced(_)),
+        ) {
             (true, true) => Ordering::Equal,
             (true, false) => Ordering::Less,
             (false, true) => Ordering::Greater,
@@ -239,7 +253,13 @@ pub fn match_package(pkg: &Package, eco_name: &str, db: &Database) -> Vec<Findin
                 hit = true;
                 // Several ranges may match; report the lowest fix.
                 fixed = match (fixed, f) {
-                    (Some(x), Some(y)) => Some(if compare(pkg.ecosystem, &x, &y) == Ordering::Greater { y } else { x }),
+                    (Some(x), Some(y)) => {
+                        Some(if compare(pkg.ecosystem, &x, &y) == Ordering::Greater {
+                            y
+                        } else {
+                            x
+                        })
+                    }
                     (x, y) => x.or(y),
                 };
             }
@@ -310,7 +330,11 @@ pub fn judge(res: &ScanResult, policy: &Policy) -> Verdict {
         }
     }
     for f in &res.findings {
-        if let Some(r) = policy.ignores.iter().find(|r| !r.is_expired(&policy.today) && r.matches(f)) {
+        if let Some(r) = policy
+            .ignores
+            .iter()
+            .find(|r| !r.is_expired(&policy.today) && r.matches(f))
+        {
             v.suppressed.push(Suppressed {
                 finding: f.clone(),
                 reason: format!("ignored: {}", r.reason),

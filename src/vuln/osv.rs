@@ -111,7 +111,10 @@ impl Database {
     fn push(&mut self, r: Record) {
         let i = self.records.len();
         for (j, a) in r.affected.iter().enumerate() {
-            self.index.entry((a.ecosystem.clone(), a.name.clone())).or_default().push((i, j));
+            self.index
+                .entry((a.ecosystem.clone(), a.name.clone()))
+                .or_default()
+                .push((i, j));
         }
         self.records.push(r);
     }
@@ -150,11 +153,17 @@ impl Database {
     /// When `want` is given, only `affected` entries of those ecosystems (or
     /// their bare names) are kept, which keeps a large all.zip cheap in memory.
     pub fn load(path: &Path, want: Option<&BTreeSet<String>>) -> Result<Self, OsvError> {
-        let meta = fs::metadata(path).map_err(|source| OsvError::Io { path: path.into(), source })?;
+        let meta = fs::metadata(path).map_err(|source| OsvError::Io {
+            path: path.into(),
+            source,
+        })?;
         let mut db = Database::default();
         if meta.is_dir() {
             let mut files = Vec::new();
-            collect_json(path, 0, &mut files).map_err(|source| OsvError::Io { path: path.into(), source })?;
+            collect_json(path, 0, &mut files).map_err(|source| OsvError::Io {
+                path: path.into(),
+                source,
+            })?;
             files.sort();
             if files.len() > MAX_RECORDS {
                 return Err(OsvError::TooMany { path: path.into() });
@@ -171,7 +180,10 @@ impl Database {
                 db.add_bytes(&bytes, &shown, want);
             }
         } else {
-            let f = fs::File::open(path).map_err(|source| OsvError::Io { path: path.into(), source })?;
+            let f = fs::File::open(path).map_err(|source| OsvError::Io {
+                path: path.into(),
+                source,
+            })?;
             let mut zip = zip::ZipArchive::new(f).map_err(|e| OsvError::Zip {
                 path: path.into(),
                 detail: e.to_string(),
@@ -190,16 +202,24 @@ impl Database {
                 }
                 let shown = format!("{}!{name}", path.display());
                 if entry.size() > MAX_RECORD_BYTES {
-                    db.warnings.push(format!("{shown}: larger than {MAX_RECORD_BYTES} bytes; skipped"));
+                    db.warnings.push(format!(
+                        "{shown}: larger than {MAX_RECORD_BYTES} bytes; skipped"
+                    ));
                     continue;
                 }
                 let mut bytes = Vec::new();
-                if let Err(e) = (&mut entry).take(MAX_RECORD_BYTES + 1).read_to_end(&mut bytes) {
-                    db.warnings.push(format!("{shown}: cannot be decompressed ({e}); skipped"));
+                if let Err(e) = (&mut entry)
+                    .take(MAX_RECORD_BYTES + 1)
+                    .read_to_end(&mut bytes)
+                {
+                    db.warnings
+                        .push(format!("{shown}: cannot be decompressed ({e}); skipped"));
                     continue;
                 }
                 if bytes.len() as u64 > MAX_RECORD_BYTES {
-                    db.warnings.push(format!("{shown}: larger than {MAX_RECORD_BYTES} bytes; skipped"));
+                    db.warnings.push(format!(
+                        "{shown}: larger than {MAX_RECORD_BYTES} bytes; skipped"
+                    ));
                     continue;
                 }
                 db.add_bytes(&bytes, &shown, want);
@@ -212,7 +232,8 @@ impl Database {
         let v: Value = match serde_json::from_slice(bytes) {
             Ok(v) => v,
             Err(e) => {
-                self.warnings.push(format!("{shown}: not valid JSON ({e}); skipped"));
+                self.warnings
+                    .push(format!("{shown}: not valid JSON ({e}); skipped"));
                 return;
             }
         };
@@ -221,7 +242,9 @@ impl Database {
                 if let Some(want) = want {
                     r.affected.retain(|a| {
                         want.contains(&a.ecosystem)
-                            || want.iter().any(|w| w.split_once(':').is_some_and(|(b, _)| b == a.ecosystem))
+                            || want
+                                .iter()
+                                .any(|w| w.split_once(':').is_some_and(|(b, _)| b == a.ecosystem))
                     });
                     if r.affected.is_empty() {
                         return;
@@ -262,7 +285,9 @@ fn read_bounded(f: std::io::Result<fs::File>, shown: &str) -> Result<Vec<u8>, St
         .read_to_end(&mut bytes)
         .map_err(|e| format!("{shown}: cannot be read ({e}); skipped"))?;
     if bytes.len() as u64 > MAX_RECORD_BYTES {
-        return Err(format!("{shown}: larger than {MAX_RECORD_BYTES} bytes; skipped"));
+        return Err(format!(
+            "{shown}: larger than {MAX_RECORD_BYTES} bytes; skipped"
+        ));
     }
     Ok(bytes)
 }
@@ -274,7 +299,10 @@ fn str_field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
 /// A textual severity inside `database_specific` / `ecosystem_specific`.
 fn specific_severity(v: &Value) -> Option<VulnSeverity> {
     for k in ["database_specific", "ecosystem_specific"] {
-        if let Some(s) = v.get(k).and_then(|d| d.get("severity")).and_then(Value::as_str)
+        if let Some(s) = v
+            .get(k)
+            .and_then(|d| d.get("severity"))
+            .and_then(Value::as_str)
             && let Some(sev) = VulnSeverity::from_label(s)
         {
             return Some(sev);
@@ -312,31 +340,55 @@ fn cvss_severity(v: &Value) -> Option<VulnSeverity> {
 /// Parses one record. `Ok(None)` for records that must be ignored
 /// (withdrawn); `Err` for records that are malformed.
 pub fn parse_record(v: &Value, origin: &str) -> Result<Option<Record>, String> {
-    let id = str_field(v, "id").filter(|s| !s.is_empty()).ok_or("the record has no \"id\"")?;
+    let id = str_field(v, "id")
+        .filter(|s| !s.is_empty())
+        .ok_or("the record has no \"id\"")?;
     if v.get("withdrawn").is_some_and(|w| !w.is_null()) {
         return Ok(None);
     }
     let aliases = v
         .get("aliases")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default();
     let severity = cvss_severity(v)
         .or_else(|| specific_severity(v))
         .unwrap_or(VulnSeverity::Unknown);
     let mut affected = Vec::new();
-    for a in v.get("affected").and_then(Value::as_array).into_iter().flatten() {
-        let Some(pkg) = a.get("package") else { continue };
+    for a in v
+        .get("affected")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(pkg) = a.get("package") else {
+            continue;
+        };
         let (Some(eco), Some(name)) = (str_field(pkg, "ecosystem"), str_field(pkg, "name")) else {
             return Err("an \"affected\" entry has no package.ecosystem or package.name".into());
         };
         let mut ranges = Vec::new();
-        for r in a.get("ranges").and_then(Value::as_array).into_iter().flatten() {
+        for r in a
+            .get("ranges")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if !matches!(str_field(r, "type"), Some("ECOSYSTEM" | "SEMVER")) {
                 continue;
             }
             let mut evs = Vec::new();
-            for e in r.get("events").and_then(Value::as_array).into_iter().flatten() {
+            for e in r
+                .get("events")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let ev = if let Some(x) = str_field(e, "introduced") {
                     Event::Introduced(x.into())
                 } else if let Some(x) = str_field(e, "fixed") {
@@ -346,7 +398,9 @@ pub fn parse_record(v: &Value, origin: &str) -> Result<Option<Record>, String> {
                 } else if let Some(x) = str_field(e, "limit") {
                     Event::Limit(x.into())
                 } else {
-                    return Err(format!("range event {e} has none of introduced/fixed/last_affected/limit"));
+                    return Err(format!(
+                        "range event {e} has none of introduced/fixed/last_affected/limit"
+                    ));
                 };
                 evs.push(ev);
             }
@@ -355,7 +409,12 @@ pub fn parse_record(v: &Value, origin: &str) -> Result<Option<Record>, String> {
         let versions = a
             .get("versions")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         affected.push(Affected {
             ecosystem: eco.into(),

@@ -46,7 +46,10 @@ pub fn text(v: &Verdict, image: &str, fail_on: Option<VulnSeverity>) -> String {
             v.failing,
             t.as_str().to_ascii_lowercase()
         )),
-        Some(t) => s.push_str(&format!("PASS: nothing at or above {}\n", t.as_str().to_ascii_lowercase())),
+        Some(t) => s.push_str(&format!(
+            "PASS: nothing at or above {}\n",
+            t.as_str().to_ascii_lowercase()
+        )),
         None => {}
     }
     s

@@ -63,8 +63,17 @@ pub fn run(scanner: Scanner, oci_dir: &Path) -> Result<Vec<Finding>, ScannerErro
     let mut cmd = Command::new(tool);
     match scanner {
         Scanner::Trivy => {
-            cmd.args(["image", "--offline-scan", "--skip-db-update", "--skip-java-db-update", "--quiet", "--format", "json", "--input"])
-                .arg(oci_dir);
+            cmd.args([
+                "image",
+                "--offline-scan",
+                "--skip-db-update",
+                "--skip-java-db-update",
+                "--quiet",
+                "--format",
+                "json",
+                "--input",
+            ])
+            .arg(oci_dir);
         }
         Scanner::Grype => {
             let mut src = std::ffi::OsString::from("oci-dir:");
@@ -76,13 +85,27 @@ pub fn run(scanner: Scanner, oci_dir: &Path) -> Result<Vec<Finding>, ScannerErro
                 .env("GRYPE_DB_VALIDATE_AGE", "false");
         }
     }
-    let out = cmd.output().map_err(|source| ScannerError::Spawn { tool, source })?;
+    let out = cmd
+        .output()
+        .map_err(|source| ScannerError::Spawn { tool, source })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: String = stderr.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
-        return Err(ScannerError::Failed { tool, code: out.status.code(), stderr: tail.trim().to_string() });
+        let tail: String = stderr
+            .chars()
+            .rev()
+            .take(2000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(ScannerError::Failed {
+            tool,
+            code: out.status.code(),
+            stderr: tail.trim().to_string(),
+        });
     }
-    let v: Value = serde_json::from_slice(&out.stdout).map_err(|source| ScannerError::Output { tool, source })?;
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|source| ScannerError::Output { tool, source })?;
     let mut f = match scanner {
         Scanner::Trivy => parse_trivy(&v),
         Scanner::Grype => parse_grype(&v),
@@ -96,19 +119,33 @@ fn s(v: &Value, k: &str) -> String {
 }
 
 fn opt(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).filter(|x| !x.is_empty()).map(String::from)
+    v.get(k)
+        .and_then(Value::as_str)
+        .filter(|x| !x.is_empty())
+        .map(String::from)
 }
 
 /// Normalises `trivy image --format json` output.
 pub fn parse_trivy(v: &Value) -> Vec<Finding> {
     let mut out = Vec::new();
-    for r in v.get("Results").and_then(Value::as_array).into_iter().flatten() {
+    for r in v
+        .get("Results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let eco = s(r, "Type");
-        for x in r.get("Vulnerabilities").and_then(Value::as_array).into_iter().flatten() {
+        for x in r
+            .get("Vulnerabilities")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             out.push(Finding {
                 id: s(x, "VulnerabilityID"),
                 aliases: Vec::new(),
-                severity: VulnSeverity::from_label(&s(x, "Severity")).unwrap_or(VulnSeverity::Unknown),
+                severity: VulnSeverity::from_label(&s(x, "Severity"))
+                    .unwrap_or(VulnSeverity::Unknown),
                 package: s(x, "PkgName"),
                 source: opt(x, "SrcName").unwrap_or_else(|| s(x, "PkgName")),
                 installed: s(x, "InstalledVersion"),
@@ -125,7 +162,12 @@ pub fn parse_trivy(v: &Value) -> Vec<Finding> {
 /// Normalises `grype -o json` output.
 pub fn parse_grype(v: &Value) -> Vec<Finding> {
     let mut out = Vec::new();
-    for m in v.get("matches").and_then(Value::as_array).into_iter().flatten() {
+    for m in v
+        .get("matches")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let (Some(vuln), Some(art)) = (m.get("vulnerability"), m.get("artifact")) else {
             continue;
         };
@@ -139,7 +181,12 @@ pub fn parse_grype(v: &Value) -> Vec<Finding> {
         let aliases = m
             .get("relatedVulnerabilities")
             .and_then(Value::as_array)
-            .map(|a| a.iter().map(|r| s(r, "id")).filter(|x| !x.is_empty()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|r| s(r, "id"))
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         let source = art
             .get("upstreams")
@@ -151,7 +198,8 @@ pub fn parse_grype(v: &Value) -> Vec<Finding> {
         out.push(Finding {
             id: s(vuln, "id"),
             aliases,
-            severity: VulnSeverity::from_label(&s(vuln, "severity")).unwrap_or(VulnSeverity::Unknown),
+            severity: VulnSeverity::from_label(&s(vuln, "severity"))
+                .unwrap_or(VulnSeverity::Unknown),
             package: s(art, "name"),
             source,
             installed: s(art, "version"),
@@ -178,8 +226,14 @@ mod tests {
         ]}]});
         let f = parse_trivy(&v);
         assert_eq!(f.len(), 2);
-        assert_eq!((f[0].source.as_str(), f[0].fixed.as_deref(), f[0].severity), ("openssl", Some("3.3.2-r1"), VulnSeverity::Medium));
-        assert_eq!((f[1].source.as_str(), f[1].fixed.as_deref(), f[1].severity), ("busybox", None, VulnSeverity::Unknown));
+        assert_eq!(
+            (f[0].source.as_str(), f[0].fixed.as_deref(), f[0].severity),
+            ("openssl", Some("3.3.2-r1"), VulnSeverity::Medium)
+        );
+        assert_eq!(
+            (f[1].source.as_str(), f[1].fixed.as_deref(), f[1].severity),
+            ("busybox", None, VulnSeverity::Unknown)
+        );
         assert!(parse_trivy(&json!({"Results": "nope"})).is_empty());
     }
 

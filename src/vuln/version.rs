@@ -82,7 +82,9 @@ impl<'a> DpkgVersion<'a> {
         }
         let ok = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'~' | b'-' | b':');
         if !upstream.bytes().all(ok) || !revision.bytes().all(ok) {
-            return Err(err("it contains characters other than letters, digits and . + ~ - :"));
+            return Err(err(
+                "it contains characters other than letters, digits and . + ~ - :",
+            ));
         }
         Ok(Self {
             epoch,
@@ -227,7 +229,9 @@ impl<'a> ApkVersion<'a> {
         loop {
             let (d, r) = split_run(rest, |c| c.is_ascii_digit());
             if d.is_empty() {
-                return Err(err("it must start with a number, and every '.' must be followed by one"));
+                return Err(err(
+                    "it must start with a number, and every '.' must be followed by one",
+                ));
             }
             numbers.push(d);
             rest = r;
@@ -285,7 +289,11 @@ impl<'a> ApkVersion<'a> {
         }
         let n = self.suffixes.len().max(o.suffixes.len());
         for i in 0..n {
-            let a = self.suffixes.get(i).copied().unwrap_or((SuffixKind::None, ""));
+            let a = self
+                .suffixes
+                .get(i)
+                .copied()
+                .unwrap_or((SuffixKind::None, ""));
             let b = o.suffixes.get(i).copied().unwrap_or((SuffixKind::None, ""));
             let c = a.0.cmp(&b.0).then_with(|| cmp_digits(a.1, b.1));
             if c != Ordering::Equal {
@@ -442,8 +450,13 @@ mod tests {
 
     #[test]
     fn apk_parse_rejects_garbage() {
-        for bad in ["", "a1", "1..2", "1.0_foo", "1.0-x", "1.0-r", "1.0_rc1a", "1.0~xyz", "1.0-1"] {
-            assert!(ApkVersion::parse(bad).is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "", "a1", "1..2", "1.0_foo", "1.0-x", "1.0-r", "1.0_rc1a", "1.0~xyz", "1.0-1",
+        ] {
+            assert!(
+                ApkVersion::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
         for good in ["1", "1.2.3a_rc1_p2~abcd-r10", "0.0.0-r0", "2024.1"] {
             assert!(ApkVersion::parse(good).is_ok(), "{good:?} should parse");
