@@ -125,7 +125,9 @@ fn round_trip_with_skopeo_and_pull_back() {
     ]);
     r.assert_success();
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(v["Digest"], imgs[1].manifest_digest.to_string());
+    // skopeo resolved the index to our arm64 entry and read its config.
+    assert_eq!(v["Architecture"], "arm64", "{v}");
+    assert_eq!(v["Layers"][0], imgs[1].layers[0].digest.to_string(), "{v}");
 
     // skopeo copies it back byte for byte.
     let out = tempfile::tempdir().unwrap();

@@ -65,6 +65,20 @@ pub fn resolve(
     stage: &BlobStore,
     params: &LayerParams,
 ) -> Result<ResolvedBase, BaseError> {
+    open(base, platforms, false, work, stage, params)
+}
+
+/// Opens any image source. With no platforms asked for, `all_when_unspecified`
+/// returns every platform (for `audit`); otherwise a single-platform source
+/// decides and a multi-platform one gives the host's platform (for bases).
+pub fn open(
+    base: &Transport,
+    platforms: &[Platform],
+    all_when_unspecified: bool,
+    work: &Path,
+    stage: &BlobStore,
+    params: &LayerParams,
+) -> Result<ResolvedBase, BaseError> {
     let name = base.to_string();
     let serr = |source| BaseError::Store {
         base: name.clone(),
@@ -86,7 +100,11 @@ pub fn resolve(
         Transport::Docker(_) => return Err(BaseError::RegistryUnsupported { base: name }),
     };
     let offered: Vec<&PlatformImage> = source.images.images.iter().collect();
-    let chosen = select(&name, &offered, platforms)?;
+    let chosen = if platforms.is_empty() && all_when_unspecified {
+        source.images.images.clone()
+    } else {
+        select(&name, &offered, platforms)?
+    };
     let digest = source.images.index_digest.clone().or_else(|| {
         if offered.len() == 1 {
             Some(offered[0].manifest_digest.clone())

@@ -2,6 +2,7 @@
 //! each subcommand parses its arguments, calls the library, and maps the
 //! result to text, JSON and an exit code.
 
+mod audit;
 mod build;
 mod common;
 
@@ -34,6 +35,16 @@ pub struct Cli {
 pub enum Command {
     /// Build an image from builder.toml.
     Build(build::BuildArgs),
+    /// Check any image against the security policy (the same checks as the build gate).
+    Audit(audit::AuditArgs),
+    /// Explain what a check means and how to fix it.
+    Explain(audit::ExplainArgs),
+    /// List every check with its severity.
+    Checks {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn main() -> i32 {
@@ -51,5 +62,8 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Build(a) => build::run(a),
+        Command::Audit(a) => audit::run(a),
+        Command::Explain(a) => audit::explain(a),
+        Command::Checks { json } => audit::checks(json),
     }
 }

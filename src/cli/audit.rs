@@ -1,0 +1,226 @@
+//! `ironhull audit`, `ironhull checks` and `ironhull explain`.
+
+use super::common::{cache_dir, use_color};
+use super::exit;
+use ironhull::base::resolve::open;
+use ironhull::image::Platform;
+use ironhull::layer::LayerParams;
+use ironhull::policy::{self, Policy, Severity, render};
+use ironhull::reference::Transport;
+use ironhull::store::BlobStore;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ironhull audit oci:out/hello:1.0.0\n  ironhull audit rootfs:alpine-minirootfs.tar.gz --fail-on info\n  ironhull audit docker-archive:app.tar --format sarif > audit.sarif\n  ironhull audit oci-archive:app.tar --policy audit-policy.toml --format json"
+)]
+pub struct AuditArgs {
+    /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or rootfs:FILE.
+    pub image: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, default_value = "high", value_parser = parse_severity)]
+    pub fail_on: Severity,
+    /// A policy file (TOML) that overrides severities or allow-lists paths, each with a reason.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Audit only this platform (os/arch[/variant]); default: every platform in the image.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Blob cache directory for extracted archives.
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+pub fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse::<Severity>().map_err(|e| e.to_string())
+}
+
+fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {msg}");
+    code
+}
+
+pub fn run(a: AuditArgs) -> i32 {
+    let transport = match Transport::parse_base(&a.image) {
+        Ok(t) => t,
+        Err(e) => return fail(exit::INPUT, format!("image {:?}: {e}", a.image)),
+    };
+    if matches!(transport, Transport::Static) {
+        return fail(
+            exit::INPUT,
+            "`static` is the built-in base, not an image to audit; audit a built image such as oci:DIR:TAG",
+        );
+    }
+    let policy = match &a.policy {
+        Some(p) => match Policy::load(p) {
+            Ok(p) => p,
+            Err(e) => return fail(exit::INPUT, e),
+        },
+        None => Policy::default(),
+    };
+    let platforms = match &a.platform {
+        Some(p) => match Platform::parse(p) {
+            Some(p) => vec![p],
+            None => {
+                return fail(
+                    exit::INPUT,
+                    format!(
+                        "--platform {p:?} is not os/arch[/variant], e.g. linux/amd64 or linux/arm/v7"
+                    ),
+                );
+            }
+        },
+        None => vec![],
+    };
+    let cache = cache_dir(a.cache_dir.as_deref());
+    let work = match std::fs::create_dir_all(&cache)
+        .and_then(|_| tempfile::Builder::new().prefix("audit-").tempdir_in(&cache))
+    {
+        Ok(w) => w,
+        Err(e) => {
+            return fail(
+                exit::IO,
+                format!("cannot create a work directory in {}: {e}", cache.display()),
+            );
+        }
+    };
+    let stage = match BlobStore::open(work.path().join("blobs")) {
+        Ok(s) => s,
+        Err(e) => return fail(exit::IO, e),
+    };
+    let image = match open(
+        &transport,
+        &platforms,
+        true,
+        work.path(),
+        &stage,
+        &LayerParams::default(),
+    ) {
+        Ok(i) => i,
+        Err(e) => return fail(exit::INPUT, e),
+    };
+    let mut worst = exit::OK;
+    let mut docs = Vec::new();
+    for img in &image.images {
+        let report = match policy::audit_image(img, &image.blobs, &policy) {
+            Ok(r) => r,
+            Err(e) => return fail(exit::INPUT, format!("{}: {e}", img.platform)),
+        };
+        let name = if image.images.len() > 1 {
+            format!("{} ({})", a.image, img.platform)
+        } else {
+            a.image.clone()
+        };
+        match a.format {
+            Format::Text => print!("{}", render::to_text(&name, &report, use_color_stdout())),
+            Format::Json | Format::Sarif => docs.push((name, report.clone())),
+        }
+        if report.fails(a.fail_on) {
+            worst = exit::POLICY;
+        }
+    }
+    match a.format {
+        Format::Text => {}
+        Format::Json => {
+            let v: Vec<_> = docs.iter().map(|(n, r)| render::to_json(n, r)).collect();
+            let out = if v.len() == 1 {
+                v.into_iter().next().unwrap_or_default()
+            } else {
+                serde_json::Value::Array(v)
+            };
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        }
+        Format::Sarif => {
+            // One SARIF log; each platform is a run.
+            let mut runs = Vec::new();
+            for (n, r) in &docs {
+                let s = render::to_sarif(n, r);
+                if let Some(rs) = s.get("runs").and_then(|x| x.as_array()) {
+                    runs.extend(rs.iter().cloned());
+                }
+            }
+            let mut log = docs
+                .first()
+                .map(|(n, r)| render::to_sarif(n, r))
+                .unwrap_or_default();
+            log["runs"] = serde_json::Value::Array(runs);
+            println!("{}", serde_json::to_string_pretty(&log).unwrap_or_default());
+        }
+    }
+    worst
+}
+
+fn use_color_stdout() -> bool {
+    use std::io::IsTerminal;
+    use_color() && std::io::stdout().is_terminal()
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  ironhull explain SH-001\n  ironhull explain usr-001")]
+pub struct ExplainArgs {
+    /// A check ID such as SH-001 (see `ironhull checks`).
+    pub id: String,
+}
+
+/// The text `ironhull explain` prints for one check.
+pub fn explanation(c: &policy::Check) -> String {
+    let mut s = format!("{} — {}\nseverity: {}\n", c.id, c.title, c.severity);
+    if c.core {
+        s.push_str("core check: `ironhull build` never waives it\n");
+    }
+    s.push_str(&format!("\n{}\n\nfix: {}\n", c.description, c.fix));
+    if !c.anchors.is_empty() {
+        s.push_str(&format!("maps to: {}\n", c.anchors.join(", ")));
+    }
+    s
+}
+
+pub fn explain(a: ExplainArgs) -> i32 {
+    let id = a.id.to_ascii_uppercase();
+    match policy::catalog::lookup(&id) {
+        Some(c) => {
+            print!("{}", explanation(c));
+            exit::OK
+        }
+        None => {
+            let hint = policy::catalog::suggest(&id)
+                .map(|s| format!("; did you mean {s}?"))
+                .unwrap_or_default();
+            fail(
+                exit::INPUT,
+                format!("no check {id:?}{hint} Run `ironhull checks` for the list."),
+            )
+        }
+    }
+}
+
+pub fn checks(json: bool) -> i32 {
+    if json {
+        let v: Vec<_> = policy::catalog()
+            .iter()
+            .map(|c| serde_json::json!({"id": c.id, "severity": c.severity.as_str(), "title": c.title, "core": c.core, "anchors": c.anchors, "fix": c.fix}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        for c in policy::catalog() {
+            println!(
+                "{:<8} {:<8} {}{}",
+                c.id,
+                c.severity.as_str(),
+                c.title,
+                if c.core { "  [core]" } else { "" }
+            );
+        }
+    }
+    exit::OK
+}
