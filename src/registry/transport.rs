@@ -83,6 +83,7 @@ pub(crate) struct Transport {
     schemes: Mutex<HashMap<String, &'static str>>,
     auth: Mutex<HashMap<(String, String), Arc<CachedAuth>>>,
     creds: Mutex<HashMap<String, Option<Credential>>>,
+    creds_lookup: Mutex<()>,
     helper_path: Option<OsString>,
     pub(crate) progress: Reporter,
     /// Blobs up to this size are uploaded with one PUT; larger ones in
@@ -296,6 +297,7 @@ impl Transport {
             schemes: Mutex::new(HashMap::new()),
             auth: Mutex::new(HashMap::new()),
             creds: Mutex::new(HashMap::new()),
+            creds_lookup: Mutex::new(()),
             helper_path,
             progress,
             monolithic_limit: 32 * 1024 * 1024,
@@ -368,6 +370,10 @@ impl Transport {
             let agent = self.agent(host)?;
             match agent.get(format!("https://{host}/v2/")).call() {
                 Ok(_) => "https",
+                // The server speaks TLS but we do not trust it: stay on
+                // HTTPS so the user sees the certificate error instead of a
+                // silent downgrade.
+                Err(e) if format!("{e:?}").to_ascii_lowercase().contains("certificate") => "https",
                 Err(_) => "http",
             }
         };
@@ -380,6 +386,8 @@ impl Transport {
     }
 
     fn credential(&self, registry: &str) -> Result<Option<Credential>, RegistryError> {
+        // Serialize lookups so parallel transfers run a helper only once.
+        let _one_at_a_time = lock(&self.creds_lookup);
         if let Some(c) = lock(&self.creds).get(registry) {
             return Ok(c.clone());
         }
