@@ -33,14 +33,26 @@ fn one_image(marker: &str) -> (tempfile::TempDir, BlobStore, PlatformImage, Desc
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
     let img = reg::image(&store, &Platform::linux("amd64", None), marker.as_bytes());
-    let top = Descriptor::new(media::OCI_MANIFEST, img.manifest_digest.clone(), img.manifest_bytes.len() as u64);
+    let top = Descriptor::new(
+        media::OCI_MANIFEST,
+        img.manifest_digest.clone(),
+        img.manifest_bytes.len() as u64,
+    );
     (dir, store, img, top)
 }
 
 fn push(client: &Client, r: &str, marker: &str) -> Result<ironhull::digest::Digest, RegistryError> {
     let (_d, store, img, top) = one_image(marker);
     let r = Reference::parse(r).unwrap();
-    client.push(&r, &["1".into()], &top, &img.manifest_bytes, std::slice::from_ref(&img), &store, None)
+    client.push(
+        &r,
+        &["1".into()],
+        &top,
+        &img.manifest_bytes,
+        std::slice::from_ref(&img),
+        &store,
+        None,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -82,27 +94,39 @@ fn tls_htpasswd_login_push_and_errors() {
 
     // Without the CA: a TLS verification error, not a silent downgrade.
     let untrusted = Client::new(opts(cfg.path(), None)).unwrap();
-    let e = push(&untrusted, &format!("{host}/tls/app:1"), "x").unwrap_err().to_string();
+    let e = push(&untrusted, &format!("{host}/tls/app:1"), "x")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains(&format!("cannot reach registry {host}")), "{e}");
 
     // No credentials: unauthorized, with the login advice.
     let client = Client::new(o.clone()).unwrap();
     let e = push(&client, &format!("{host}/tls/app:1"), "x").unwrap_err();
     assert!(matches!(e, RegistryError::Unauthorized { .. }), "{e}");
-    assert!(e.to_string().contains(&format!("run `ironhull login {host}`")), "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("run `ironhull login {host}`")),
+        "{e}"
+    );
 
     // Wrong password: login fails, nothing is written.
     let e = registry::login(host, "alice", "wrong-password-123", &o).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, RegistryError::Unauthorized { .. }), "{msg}");
     assert!(!msg.contains("wrong-password-123"), "secret leaked: {msg}");
-    assert!(!cfg.path().join("config.json").exists(), "failed login must not write the config");
+    assert!(
+        !cfg.path().join("config.json").exists(),
+        "failed login must not write the config"
+    );
 
     // Right password: config.json holds the base64 auth; push then works.
     registry::login(host, "alice", "wonderland", &o).unwrap();
     let text = std::fs::read_to_string(cfg.path().join("config.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["auths"][host.as_str()]["auth"], "YWxpY2U6d29uZGVybGFuZA==");
+    assert_eq!(
+        v["auths"][host.as_str()]["auth"],
+        "YWxpY2U6d29uZGVybGFuZA=="
+    );
     let client = Client::new(o.clone()).unwrap();
     let d = push(&client, &format!("{host}/tls/app:1"), "tls").unwrap();
 
@@ -126,12 +150,20 @@ fn tls_htpasswd_login_push_and_errors() {
     // Pull back over TLS with stored credentials.
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = BlobStore::open(cache_dir.path()).unwrap();
-    let set = client.pull(&Reference::parse(&format!("{host}/tls/app:1")).unwrap(), &[], &cache).unwrap();
+    let set = client
+        .pull(
+            &Reference::parse(&format!("{host}/tls/app:1")).unwrap(),
+            &[],
+            &cache,
+        )
+        .unwrap();
     assert_eq!(set.images[0].manifest_digest, d);
 
     // Logout removes the entry; pushes are unauthorized again.
     registry::logout(host, &o).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cfg.path().join("config.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cfg.path().join("config.json")).unwrap())
+            .unwrap();
     assert!(v["auths"].get(host.as_str()).is_none());
     let e = push(&Client::new(o).unwrap(), &format!("{host}/tls/app:2"), "y").unwrap_err();
     assert!(matches!(e, RegistryError::Unauthorized { .. }), "{e}");
@@ -163,7 +195,11 @@ fn credentials_from_helper_script_on_path() {
     push(&client, &format!("{host}/helper/app:1"), "helper").unwrap();
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(calls.lines().any(|l| l == format!("get {host}")), "{calls}");
-    assert_eq!(calls.lines().count(), 1, "credentials are looked up once per client: {calls}");
+    assert_eq!(
+        calls.lines().count(),
+        1,
+        "credentials are looked up once per client: {calls}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -180,7 +216,11 @@ struct TokenEnv {
 fn policy() -> reg::TokenPolicy {
     reg::TokenPolicy {
         users: vec![
-            ("pusher".into(), "push-pw".into(), vec!["pull".into(), "push".into()]),
+            (
+                "pusher".into(),
+                "push-pw".into(),
+                vec!["pull".into(), "push".into()],
+            ),
             ("reader".into(), "read-pw".into(), vec!["pull".into()]),
         ],
         anon_actions: vec!["pull".into()],
@@ -219,7 +259,11 @@ fn token_env() -> Option<&'static TokenEnv> {
 fn config_with(dir: &Path, host: &str, user: &str, pw: &str) {
     use base64::Engine as _;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
-    std::fs::write(dir.join("config.json"), format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#)).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -234,14 +278,23 @@ fn token_auth_push_pull_scope_and_wrong_password() {
     let before = env.tokens.count();
     let d = push(&client, &format!("{host}/tok/app:1"), "token").unwrap();
     let fetched = env.tokens.count() - before;
-    assert!((1..=2).contains(&fetched), "expected the token to be cached, fetched {fetched} tokens");
+    assert!(
+        (1..=2).contains(&fetched),
+        "expected the token to be cached, fetched {fetched} tokens"
+    );
 
     // Anonymous pull is allowed by the token server's policy.
     let anon_cfg = tempfile::tempdir().unwrap();
     let anon = Client::new(opts(anon_cfg.path(), None)).unwrap();
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = BlobStore::open(cache_dir.path()).unwrap();
-    let set = anon.pull(&Reference::parse(&format!("{host}/tok/app:1")).unwrap(), &[], &cache).unwrap();
+    let set = anon
+        .pull(
+            &Reference::parse(&format!("{host}/tok/app:1")).unwrap(),
+            &[],
+            &cache,
+        )
+        .unwrap();
     assert_eq!(set.images[0].manifest_digest, d);
     // ... but anonymous push is unauthorized, with login advice.
     let e = push(&anon, &format!("{host}/tok/app:2"), "anon").unwrap_err();
@@ -251,18 +304,34 @@ fn token_auth_push_pull_scope_and_wrong_password() {
     // The reader has credentials but no push scope: denied.
     let rcfg = tempfile::tempdir().unwrap();
     config_with(rcfg.path(), host, "reader", "read-pw");
-    let e = push(&Client::new(opts(rcfg.path(), None)).unwrap(), &format!("{host}/tok/app:3"), "reader").unwrap_err();
+    let e = push(
+        &Client::new(opts(rcfg.path(), None)).unwrap(),
+        &format!("{host}/tok/app:3"),
+        "reader",
+    )
+    .unwrap_err();
     assert!(matches!(e, RegistryError::Denied { .. }), "{e}");
-    assert!(e.to_string().contains("may not push repository tok/app"), "{e}");
+    assert!(
+        e.to_string().contains("may not push repository tok/app"),
+        "{e}"
+    );
 
     // Wrong password: the token server refuses; the message names the
     // registry and never the password.
     let wcfg = tempfile::tempdir().unwrap();
     config_with(wcfg.path(), host, "pusher", "not-the-password");
-    let e = push(&Client::new(opts(wcfg.path(), None)).unwrap(), &format!("{host}/tok/app:4"), "wrong").unwrap_err();
+    let e = push(
+        &Client::new(opts(wcfg.path(), None)).unwrap(),
+        &format!("{host}/tok/app:4"),
+        "wrong",
+    )
+    .unwrap_err();
     let msg = format!("{e} {e:?}");
     assert!(matches!(e, RegistryError::Unauthorized { .. }), "{msg}");
-    assert!(msg.contains(host.as_str()) && !msg.contains("not-the-password"), "{msg}");
+    assert!(
+        msg.contains(host.as_str()) && !msg.contains("not-the-password"),
+        "{msg}"
+    );
 
     // login() against a token registry verifies through the token server.
     let lcfg = tempfile::tempdir().unwrap();
@@ -290,10 +359,17 @@ fn token_server_down_is_a_clear_error() {
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = BlobStore::open(cache_dir.path()).unwrap();
     let e = client
-        .pull(&Reference::parse(&format!("{}/x/y:1", registry.host)).unwrap(), &[], &cache)
+        .pull(
+            &Reference::parse(&format!("{}/x/y:1", registry.host)).unwrap(),
+            &[],
+            &cache,
+        )
         .unwrap_err();
     assert!(matches!(e, RegistryError::TokenServer { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains(&format!("127.0.0.1:{dead}/token")) && msg.contains("cannot connect"), "{msg}");
+    assert!(
+        msg.contains(&format!("127.0.0.1:{dead}/token")) && msg.contains("cannot connect"),
+        "{msg}"
+    );
     assert_eq!(reg::blob_count(cache_dir.path()), 0);
 }

@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn finds_private_keys() {
-        let data = b"xx\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----\n";
+        let data = b"xx\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\n-----END RSA PRIVATE KEY-----\n";
         let mut r = Inspector::new(&data[..]);
         std::io::copy(&mut r, &mut std::io::sink()).unwrap();
         assert!(!r.finish().secrets.is_empty());

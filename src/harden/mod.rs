@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod apk;
+pub mod dpkg;
 pub mod plan;
 pub mod rules;
 
@@ -129,7 +130,7 @@ pub fn harden(
 ) -> Result<Hardened, HardenError> {
     let opts = ReadOptions::default();
     // Pass 1: merged view, and every entry of every layer (metadata only).
-    let mut tree = MergedTree::with_capture(CaptureSet::standard());
+    let mut tree = MergedTree::with_capture(CaptureSet::standard().with_dir(plan::DPKG_INFO));
     let mut per_layer: Vec<Vec<Entry>> = Vec::new();
     for (i, layer) in base.layers.iter().enumerate() {
         let mut entries = Vec::new();

@@ -4,14 +4,17 @@
 //! entry by entry ([`Plan::action`]), so shadowed copies in lower layers are
 //! removed too and the removed bytes never ship in any blob.
 
-use super::apk;
 use super::rules::{self, Reason};
+use super::{apk, dpkg};
 use crate::fs::merge::MergedTree;
 use crate::fs::{Entry, EntryKind, ImagePath};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Paths of the apk installed database, newest location first.
 pub const APK_DBS: &[&str] = &["lib/apk/db/installed", "usr/lib/apk/db/installed"];
+
+/// dpkg's per-package control files (file lists, checksums, scripts).
+pub const DPKG_INFO: &str = "var/lib/dpkg/info";
 
 /// What to do with one entry of a base layer.
 #[derive(Debug, PartialEq, Eq)]
@@ -56,6 +59,7 @@ impl Plan {
         }
         plan.remove_links_to_removed(tree);
         plan.drop_apk_packages(tree);
+        plan.drop_dpkg_packages(tree);
         plan.remove_links_to_removed(tree);
         plan
     }
@@ -151,6 +155,82 @@ impl Plan {
         }
     }
 
+    /// The same for dpkg: `status` stanzas, distroless `status.d/<pkg>` files,
+    /// and the `info/<pkg>.*` control files of dropped packages.
+    fn drop_dpkg_packages(&mut self, tree: &MergedTree) {
+        let (Ok(info), Ok(statusd), Ok(status)) = (
+            ImagePath::parse(DPKG_INFO),
+            ImagePath::parse("var/lib/dpkg/status.d"),
+            ImagePath::parse("var/lib/dpkg/status"),
+        ) else {
+            return;
+        };
+        let mut control: Vec<(String, ImagePath, &[u8])> = Vec::new();
+        for dir in [&info, &statusd] {
+            for (p, _) in tree.children(dir) {
+                if let Some(bytes) = tree.content(p) {
+                    control.push((p.file_name().to_string(), p.clone(), bytes));
+                }
+            }
+        }
+        let owners = dpkg::ownership(control.iter().map(|(n, _, b)| (n.as_str(), *b)));
+        let dropped: BTreeSet<String> = owners
+            .iter()
+            .filter(|(_, files)| {
+                files.iter().any(|f| {
+                    ImagePath::parse(f).ok().is_some_and(|fp| {
+                        self.is_removed(&fp).is_some()
+                            && tree.get(&fp).is_some_and(|n| !n.entry.is_dir())
+                    })
+                })
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        if dropped.is_empty() {
+            return;
+        }
+        for pkg in &dropped {
+            for f in owners.get(pkg).into_iter().flatten() {
+                if let Ok(fp) = ImagePath::parse(f)
+                    && self.is_removed(&fp).is_none()
+                    && tree.get(&fp).is_some_and(|n| !n.entry.is_dir())
+                {
+                    self.removed.insert(fp, Reason::PackageRemoved(pkg.clone()));
+                }
+            }
+        }
+        // Control files: info/<pkg>[:arch].* and status.d/<pkg>[.md5sums].
+        for (name, path, _) in &control {
+            let pkg = dpkg::split_info_name(name)
+                .map(|(p, _)| p)
+                .unwrap_or(name.as_str());
+            if dropped.contains(pkg)
+                || (path.starts_with(&statusd) && dropped.contains(name.as_str()))
+            {
+                self.removed
+                    .insert(path.clone(), Reason::PackageRemoved(pkg.to_string()));
+            }
+        }
+        for (p, _) in tree.children(&statusd) {
+            if dropped.contains(p.file_name()) {
+                self.removed
+                    .insert(p.clone(), Reason::PackageRemoved(p.file_name().to_string()));
+            }
+        }
+        if let (Some(node), Some(bytes)) = (tree.get(&status), tree.content(&status)) {
+            let text = String::from_utf8_lossy(bytes);
+            let kept: Vec<_> = dpkg::parse_status(&text)
+                .into_iter()
+                .filter(|s| !dropped.contains(&s.package))
+                .collect();
+            self.replacements.insert(
+                status,
+                (node.layer, dpkg::render_status(&kept).into_bytes()),
+            );
+        }
+        self.dropped_packages.extend(dropped);
+    }
+
     /// Decides one entry of layer `layer`. `dropped_here` holds the paths already
     /// dropped from this layer, so hardlinks to them are dropped too.
     pub fn action(
@@ -180,5 +260,138 @@ impl Plan {
         } else {
             Action::Keep
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::merge::CaptureSet;
+
+    fn add(t: &mut MergedTree, p: &str, kind: EntryKind, mode: u32, content: Option<&str>) {
+        let mut e = Entry::new(ImagePath::parse(p).unwrap(), kind, mode);
+        if let Some(c) = content {
+            e.size = c.len() as u64;
+        }
+        t.insert(0, e);
+        if let Some(c) = content {
+            t.set_content(&ImagePath::parse(p).unwrap(), c.as_bytes().to_vec());
+        }
+    }
+
+    #[test]
+    fn debian_shell_and_package_manager_leave_the_dpkg_database() {
+        let mut t = MergedTree::with_capture(CaptureSet::standard().with_dir(DPKG_INFO));
+        for d in [
+            "bin",
+            "usr",
+            "usr/bin",
+            "var",
+            "var/lib",
+            "var/lib/dpkg",
+            "var/lib/dpkg/info",
+        ] {
+            add(&mut t, d, EntryKind::Dir, 0o755, None);
+        }
+        add(&mut t, "bin/bash", EntryKind::File, 0o755, Some("ELF"));
+        add(
+            &mut t,
+            "bin/rbash",
+            EntryKind::Symlink {
+                target: "bash".into(),
+            },
+            0o777,
+            None,
+        );
+        add(
+            &mut t,
+            "usr/bin/clear_console",
+            EntryKind::File,
+            0o755,
+            Some("ELF"),
+        );
+        add(&mut t, "usr/bin/ls", EntryKind::File, 0o755, Some("ELF"));
+        add(
+            &mut t,
+            "var/lib/dpkg/info/bash.list",
+            EntryKind::File,
+            0o644,
+            Some("/.\n/bin\n/bin/bash\n/usr/bin/clear_console\n"),
+        );
+        add(
+            &mut t,
+            "var/lib/dpkg/info/bash.postinst",
+            EntryKind::File,
+            0o755,
+            Some("#!/bin/sh\n"),
+        );
+        add(
+            &mut t,
+            "var/lib/dpkg/info/coreutils:amd64.list",
+            EntryKind::File,
+            0o644,
+            Some("/usr/bin/ls\n"),
+        );
+        add(
+            &mut t,
+            "var/lib/dpkg/status",
+            EntryKind::File,
+            0o644,
+            Some(
+                "Package: bash\nStatus: install ok installed\n\nPackage: coreutils\nStatus: install ok installed\n\n",
+            ),
+        );
+        let plan = Plan::compute(&t);
+        assert_eq!(plan.dropped_packages, BTreeSet::from(["bash".to_string()]));
+        for gone in [
+            "bin/bash",
+            "bin/rbash",
+            "usr/bin/clear_console",
+            "var/lib/dpkg/info/bash.list",
+            "var/lib/dpkg/info/bash.postinst",
+        ] {
+            assert!(
+                plan.removed.contains_key(&ImagePath::parse(gone).unwrap()),
+                "{gone} should be removed"
+            );
+        }
+        assert!(
+            !plan
+                .removed
+                .contains_key(&ImagePath::parse("usr/bin/ls").unwrap())
+        );
+        let (_, status) = &plan.replacements[&ImagePath::parse("var/lib/dpkg/status").unwrap()];
+        assert_eq!(
+            String::from_utf8_lossy(status),
+            "Package: coreutils\nStatus: install ok installed\n\n"
+        );
+    }
+
+    #[test]
+    fn distroless_status_d_without_shells_is_untouched() {
+        let mut t = MergedTree::with_capture(CaptureSet::standard().with_dir(DPKG_INFO));
+        for d in ["var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/status.d"] {
+            add(&mut t, d, EntryKind::Dir, 0o755, None);
+        }
+        add(
+            &mut t,
+            "var/lib/dpkg/status.d/base-files",
+            EntryKind::File,
+            0o644,
+            Some("Package: base-files\n"),
+        );
+        add(
+            &mut t,
+            "var/lib/dpkg/status.d/base-files.md5sums",
+            EntryKind::File,
+            0o644,
+            Some("00  etc/debian_version\n"),
+        );
+        let plan = Plan::compute(&t);
+        assert!(
+            plan.removed.is_empty()
+                && plan.replacements.is_empty()
+                && plan.dropped_packages.is_empty()
+        );
     }
 }

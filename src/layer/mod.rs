@@ -19,6 +19,7 @@
 //!   compressor is the exact flate2/zlib-rs version pinned in Cargo.toml.
 
 pub mod header;
+pub mod pgzip;
 pub mod time;
 
 pub use header::{EntryHeaders, PaxExtension, header_for};
@@ -183,7 +184,8 @@ pub fn normalize(entry: &Entry, params: &LayerParams) -> Entry {
 /// variant with its own `finish`.
 enum Compressor {
     // Boxed: the encoder's state is large and the enum is moved around.
-    Gzip(Box<flate2::write::GzEncoder<BlobWriter>>),
+    // Block-parallel and deterministic: see [`pgzip`].
+    Gzip(Box<pgzip::ParGzEncoder<BlobWriter>>),
     Plain(BlobWriter),
 }
 
@@ -194,12 +196,9 @@ impl Compressor {
                 if level > 9 {
                     return Err(LayerError::BadCompressionLevel { level });
                 }
-                // Pinned header: no name, no comment, mtime 0, OS 255
-                // ("unknown", also Go's default). XFL follows the level.
-                let enc = flate2::GzBuilder::new()
-                    .mtime(0)
-                    .operating_system(255)
-                    .write(out, flate2::Compression::new(level));
+                // Pinned header (no name, mtime 0, OS 255, XFL from the
+                // level); output is independent of the thread count.
+                let enc = pgzip::ParGzEncoder::new(out, level, pgzip::default_threads());
                 Compressor::Gzip(Box::new(enc))
             }
             Compression::None => Compressor::Plain(out),

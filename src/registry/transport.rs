@@ -373,7 +373,13 @@ impl Transport {
                 // The server speaks TLS but we do not trust it: stay on
                 // HTTPS so the user sees the certificate error instead of a
                 // silent downgrade.
-                Err(e) if format!("{e:?}").to_ascii_lowercase().contains("certificate") => "https",
+                Err(e)
+                    if format!("{e:?}")
+                        .to_ascii_lowercase()
+                        .contains("certificate") =>
+                {
+                    "https"
+                }
                 Err(_) => "http",
             }
         };

@@ -634,3 +634,142 @@ pub fn digest_file(path: impl AsRef<Path>) -> String {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     digest.to_string()
 }
+
+// ---------------------------------------------------------------------------
+// ironhull build helpers (shared by the build_* integration tests)
+// ---------------------------------------------------------------------------
+
+/// `ironhull build -f <spec> --cache-dir <cache> <extra...>`: every test passes
+/// its own cache so tests never share (or pollute) `~/.cache/ironhull`.
+pub fn ironhull_build(spec: &Path, cache: &Path, extra: &[&str]) -> Command {
+    let mut cmd = ironhull();
+    cmd.arg("build")
+        .arg("-f")
+        .arg(spec)
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(extra);
+    cmd
+}
+
+/// The digest `ironhull build` printed (the last stdout line), checked to be
+/// a well-formed `sha256:<64 hex>`.
+#[track_caller]
+pub fn printed_digest(r: &Run) -> String {
+    let digest = r.stdout.trim().lines().last().unwrap_or_default().trim();
+    let hex = digest.strip_prefix("sha256:").unwrap_or_else(|| {
+        panic!(
+            "ironhull build must print the digest last, got:\n{}",
+            r.describe()
+        )
+    });
+    assert!(
+        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "not a sha256 digest: {digest:?}"
+    );
+    digest.to_string()
+}
+
+/// The `{"error": {...}}` object that `ironhull build --json` prints on
+/// failure, as `(kind, message, exitCode)`.
+#[track_caller]
+pub fn json_error(r: &Run) -> (String, String, i64) {
+    let line = r
+        .stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON object on stdout:\n{}", r.describe()));
+    let v: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", r.describe()));
+    let err = &v["error"];
+    assert!(
+        err.is_object(),
+        "expected an {{\"error\": ...}} object:\n{}",
+        r.describe()
+    );
+    (
+        err["kind"].as_str().unwrap_or_default().to_string(),
+        err["message"].as_str().unwrap_or_default().to_string(),
+        err["exitCode"].as_i64().unwrap_or(-1),
+    )
+}
+
+/// Reads a JSON file, panicking with the path on failure.
+#[track_caller]
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text =
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The digest that an OCI layout's `index.json` gives for `tag`.
+#[track_caller]
+pub fn layout_tag_digest(layout: &Path, tag: &str) -> String {
+    let index = read_json(&layout.join("index.json"));
+    let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+    let entry = manifests
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap_or_else(|| panic!("no manifest tagged {tag} in {}", layout.display()));
+    entry["digest"].as_str().unwrap_or_default().to_string()
+}
+
+/// Path of a blob in an OCI layout.
+pub fn layout_blob(layout: &Path, digest: &str) -> PathBuf {
+    layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"))
+}
+
+/// The image manifests reachable from `digest` in a layout (the manifest
+/// itself, or every manifest of an image index).
+#[track_caller]
+pub fn layout_manifests(layout: &Path, digest: &str) -> Vec<serde_json::Value> {
+    let doc = read_json(&layout_blob(layout, digest));
+    match doc["manifests"].as_array() {
+        Some(list) => list
+            .iter()
+            .flat_map(|m| layout_manifests(layout, m["digest"].as_str().unwrap_or_default()))
+            .collect(),
+        None => vec![doc],
+    }
+}
+
+/// Decompresses a (gzip or plain) layer blob fully into memory.
+#[track_caller]
+pub fn layer_bytes(blob: &Path) -> Vec<u8> {
+    let raw = fs::read(blob).unwrap_or_else(|e| panic!("cannot read {}: {e}", blob.display()));
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .unwrap_or_else(|e| panic!("{} is not valid gzip: {e}", blob.display()));
+        out
+    } else {
+        raw
+    }
+}
+
+/// Entry paths of an uncompressed tar stream, normalized to start with `/`
+/// (a leading `./` is dropped), in archive order.
+#[track_caller]
+pub fn tar_paths(tar_bytes: &[u8]) -> Vec<String> {
+    let mut archive = tar::Archive::new(tar_bytes);
+    let entries = archive
+        .entries()
+        .unwrap_or_else(|e| panic!("not a tar stream: {e}"));
+    entries
+        .map(|e| {
+            let e = e.unwrap_or_else(|e| panic!("bad tar entry: {e}"));
+            let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            let p = p.trim_start_matches("./").trim_end_matches('/').to_string();
+            format!("/{}", p.trim_start_matches('/'))
+        })
+        .collect()
+}
+
+/// True when `needle` occurs anywhere in `haystack`.
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}

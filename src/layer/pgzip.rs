@@ -1,0 +1,577 @@
+//! Deterministic, block-parallel gzip (the pigz scheme, with fixed blocks).
+//!
+//! Why: compressing is most of the cost of building a layer, and a single
+//! deflate stream uses one core. pigz shows how to use all of them without
+//! giving up a single, standard gzip member:
+//!
+//! ```text
+//! input ─▶ [block 0][block 1][block 2] …           (BLOCK_SIZE each, last one shorter)
+//!            │        │        │
+//!            ▼        ▼        ▼                     raw deflate, one per worker;
+//!          defl(0)  defl(1)  defl(2)                 block i uses the last 32 KiB of
+//!            │        │        │                     block i-1 as preset dictionary,
+//!            ▼        ▼        ▼                     ends with a sync flush (non-final)
+//! header ─ bytes0 ─ bytes1 ─ bytes2(final) ─ CRC32 ─ ISIZE
+//! ```
+//!
+//! Determinism: the bytes of block `i` are a pure function of
+//! (level, block `i`, the 32 KiB before it, whether it is last). The block
+//! size is a constant, never derived from the core count, and blocks are
+//! written strictly in order, so the output is identical for any thread count
+//! and any scheduling. The unit tests check 1, 2, 4 and 8 threads.
+//!
+//! Memory is bounded: at most `2 × threads` blocks (input plus output
+//! buffers, about 2 MiB each) are in flight; the writer blocks on the oldest
+//! block when the window is full. Buffers are recycled so a large layer does
+//! not allocate (and page-fault) a fresh MiB per block.
+//!
+//! Small inputs (one block) are compressed on the calling thread, and worker
+//! threads are only started once a second block exists, so the many tiny
+//! layers of a build cost no thread start-up.
+
+use flate2::{Compress, Crc, FlushCompress, Status};
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Uncompressed bytes per block. Fixed: changing it changes every layer
+/// digest ironhull produces, so it is part of the output format.
+pub const BLOCK_SIZE: usize = 1 << 20;
+
+/// Bytes of history given to each block as its preset dictionary (deflate's
+/// whole window, so parallel output compresses as well as a serial stream
+/// apart from the block boundaries).
+pub const DICT_SIZE: usize = 32 * 1024;
+
+/// The most worker threads ever used; more cores do not help much because
+/// hashing and writing stay serial.
+pub const MAX_THREADS: usize = 8;
+
+/// The worker count: `IRONHULL_THREADS` when set to a positive number (tests
+/// and benchmarks use it; it never changes the output), otherwise the
+/// available parallelism, capped at [`MAX_THREADS`].
+pub fn default_threads() -> usize {
+    let from_env = std::env::var("IRONHULL_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0);
+    match from_env {
+        Some(n) => n.min(64),
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(MAX_THREADS),
+    }
+}
+
+/// The gzip header: no name, no comment, mtime 0, OS 255 ("unknown"), and the
+/// XFL byte flate2 (and gzip) derive from the level, so output headers match
+/// the ones ironhull wrote before compression went parallel.
+fn header(level: u32) -> [u8; 10] {
+    let xfl = if level >= 9 {
+        2
+    } else if level <= 1 {
+        4
+    } else {
+        0
+    };
+    [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]
+}
+
+/// One block to compress. Buffers travel with the job and come back with the
+/// result so they can be reused.
+struct Job {
+    data: Vec<u8>,
+    /// The last [`DICT_SIZE`] bytes of the previous block, or empty for block 0.
+    dict: Vec<u8>,
+    last: bool,
+    out: Vec<u8>,
+    reply: SyncSender<io::Result<Done>>,
+}
+
+struct Done {
+    data: Vec<u8>,
+    dict: Vec<u8>,
+    out: Vec<u8>,
+    crc: Crc,
+}
+
+/// Compresses one block as raw deflate into `out` (cleared first). Non-final
+/// blocks end with a sync flush: the deflate block is closed and an empty
+/// stored block byte-aligns the output, with BFINAL unset, so the next
+/// block's bytes can simply follow.
+fn deflate_block(
+    c: &mut Compress,
+    dict: &[u8],
+    data: &[u8],
+    last: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    c.reset();
+    if !dict.is_empty() {
+        c.set_dictionary(dict).map_err(io::Error::other)?;
+    }
+    out.clear();
+    // Worst case for deflate is a few bytes per 16 KiB stored block on top of
+    // the input; start big enough to need no growth in the common case.
+    out.reserve(data.len() + data.len() / 16_000 * 5 + 64);
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
+    let mut consumed = 0usize;
+    // Every round either consumes input, produces output or ends; the bound
+    // turns an impossible stall into an error instead of a hang.
+    for _ in 0..100_000 {
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(64 * 1024);
+        }
+        let before_in = c.total_in();
+        let status = c
+            .compress_vec(&data[consumed..], out, flush)
+            .map_err(io::Error::other)?;
+        consumed += usize::try_from(c.total_in() - before_in).map_err(io::Error::other)?;
+        match status {
+            Status::StreamEnd => return Ok(()),
+            // A sync flush is complete once all input is in and zlib left
+            // room in the output buffer (a full buffer may hide more
+            // pending output, so then go round again).
+            Status::Ok | Status::BufError => {
+                if !last && consumed == data.len() && out.capacity() > out.len() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Err(io::Error::other(
+        "deflate made no progress on a block; this is a bug in the compressor, please report it",
+    ))
+}
+
+/// A streaming gzip encoder that compresses fixed-size blocks on worker
+/// threads and writes one gzip member, byte-identical for any thread count.
+pub struct ParGzEncoder<W: Write> {
+    inner: Option<W>,
+    level: u32,
+    threads: usize,
+    header_written: bool,
+    /// The block being filled.
+    cur: Vec<u8>,
+    /// The last [`DICT_SIZE`] bytes of the previous block.
+    prev_tail: Vec<u8>,
+    crc: Crc,
+    pending: VecDeque<Receiver<io::Result<Done>>>,
+    pool: Option<Pool>,
+    /// Recycled buffers.
+    free: Vec<Vec<u8>>,
+    /// Compressor for blocks done on the calling thread.
+    local: Option<Compress>,
+    finished: bool,
+}
+
+struct Pool {
+    jobs: Option<SyncSender<Job>>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    fn start(level: u32, threads: usize) -> io::Result<Self> {
+        let (tx, rx) = sync_channel::<Job>(threads);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut handles = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let rx = Arc::clone(&rx);
+            let h = std::thread::Builder::new()
+                .name(format!("ironhull-gzip-{i}"))
+                .spawn(move || worker(level, &rx))?;
+            handles.push(h);
+        }
+        Ok(Self {
+            jobs: Some(tx),
+            handles,
+        })
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Closing the queue ends every worker's loop.
+        self.jobs.take();
+        for h in self.handles.drain(..) {
+            // A panicked worker already reported through its dropped reply
+            // channel; nothing more to do here.
+            let _ = h.join();
+        }
+    }
+}
+
+fn worker(level: u32, rx: &Mutex<Receiver<Job>>) {
+    let mut c = Compress::new(flate2::Compression::new(level), false);
+    loop {
+        let job = {
+            let Ok(guard) = rx.lock() else { return };
+            match guard.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            }
+        };
+        let Job {
+            data,
+            dict,
+            last,
+            mut out,
+            reply,
+        } = job;
+        let res = deflate_block(&mut c, &dict, &data, last, &mut out).map(|()| {
+            let mut crc = Crc::new();
+            crc.update(&data);
+            Done {
+                data,
+                dict,
+                out,
+                crc,
+            }
+        });
+        // The encoder may have been dropped mid-stream; then nobody listens.
+        let _ = reply.send(res);
+    }
+}
+
+impl<W: Write> ParGzEncoder<W> {
+    /// An encoder writing to `inner` at `level` (0..=9, checked by the caller;
+    /// larger values are clamped by flate2) with `threads` workers (at least 1).
+    pub fn new(inner: W, level: u32, threads: usize) -> Self {
+        Self {
+            inner: Some(inner),
+            level,
+            threads: threads.max(1),
+            header_written: false,
+            cur: Vec::with_capacity(BLOCK_SIZE),
+            prev_tail: Vec::new(),
+            crc: Crc::new(),
+            pending: VecDeque::new(),
+            pool: None,
+            free: Vec::new(),
+            local: None,
+            finished: false,
+        }
+    }
+
+    fn inner_mut(&mut self) -> io::Result<&mut W> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| io::Error::other("gzip encoder used after finish"))
+    }
+
+    fn write_header(&mut self) -> io::Result<()> {
+        if !self.header_written {
+            let h = header(self.level);
+            self.inner_mut()?.write_all(&h)?;
+            self.header_written = true;
+        }
+        Ok(())
+    }
+
+    fn take_buf(&mut self, cap: usize) -> Vec<u8> {
+        let mut b = self.free.pop().unwrap_or_default();
+        b.clear();
+        b.reserve(cap);
+        b
+    }
+
+    /// Writes out the oldest in-flight block.
+    fn drain_one(&mut self) -> io::Result<()> {
+        let Some(rx) = self.pending.pop_front() else {
+            return Ok(());
+        };
+        let done = rx.recv().map_err(|_| {
+            io::Error::other("a gzip worker thread stopped unexpectedly; the layer is incomplete")
+        })??;
+        self.crc.combine(&done.crc);
+        self.inner_mut()?.write_all(&done.out)?;
+        // Keep a bounded number of spare buffers.
+        for b in [done.data, done.dict, done.out] {
+            if self.free.len() < 4 * self.threads + 4 {
+                self.free.push(b);
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands the current block to the pool (or compresses it here when it is
+    /// the only block, or when there is one thread).
+    fn submit(&mut self, last: bool) -> io::Result<()> {
+        self.write_header()?;
+        let next = self.take_buf(BLOCK_SIZE);
+        let data = std::mem::replace(&mut self.cur, next);
+        let mut dict = self.take_buf(DICT_SIZE);
+        dict.extend_from_slice(&self.prev_tail);
+        if !last {
+            self.prev_tail.clear();
+            self.prev_tail
+                .extend_from_slice(&data[data.len().saturating_sub(DICT_SIZE)..]);
+        }
+        let single =
+            self.pool.is_none() && (self.threads == 1 || (last && self.pending.is_empty()));
+        if single {
+            let level = self.level;
+            let c = self
+                .local
+                .get_or_insert_with(|| Compress::new(flate2::Compression::new(level), false));
+            let mut out = self.free.pop().unwrap_or_default();
+            deflate_block(c, &dict, &data, last, &mut out)?;
+            self.crc.update(&data);
+            let inner = self
+                .inner
+                .as_mut()
+                .ok_or_else(|| io::Error::other("gzip encoder used after finish"))?;
+            inner.write_all(&out)?;
+            self.free.extend([data, dict, out]);
+            return Ok(());
+        }
+        if self.pool.is_none() {
+            self.pool = Some(Pool::start(self.level, self.threads)?);
+        }
+        while self.pending.len() >= 2 * self.threads {
+            self.drain_one()?;
+        }
+        let (reply, rx) = sync_channel(1);
+        let out = self.take_buf(0);
+        let job = Job {
+            data,
+            dict,
+            last,
+            out,
+            reply,
+        };
+        let sent = self
+            .pool
+            .as_ref()
+            .and_then(|p| p.jobs.as_ref())
+            .map(|tx| tx.send(job).is_ok())
+            .unwrap_or(false);
+        if !sent {
+            return Err(io::Error::other(
+                "the gzip worker threads stopped unexpectedly; the layer is incomplete",
+            ));
+        }
+        self.pending.push_back(rx);
+        Ok(())
+    }
+
+    /// Compresses what is left, writes the trailer (CRC32 and length of the
+    /// whole input, little endian) and returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.finish_inner()?;
+        self.inner
+            .take()
+            .ok_or_else(|| io::Error::other("gzip encoder used after finish"))
+    }
+
+    fn finish_inner(&mut self) -> io::Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        self.submit(true)?;
+        while !self.pending.is_empty() {
+            self.drain_one()?;
+        }
+        let mut trailer = [0u8; 8];
+        trailer[..4].copy_from_slice(&self.crc.sum().to_le_bytes());
+        // ISIZE is the input length modulo 2^32 (RFC 1952); Crc::amount
+        // tracks exactly that.
+        trailer[4..].copy_from_slice(&self.crc.amount().to_le_bytes());
+        let inner = self.inner_mut()?;
+        inner.write_all(&trailer)?;
+        inner.flush()?;
+        self.finished = true;
+        self.pool.take();
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for ParGzEncoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.finished {
+            return Err(io::Error::other("gzip encoder used after finish"));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // A full block is only submitted once more input arrives, because
+        // only then is it known not to be the last one.
+        if self.cur.len() == BLOCK_SIZE {
+            self.submit(false)?;
+        }
+        let n = (BLOCK_SIZE - self.cur.len()).min(buf.len());
+        self.cur.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    /// Flushes the inner writer only: a gzip-level flush would add a block
+    /// boundary whose position depends on the caller's flush pattern.
+    fn flush(&mut self) -> io::Result<()> {
+        match self.inner.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// Deterministic test data: a mix of compressible text-like runs and
+    /// xorshift noise, so blocks exercise both matches and stored output.
+    fn data(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        let mut v = Vec::with_capacity(len);
+        let words: [&[u8]; 4] = [
+            b"ELF\x7f section ",
+            b"libc.so.6 ",
+            b"\0\0\0\0",
+            b"main.rs:42 ",
+        ];
+        while v.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if (x >> 60) < 9 {
+                v.extend_from_slice(words[(x & 3) as usize]);
+            } else {
+                v.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        v.truncate(len);
+        v
+    }
+
+    fn compress(input: &[u8], level: u32, threads: usize, chunk: usize) -> Vec<u8> {
+        let mut e = ParGzEncoder::new(Vec::new(), level, threads);
+        for c in input.chunks(chunk.max(1)) {
+            e.write_all(c).unwrap();
+        }
+        e.finish().unwrap()
+    }
+
+    fn gunzip(gz: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        // A single member: GzDecoder (not Multi) must read all of it.
+        let mut d = flate2::read::GzDecoder::new(gz);
+        d.read_to_end(&mut out).unwrap();
+        // And nothing may follow the member.
+        let mut rest = Vec::new();
+        d.into_inner().read_to_end(&mut rest).unwrap();
+        assert!(
+            rest.is_empty(),
+            "{} bytes after the gzip member",
+            rest.len()
+        );
+        out
+    }
+
+    #[test]
+    fn identical_across_thread_counts_and_runs_and_round_trips() {
+        let input = data(3 * BLOCK_SIZE + 12_345, 7);
+        let reference = compress(&input, 6, 1, 70_001);
+        assert_eq!(gunzip(&reference), input);
+        assert!(reference.len() < input.len(), "mixed data must compress");
+        for threads in [1, 2, 4, 8] {
+            for run in 0..2 {
+                // Different write chunking too: output must not depend on it.
+                let chunk = [1 << 16, 4097][run];
+                let got = compress(&input, 6, threads, chunk);
+                assert!(
+                    got == reference,
+                    "threads={threads} run={run}: output differs"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn block_boundaries_and_levels_round_trip() {
+        for len in [
+            0,
+            1,
+            DICT_SIZE,
+            BLOCK_SIZE - 1,
+            BLOCK_SIZE,
+            BLOCK_SIZE + 1,
+            2 * BLOCK_SIZE,
+        ] {
+            let input = data(len, len as u64 + 3);
+            for level in [0, 1, 6, 9] {
+                let a = compress(&input, level, 1, 1 << 20);
+                let b = compress(&input, level, 3, 50_000);
+                assert!(a == b, "len={len} level={level}: thread counts differ");
+                assert_eq!(gunzip(&a), input, "len={len} level={level}");
+                assert_eq!(a[8], header(level)[8]);
+            }
+        }
+    }
+
+    #[test]
+    fn dictionary_is_used_across_blocks() {
+        // Two identical blocks of noise: with the previous block's tail as
+        // dictionary the second block's first 32 KiB compress to matches;
+        // without it they could not.
+        let noise = data(BLOCK_SIZE, 99)
+            .iter()
+            .map(|b| b.wrapping_mul(31).wrapping_add(7))
+            .collect::<Vec<u8>>();
+        let mut input = noise.clone();
+        input.extend_from_slice(&noise[noise.len() - DICT_SIZE..]);
+        let gz = compress(&input, 6, 2, 1 << 16);
+        let one = compress(&noise, 6, 1, 1 << 16);
+        assert!(
+            gz.len() < one.len() + 2048,
+            "second block did not use the dictionary: {} vs {}",
+            gz.len(),
+            one.len()
+        );
+        assert_eq!(gunzip(&gz), input);
+    }
+
+    #[test]
+    fn single_block_matches_plain_flate2() {
+        // One block is plain deflate: identical to flate2's own encoder, so
+        // small layers keep the digests they had before parallel gzip.
+        let input = data(200_000, 5);
+        let mut e = flate2::GzBuilder::new()
+            .mtime(0)
+            .operating_system(255)
+            .write(Vec::new(), flate2::Compression::new(6));
+        e.write_all(&input).unwrap();
+        let plain = e.finish().unwrap();
+        assert!(compress(&input, 6, 4, 8192) == plain);
+    }
+
+    #[test]
+    fn write_errors_propagate() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut e = ParGzEncoder::new(Full, 6, 2);
+        let input = data(3 * BLOCK_SIZE, 1);
+        let r = e.write_all(&input).and_then(|()| e.finish().map(|_| ()));
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn thread_count_env_is_positive_and_capped() {
+        let n = default_threads();
+        assert!((1..=64).contains(&n));
+    }
+}
