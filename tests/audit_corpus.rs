@@ -579,3 +579,95 @@ fn every_check_in_the_catalog_is_planted_somewhere() {
     let missing: Vec<_> = all.difference(&covered).collect();
     assert!(missing.is_empty(), "checks with no planted image: {missing:?}");
 }
+
+/// `ironhull build` of examples/hello-static on `base` (the `[base] image`
+/// value), written to an OCI layout, an oci-archive and a docker-archive;
+/// returns the three references to audit.
+fn build_hello(dir: &Path, base: &str) -> Option<Vec<String>> {
+    let project = dir.join("project");
+    build_hello_static(&project.join("build"))?;
+    let shipped = std::fs::read_to_string(repo_root().join("examples/hello-static/builder.toml"))
+        .expect("read the example builder.toml");
+    assert!(
+        shipped.contains("image = \"static\""),
+        "the example no longer uses the static base; update this test"
+    );
+    let spec = project.join("builder.toml");
+    std::fs::write(
+        &spec,
+        shipped.replace("image = \"static\"", &format!("image = {base:?}")),
+    )
+    .expect("write builder.toml");
+    let refs = vec![
+        format!("oci:{}:1.0.0", dir.join("layout").display()),
+        format!("oci-archive:{}:1.0.0", dir.join("image.oci.tar").display()),
+        format!("docker-archive:{}:hello-static:1.0.0", dir.join("image.docker.tar").display()),
+    ];
+    let mut cmd = ironhull();
+    cmd.arg("build").arg("-f").arg(&spec);
+    for r in &refs {
+        cmd.arg("-o").arg(r);
+    }
+    run(cmd).assert_success();
+    // The docker-archive is audited by file (its first image).
+    let mut audit_refs = refs;
+    audit_refs[2] = format!("docker-archive:{}", dir.join("image.docker.tar").display());
+    Some(audit_refs)
+}
+
+/// Audits `reference` with `--fail-on info` and asserts that only info
+/// findings appear, in which case the exit code must be 0 or 1 accordingly.
+fn assert_only_info(reference: &str, cache: &Path) {
+    let mut cmd = ironhull();
+    cmd.arg("audit")
+        .arg(reference)
+        .args(["--format", "json", "--fail-on", "info", "--cache-dir"])
+        .arg(cache);
+    let r = run(cmd);
+    let report: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("audit output is not JSON ({e}):\n{}", r.describe()));
+    let bad: Vec<_> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["severity"] != "info")
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "an image built by ironhull has non-info findings in {reference}:\n{}",
+        serde_json::to_string_pretty(&bad).unwrap_or_default()
+    );
+    let any = report["summary"]["total"].as_u64().unwrap_or(0) > 0;
+    assert_eq!(
+        r.code(),
+        Some(i32::from(any)),
+        "--fail-on info must exit 1 exactly when there are (info) findings:\n{}",
+        r.describe()
+    );
+}
+
+#[test]
+fn images_built_by_ironhull_on_the_static_base_audit_clean() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(refs) = build_hello(tmp.path(), "static") else {
+        return;
+    };
+    for r in refs {
+        assert_only_info(&r, &tmp.path().join("cache"));
+    }
+}
+
+#[test]
+fn images_built_by_ironhull_on_alpine_audit_clean() {
+    let Some(rootfs) = alpine_rootfs("x86_64") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = format!("rootfs:{}", rootfs.display());
+    let Some(refs) = build_hello(tmp.path(), &base) else {
+        return;
+    };
+    for r in refs {
+        assert_only_info(&r, &tmp.path().join("cache"));
+    }
+}

@@ -49,7 +49,13 @@ fn alpine() -> Option<&'static Alpine> {
     CELL.get_or_init(|| {
         let base = alpine_rootfs("x86_64")?;
         let dir = scratch();
-        let _ = fs::remove_dir_all(&dir);
+        // Remove leftovers of earlier runs (this process's dir included).
+        let parent = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for e in fs::read_dir(parent).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with("build_alpine-") {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
         let project = dir.join("project");
         build_hello_static(&project.join("build"))?;
         let spec = project.join("builder.toml");

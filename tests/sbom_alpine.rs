@@ -37,10 +37,16 @@ const EXPECTED: [(&str, &str, &str); 14] = [
 fn alpine(work: &Path) -> Option<Source> {
     let file = common::alpine_rootfs("x86_64")?;
     if !file.to_string_lossy().contains("3.20.3") {
-        common::skip_or_fail(&format!("{} is not the 3.20.3 minirootfs this test pins", file.display()));
+        common::skip_or_fail(&format!(
+            "{} is not the 3.20.3 minirootfs this test pins",
+            file.display()
+        ));
         return None;
     }
-    Some(store::read_rootfs(&file, &Platform::linux("amd64", None), work).expect("read the minirootfs"))
+    Some(
+        store::read_rootfs(&file, &Platform::linux("amd64", None), work)
+            .expect("read the minirootfs"),
+    )
 }
 
 fn inventory(src: &Source) -> Inventory {
@@ -50,7 +56,9 @@ fn inventory(src: &Source) -> Inventory {
 #[test]
 fn inventory_equals_the_installed_database() {
     let work = tempfile::tempdir().unwrap();
-    let Some(src) = alpine(work.path()) else { return };
+    let Some(src) = alpine(work.path()) else {
+        return;
+    };
     let inv = inventory(&src);
     let got: Vec<(&str, &str, &str)> = inv
         .packages
@@ -58,10 +66,20 @@ fn inventory_equals_the_installed_database() {
         .map(|p| (p.name.as_str(), p.version.as_str(), p.source.as_str()))
         .collect();
     assert_eq!(got, EXPECTED);
-    assert!(inv.packages.iter().all(|p| p.arch.as_deref() == Some("x86_64")));
+    assert!(
+        inv.packages
+            .iter()
+            .all(|p| p.arch.as_deref() == Some("x86_64"))
+    );
     let os = inv.os.as_ref().expect("os detected");
-    assert_eq!((os.id.as_str(), os.full_version()), ("alpine", Some("3.20.3")));
-    assert!(inv.artifacts.is_empty(), "a plain rootfs has no ironhull artifacts");
+    assert_eq!(
+        (os.id.as_str(), os.full_version()),
+        ("alpine", Some("3.20.3"))
+    );
+    assert!(
+        inv.artifacts.is_empty(),
+        "a plain rootfs has no ironhull artifacts"
+    );
     assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
 }
 
@@ -76,14 +94,31 @@ fn write_json(dir: &Path, name: &str, v: &serde_json::Value) -> PathBuf {
 #[test]
 fn spdx_validates_with_pyspdxtools() {
     let work = tempfile::tempdir().unwrap();
-    let Some(src) = alpine(work.path()) else { return };
-    let Some(tool) = common::require_tool("pyspdxtools") else { return };
+    let Some(src) = alpine(work.path()) else {
+        return;
+    };
+    let Some(tool) = common::require_tool("pyspdxtools") else {
+        return;
+    };
     let img = &src.images.images[0];
-    let inv = inventory(&src);
+    let mut inv = inventory(&src);
+    // Cover the non-SPDX license path (LicenseRef + extracted text) and an
+    // artifact file, which the plain minirootfs does not have.
+    inv.packages[0].license = Some("MIT BSD custom".into());
+    inv.artifacts.push(sbom::ArtifactFile {
+        path: ironhull::fs::entry::ImagePath::parse("app/server").unwrap(),
+        sha256: Some(ironhull::digest::Digest::of(b"server")),
+        size: 6,
+        mode: 0o755,
+    });
     let doc = sbom::spdx::to_json(&inv, img, CREATED);
+    assert_eq!(
+        doc["hasExtractedLicensingInfos"][0]["licenseId"],
+        "LicenseRef-MIT-BSD-custom"
+    );
     // Same image, same bytes.
     assert_eq!(
-        ironhull::cjson::to_vec(&doc).unwrap(),
+        ironhull::cjson::to_vec(&sbom::spdx::to_json(&inventory(&src), img, CREATED)).unwrap(),
         ironhull::cjson::to_vec(&sbom::spdx::to_json(&inventory(&src), img, CREATED)).unwrap()
     );
     let f = write_json(work.path(), "sbom.spdx.json", &doc);
@@ -97,13 +132,16 @@ fn spdx_validates_with_pyspdxtools() {
 
     // A broken document must fail the same check, or the check proves nothing.
     let mut bad = doc.clone();
-    bad["packages"][1]["licenseDeclared"] = serde_json::json!("Not-A-License AND");
+    bad["packages"][2]["licenseDeclared"] = serde_json::json!("Made-Up-License-1.0");
     let f = write_json(work.path(), "bad.spdx.json", &bad);
     let mut cmd = Command::new(common::find_on_path("pyspdxtools").unwrap());
     cmd.arg("-i").arg(&f);
     let r = common::run(cmd);
     let text = format!("{}{}", r.stdout, r.stderr);
-    assert!(!r.success() || text.to_lowercase().contains("error"), "invalid SPDX was accepted: {text}");
+    assert!(
+        !r.success() || text.to_lowercase().contains("error"),
+        "invalid SPDX was accepted: {text}"
+    );
 }
 
 const CDX_VALIDATE: &str = r#"
@@ -119,11 +157,13 @@ print("VALID")
 
 fn cyclonedx_lib_present() -> bool {
     let ok = Command::new("python3")
-        .args(["-c", "import cyclonedx.validation.json"])
+        .args(["-c", "import cyclonedx.validation.json, jsonschema"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        common::skip_or_fail("python3 module cyclonedx (PyPI cyclonedx-python-lib[json-validation]) not installed (install with .ci/install-deps.sh)");
+        common::skip_or_fail(
+            "python3 module cyclonedx (PyPI cyclonedx-python-lib[json-validation]) not installed (install with .ci/install-deps.sh)",
+        );
     }
     ok
 }
@@ -131,7 +171,9 @@ fn cyclonedx_lib_present() -> bool {
 #[test]
 fn cyclonedx_validates_against_the_1_6_schema() {
     let work = tempfile::tempdir().unwrap();
-    let Some(src) = alpine(work.path()) else { return };
+    let Some(src) = alpine(work.path()) else {
+        return;
+    };
     if common::require_tool("python3").is_none() || !cyclonedx_lib_present() {
         return;
     }
@@ -151,18 +193,36 @@ fn cyclonedx_validates_against_the_1_6_schema() {
     let f = write_json(work.path(), "bad.cdx.json", &bad);
     let mut cmd = Command::new("python3");
     cmd.arg(&script).arg(&f);
-    assert!(!common::run(cmd).success(), "an invalid CycloneDX document was accepted");
+    assert!(
+        !common::run(cmd).success(),
+        "an invalid CycloneDX document was accepted"
+    );
 }
 
 #[test]
 fn syft_lists_the_same_os_packages() {
     let work = tempfile::tempdir().unwrap();
-    let Some(src) = alpine(work.path()) else { return };
-    let Some(syft) = common::require_tool("syft") else { return };
+    let Some(src) = alpine(work.path()) else {
+        return;
+    };
+    let Some(syft) = common::require_tool("syft") else {
+        return;
+    };
     let img = &src.images.images[0];
     let layout = work.path().join("layout");
-    let top = Descriptor::new(&img.manifest_media_type, img.manifest_digest.clone(), img.manifest_bytes.len() as u64);
-    store::write_oci_layout(&layout, "latest", &top, &store::image_blobs(img), &src.blobs).expect("write layout");
+    let top = Descriptor::new(
+        &img.manifest_media_type,
+        img.manifest_digest.clone(),
+        img.manifest_bytes.len() as u64,
+    );
+    store::write_oci_layout(
+        &layout,
+        "latest",
+        &top,
+        &store::image_blobs(img),
+        &src.blobs,
+    )
+    .expect("write layout");
 
     let mut cmd = Command::new(syft);
     cmd.arg(format!("oci-dir:{}", layout.display()))
@@ -176,7 +236,12 @@ fn syft_lists_the_same_os_packages() {
         .expect("artifacts")
         .iter()
         .filter(|a| a["type"] == "apk")
-        .map(|a| (a["name"].as_str().unwrap_or("").to_string(), a["version"].as_str().unwrap_or("").to_string()))
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap_or("").to_string(),
+                a["version"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     let ours: BTreeSet<(String, String)> = inventory(&src)
         .packages
@@ -195,25 +260,55 @@ fn syft_lists_the_same_os_packages() {
 #[test]
 fn osv_records_give_exactly_the_expected_findings() {
     let work = tempfile::tempdir().unwrap();
-    let Some(src) = alpine(work.path()) else { return };
+    let Some(src) = alpine(work.path()) else {
+        return;
+    };
     let inv = inventory(&src);
-    let db = osv::Database::load(&common::repo_root().join("tests/data/osv"), None).expect("load OSV");
+    let db =
+        osv::Database::load(&common::repo_root().join("tests/data/osv"), None).expect("load OSV");
     let res = vuln::scan(&inv, &db);
     let got: Vec<(&str, &str, VulnSeverity, Option<&str>)> = res
         .findings
         .iter()
-        .map(|f| (f.id.as_str(), f.package.as_str(), f.severity, f.fixed.as_deref()))
+        .map(|f| {
+            (
+                f.id.as_str(),
+                f.package.as_str(),
+                f.severity,
+                f.fixed.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
         [
             ("TEST-ALPINE-0008", "musl", VulnSeverity::Critical, None),
-            ("TEST-ALPINE-0008", "musl-utils", VulnSeverity::Critical, None),
+            (
+                "TEST-ALPINE-0008",
+                "musl-utils",
+                VulnSeverity::Critical,
+                None
+            ),
             ("TEST-ALPINE-0003", "busybox", VulnSeverity::High, None),
-            ("TEST-ALPINE-0003", "busybox-binsh", VulnSeverity::High, None),
+            (
+                "TEST-ALPINE-0003",
+                "busybox-binsh",
+                VulnSeverity::High,
+                None
+            ),
             ("TEST-ALPINE-0003", "ssl_client", VulnSeverity::High, None),
-            ("TEST-ALPINE-0001", "libcrypto3", VulnSeverity::Medium, Some("3.3.2-r1")),
-            ("TEST-ALPINE-0001", "libssl3", VulnSeverity::Medium, Some("3.3.2-r1")),
+            (
+                "TEST-ALPINE-0001",
+                "libcrypto3",
+                VulnSeverity::Medium,
+                Some("3.3.2-r1")
+            ),
+            (
+                "TEST-ALPINE-0001",
+                "libssl3",
+                VulnSeverity::Medium,
+                Some("3.3.2-r1")
+            ),
         ]
     );
     assert_eq!(res.packages_scanned, 14);

@@ -80,6 +80,9 @@ pub fn open(
     params: &LayerParams,
 ) -> Result<ResolvedBase, BaseError> {
     let name = base.to_string();
+    if has_placeholders(base) {
+        return open_per_platform(base, platforms, work, stage, params);
+    }
     let serr = |source| BaseError::Store {
         base: name.clone(),
         source,
@@ -118,6 +121,94 @@ pub fn open(
         images: chosen,
         blobs: source.blobs.clone(),
         _source: Some(source),
+    })
+}
+
+fn local_path(t: &Transport) -> Option<&Path> {
+    match t {
+        Transport::Oci { dir, .. } => Some(dir),
+        Transport::OciArchive { file, .. }
+        | Transport::DockerArchive { file, .. }
+        | Transport::Rootfs { file } => Some(file),
+        _ => None,
+    }
+}
+
+fn has_placeholders(t: &Transport) -> bool {
+    local_path(t).is_some_and(|p| {
+        crate::spec::PLACEHOLDERS
+            .iter()
+            .any(|ph| p.to_string_lossy().contains(ph))
+    })
+}
+
+/// The transport with `{os}`, `{arch}`, `{variant}`, `{machine}` expanded in its path.
+pub fn expand(t: &Transport, p: &Platform) -> Transport {
+    let x = |path: &Path| {
+        std::path::PathBuf::from(crate::spec::expand_placeholders(&path.to_string_lossy(), p))
+    };
+    match t {
+        Transport::Oci { dir, tag } => Transport::Oci {
+            dir: x(dir),
+            tag: tag.clone(),
+        },
+        Transport::OciArchive { file, tag } => Transport::OciArchive {
+            file: x(file),
+            tag: tag.clone(),
+        },
+        Transport::DockerArchive { file, reference } => Transport::DockerArchive {
+            file: x(file),
+            reference: reference.clone(),
+        },
+        Transport::Rootfs { file } => Transport::Rootfs { file: x(file) },
+        other => other.clone(),
+    }
+}
+
+/// A base whose path names the platform (`rootfs:alpine-{machine}.tar.gz`):
+/// each platform is read from its own file, and the blobs are gathered into
+/// the build's store.
+fn open_per_platform(
+    base: &Transport,
+    platforms: &[Platform],
+    work: &Path,
+    stage: &BlobStore,
+    params: &LayerParams,
+) -> Result<ResolvedBase, BaseError> {
+    let name = base.to_string();
+    let wanted = if platforms.is_empty() {
+        vec![Platform::host()]
+    } else {
+        platforms.to_vec()
+    };
+    let mut images = Vec::new();
+    for p in &wanted {
+        let one = open(
+            &expand(base, p),
+            std::slice::from_ref(p),
+            false,
+            work,
+            stage,
+            params,
+        )?;
+        for img in &one.images {
+            for d in crate::store::image_blobs(img) {
+                stage
+                    .import_from(&one.blobs, &d)
+                    .map_err(|source| BaseError::Blob {
+                        base: name.clone(),
+                        source,
+                    })?;
+            }
+        }
+        images.extend(one.images);
+    }
+    Ok(ResolvedBase {
+        name,
+        digest: None,
+        images,
+        blobs: stage.clone(),
+        _source: None,
     })
 }
 

@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 pub struct ArtifactInput {
     /// Position in the spec (1-based), for messages.
     pub number: usize,
+    /// The source for the platform being built (placeholders expanded).
     pub src: PathBuf,
+    /// The source as the spec gives it, per platform.
+    pub src_spec: crate::spec::ArtifactSrc,
     pub dest: ImagePath,
     pub mode: Option<u32>,
     pub sha256: Option<Digest>,
@@ -30,6 +33,23 @@ pub struct ArtifactInput {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
+    #[error(
+        "artifact #{number} ({dest}) has no source for platform {platform}; add `\"{platform}\" = \"path\"` to its src table or use a src with placeholders such as \"dist/{{arch}}/app\""
+    )]
+    NoSourceForPlatform {
+        number: usize,
+        dest: String,
+        platform: String,
+    },
+    #[error(
+        "artifact #{number}: {src} is an ELF binary for {found}, but the image platform is {platform}; build it for {platform} (or give a per-platform src)"
+    )]
+    WrongArchitecture {
+        number: usize,
+        src: PathBuf,
+        found: String,
+        platform: String,
+    },
     #[error(
         "artifact #{number}: src {src} does not exist; paths are relative to the directory of builder.toml — build the artifact first or fix `src`"
     )]
@@ -156,8 +176,71 @@ fn file_mode(a: &ArtifactInput, host_mode: u32) -> u32 {
     }
 }
 
-/// Collects the entries of one artifact, sorted by path.
-pub fn collect(a: &ArtifactInput, own: Ownership) -> Result<Vec<Planned>, ArtifactError> {
+/// The ELF machines ironhull knows, by `e_machine` value, with the OCI
+/// architecture each belongs to.
+const ELF_MACHINES: &[(u16, &str, &str)] = &[
+    (3, "386", "x86 (i386)"),
+    (8, "mips", "MIPS"),
+    (20, "ppc", "PowerPC"),
+    (21, "ppc64le", "PowerPC 64"),
+    (22, "s390x", "s390x"),
+    (40, "arm", "32-bit ARM"),
+    (62, "amd64", "x86_64"),
+    (183, "arm64", "aarch64"),
+    (243, "riscv64", "RISC-V"),
+    (258, "loong64", "LoongArch"),
+];
+
+/// Reads an ELF header's machine; `None` for anything that is not ELF.
+pub fn elf_machine(path: &Path) -> Option<(u16, &'static str, &'static str)> {
+    use std::io::Read;
+    let mut head = [0u8; 20];
+    let mut f = fs::File::open(path).ok()?;
+    f.read_exact(&mut head).ok()?;
+    if &head[..4] != b"\x7fELF" {
+        return None;
+    }
+    let m = match head[5] {
+        1 => u16::from_le_bytes([head[18], head[19]]),
+        2 => u16::from_be_bytes([head[18], head[19]]),
+        _ => return None,
+    };
+    let (arch, name) = ELF_MACHINES
+        .iter()
+        .find(|(n, _, _)| *n == m)
+        .map(|(_, a, d)| (*a, *d))
+        .unwrap_or(("unknown", "an unknown machine"));
+    Some((m, arch, name))
+}
+
+/// Refuses an ELF file built for another architecture than `platform`.
+fn check_elf(
+    n: usize,
+    path: &Path,
+    platform: Option<&crate::image::Platform>,
+) -> Result<(), ArtifactError> {
+    let Some(p) = platform else { return Ok(()) };
+    if let Some((_, arch, name)) = elf_machine(path)
+        && arch != "unknown"
+        && arch != p.architecture
+    {
+        return Err(ArtifactError::WrongArchitecture {
+            number: n,
+            src: path.to_path_buf(),
+            found: format!("{name} ({arch})"),
+            platform: p.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Collects the entries of one artifact, sorted by path. With a platform, ELF
+/// files must be built for its architecture.
+pub fn collect(
+    a: &ArtifactInput,
+    own: Ownership,
+    platform: Option<&crate::image::Platform>,
+) -> Result<Vec<Planned>, ArtifactError> {
     let n = a.number;
     let meta = fs::metadata(&a.src).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -189,6 +272,7 @@ pub fn collect(a: &ArtifactInput, own: Ownership) -> Result<Vec<Planned>, Artifa
     let mut out = Vec::new();
     if meta.is_file() {
         check_name(n, &a.dest)?;
+        check_elf(n, &a.src, platform)?;
         use std::os::unix::fs::PermissionsExt;
         let mode = file_mode(a, meta.permissions().mode());
         out.push(Planned {
@@ -300,6 +384,7 @@ pub fn collect(a: &ArtifactInput, own: Ownership) -> Result<Vec<Planned>, Artifa
             });
         } else if ft.is_file() {
             use std::os::unix::fs::PermissionsExt;
+            check_elf(n, &host, platform)?;
             let mode = file_mode(a, lmeta.permissions().mode());
             out.push(Planned {
                 entry: mk(dest, EntryKind::File, mode, lmeta.len()),
@@ -450,6 +535,7 @@ mod tests {
         ArtifactInput {
             number: 1,
             src: src.to_path_buf(),
+            src_spec: crate::spec::ArtifactSrc::Path(src.to_path_buf()),
             dest: ImagePath::parse(dest).unwrap(),
             mode: None,
             sha256: None,
@@ -489,7 +575,7 @@ mod tests {
                 .build()
                 .unwrap(),
         );
-        let got: Vec<_> = collect(&a, OWN)
+        let got: Vec<_> = collect(&a, OWN, None)
             .unwrap()
             .into_iter()
             .map(|p| (p.entry.path.to_abs(), p.entry.mode, p.entry.uid))
@@ -512,19 +598,19 @@ mod tests {
         fs::write(d.path().join("busybox"), "x").unwrap();
         let a = input(&d.path().join("busybox"), "/bin/busybox");
         assert!(matches!(
-            collect(&a, OWN),
+            collect(&a, OWN, None),
             Err(ArtifactError::Forbidden { .. })
         ));
         let a = input(&d.path().join("nope"), "/app/x");
         assert!(matches!(
-            collect(&a, OWN),
+            collect(&a, OWN, None),
             Err(ArtifactError::Missing { .. })
         ));
         fs::create_dir(d.path().join("dir")).unwrap();
         std::os::unix::fs::symlink("../../../../etc/shadow", d.path().join("dir/evil")).unwrap();
         let a = input(&d.path().join("dir"), "/app");
         assert!(matches!(
-            collect(&a, OWN),
+            collect(&a, OWN, None),
             Err(ArtifactError::SymlinkEscape { .. })
         ));
     }
@@ -535,7 +621,7 @@ mod tests {
         fs::write(d.path().join("f"), "x").unwrap();
         let mut a = input(&d.path().join("f"), "/data/f");
         a.writable = true;
-        let p = collect(&a, OWN).unwrap();
+        let p = collect(&a, OWN, None).unwrap();
         assert_eq!((p[0].entry.uid, p[0].entry.mode), (10001, 0o644));
     }
 }

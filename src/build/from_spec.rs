@@ -55,7 +55,13 @@ pub fn request(spec: &Spec, mtime: u64) -> Result<BuildRequest, RequestError> {
         let number = i + 1;
         artifacts.push(ArtifactInput {
             number,
-            src: a.src().to_path_buf(),
+            src: match a.src() {
+                crate::spec::ArtifactSrc::Path(p) => p.clone(),
+                crate::spec::ArtifactSrc::PerPlatform(m) => {
+                    m.values().next().cloned().unwrap_or_default()
+                }
+            },
+            src_spec: a.src().clone(),
             dest: a.dest().clone(),
             mode: a.mode().map(|m| m.bits()),
             sha256: a.sha256().cloned(),

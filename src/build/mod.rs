@@ -98,36 +98,50 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
     let base = resolve(&req.base, &req.platforms, &opts.work, &store, params)?;
     let policy = gate_policy(req)?;
 
-    // Artifacts are the same for every platform: collect and check them once.
     let own = Ownership {
         uid: req.user.uid,
         gid: req.user.gid,
         mtime: params.mtime,
     };
-    let mut lists = Vec::new();
-    for a in &req.artifacts {
-        lists.push(artifacts::collect(a, own)?);
+    // Artifact entries per platform, checked before anything is hardened, so a
+    // missing or wrong-architecture artifact fails fast.
+    let mut per_platform = Vec::new();
+    for base_img in &base.images {
+        let mut lists = Vec::new();
+        for a in &req.artifacts {
+            let input = artifact_for(a, &base_img.platform)?;
+            lists.push(artifacts::collect(&input, own, Some(&base_img.platform))?);
+        }
+        per_platform.push(group_layers(lists, req.layer_budget)?);
     }
-    let groups = group_layers(lists, req.layer_budget)?;
 
     let mut images = Vec::new();
     let mut changes = Vec::new();
     let mut dropped = Vec::new();
-    let mut artifact_layers: Option<Vec<(LayerBlob, String)>> = None;
-    for base_img in &base.images {
+    // Identical artifact groups (same sources, same entries) across platforms
+    // give identical layers: write each once.
+    let mut written: Vec<(Vec<(ImagePath, Content)>, LayerBlob)> = Vec::new();
+    for (base_img, groups) in base.images.iter().zip(&per_platform) {
         let hardened = harden::harden(base_img, &base.blobs, &store, params)?;
         changes.extend(hardened.changes.iter().cloned());
         dropped.extend(hardened.dropped_packages.iter().cloned());
         let accounts_layer = write_accounts_layer(&hardened.tree, &req.user, &store, params)?;
-        // Artifact layers do not depend on the platform: write them once.
-        if artifact_layers.is_none() {
-            let mut v = Vec::new();
-            for g in &groups {
-                v.push((write_artifact_layer(g, &store, params)?, describe_group(g)));
-            }
-            artifact_layers = Some(v);
+        let mut art = Vec::new();
+        for g in groups {
+            let key: Vec<(ImagePath, Content)> = g
+                .iter()
+                .map(|p| (p.entry.path.clone(), p.content.clone()))
+                .collect();
+            let blob = match written.iter().find(|(k, _)| *k == key) {
+                Some((_, b)) => b.clone(),
+                None => {
+                    let b = write_artifact_layer(g, &store, params)?;
+                    written.push((key, b.clone()));
+                    b
+                }
+            };
+            art.push((blob, describe_group(g)));
         }
-        let art = artifact_layers.as_deref().unwrap_or_default();
 
         let mut layers = hardened.layers.clone();
         layers.push(accounts_layer);
@@ -276,6 +290,20 @@ fn gate_policy(req: &BuildRequest) -> Result<Policy, BuildError> {
 
 fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
+}
+
+/// The artifact with its source resolved for one platform.
+fn artifact_for(
+    a: &artifacts::ArtifactInput,
+    platform: &crate::image::Platform,
+) -> Result<artifacts::ArtifactInput, ArtifactError> {
+    let src = a.src_spec.for_platform(platform);
+    let src = src.ok_or_else(|| ArtifactError::NoSourceForPlatform {
+        number: a.number,
+        dest: a.dest.to_abs(),
+        platform: platform.to_string(),
+    })?;
+    Ok(artifacts::ArtifactInput { src, ..a.clone() })
 }
 
 /// Groups artifacts into at most `budget` layers: one per artifact, and the
@@ -493,6 +521,7 @@ mod tests {
             },
             artifacts: vec![ArtifactInput {
                 number: 1,
+                src_spec: crate::spec::ArtifactSrc::Path(bin.clone()),
                 src: bin,
                 dest: ImagePath::parse("/app/app").unwrap(),
                 mode: Some(0o555),

@@ -31,6 +31,10 @@ pub struct BuildArgs {
     /// Blob cache directory (default: $IRONHULL_CACHE_DIR, $XDG_CACHE_HOME/ironhull or ~/.cache/ironhull).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    /// Build only these platforms (os/arch[/variant]) of the spec's; repeatable.
+    /// Needed for docker-archive outputs of a multi-platform spec.
+    #[arg(long = "platform")]
+    pub platforms: Vec<String>,
     /// Only print errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -69,10 +73,38 @@ pub fn run(a: BuildArgs) -> i32 {
         Ok(m) => m,
         Err(e) => return fail(exit::INPUT, e),
     };
-    let req = match build::from_spec::request(&spec, mtime) {
+    let mut req = match build::from_spec::request(&spec, mtime) {
         Ok(r) => r,
         Err(e) => return fail_with(a.json, exit::INPUT, "Request", &e),
     };
+    if !a.platforms.is_empty() {
+        let mut chosen = Vec::new();
+        for p in &a.platforms {
+            let Some(p) = ironhull::image::Platform::parse(p) else {
+                return fail(
+                    exit::INPUT,
+                    format!(
+                        "--platform {p:?} is not os/arch[/variant], e.g. linux/amd64 or linux/arm/v7"
+                    ),
+                );
+            };
+            if !req.platforms.is_empty()
+                && !req.platforms.iter().any(|s| s.matches(&p) || p.matches(s))
+            {
+                let listed: Vec<String> = req.platforms.iter().map(|p| p.to_string()).collect();
+                return fail(
+                    exit::INPUT,
+                    format!(
+                        "--platform {p} is not in [image] platforms of {} ({})",
+                        a.file.display(),
+                        listed.join(", ")
+                    ),
+                );
+            }
+            chosen.push(p);
+        }
+        req.platforms = chosen;
+    }
     let mut dests = Vec::new();
     for o in &a.outputs {
         match Destination::parse(o) {

@@ -18,7 +18,9 @@ pub enum SbomFormat {
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  ironhull sbom oci:out/app:1.0 --format spdx-json -o app.spdx.json\n  SOURCE_DATE_EPOCH=0 ironhull sbom rootfs:alpine-minirootfs.tar.gz --format cyclonedx-json\n\nWith several platforms and -o FILE, one document per platform is written to FILE with the platform inserted before the extension (app.linux-amd64.spdx.json).")]
+#[command(
+    after_help = "Examples:\n  ironhull sbom oci:out/app:1.0 --format spdx-json -o app.spdx.json\n  SOURCE_DATE_EPOCH=0 ironhull sbom rootfs:alpine-minirootfs.tar.gz --format cyclonedx-json\n\nWith several platforms and -o FILE, one document per platform is written to FILE with the platform inserted before the extension (app.linux-amd64.spdx.json)."
+)]
 pub struct SbomArgs {
     /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or rootfs:FILE.
     pub image: String,
@@ -47,7 +49,9 @@ pub enum ScanFormat {
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  ironhull scan oci:out/app:1.0 --db alpine-all.zip --fail-on high\n  ironhull scan oci:out/app --db osv/ --ignore-unfixed --ignore vuln-ignore.toml --format sarif > scan.sarif\n\nExit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 a finding at or above it, 2 bad input, 3 I/O failure.\nUNKNOWN-severity findings only fail --fail-on unknown.")]
+#[command(
+    after_help = "Examples:\n  ironhull scan oci:out/app:1.0 --db alpine-all.zip --fail-on high\n  ironhull scan oci:out/app --db osv/ --ignore-unfixed --ignore vuln-ignore.toml --format sarif > scan.sarif\n\nExit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 a finding at or above it, 2 bad input, 3 I/O failure.\nUNKNOWN-severity findings only fail --fail-on unknown."
+)]
 pub struct ScanArgs {
     /// The image: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or rootfs:FILE.
     pub image: String,
@@ -88,12 +92,18 @@ fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
 
 /// Opens a local image. Registry images must be copied to a layout first:
 /// `sbom` and `scan` never touch the network.
-fn open_image(image: &str, platform: Option<&Platform>, work: &Path) -> Result<Source, (i32, String)> {
+fn open_image(
+    image: &str,
+    platform: Option<&Platform>,
+    work: &Path,
+) -> Result<Source, (i32, String)> {
     let t = Transport::parse(image).map_err(|e| (exit::INPUT, e.to_string()))?;
     let res = match &t {
         Transport::Oci { dir, tag } => store::read_oci_layout(dir, tag.as_deref()),
         Transport::OciArchive { file, tag } => store::read_oci_archive(file, tag.as_deref(), work),
-        Transport::DockerArchive { file, reference } => store::read_docker_archive(file, reference.as_deref(), work),
+        Transport::DockerArchive { file, reference } => {
+            store::read_docker_archive(file, reference.as_deref(), work)
+        }
         Transport::Rootfs { file } => {
             let p = platform.cloned().unwrap_or_else(Platform::host);
             store::read_rootfs(file, &p, work)
@@ -118,7 +128,11 @@ fn open_image(image: &str, platform: Option<&Platform>, work: &Path) -> Result<S
 }
 
 /// The platform images selected by `--platform` (all when absent).
-fn select<'a>(src: &'a Source, platform: Option<&Platform>, image: &str) -> Result<Vec<&'a PlatformImage>, (i32, String)> {
+fn select<'a>(
+    src: &'a Source,
+    platform: Option<&Platform>,
+    image: &str,
+) -> Result<Vec<&'a PlatformImage>, (i32, String)> {
     let all = &src.images.images;
     let chosen: Vec<&PlatformImage> = match platform {
         Some(p) => all.iter().filter(|i| p.matches(&i.platform)).collect(),
@@ -128,7 +142,10 @@ fn select<'a>(src: &'a Source, platform: Option<&Platform>, image: &str) -> Resu
         let have: Vec<String> = all.iter().map(|i| i.platform.to_string()).collect();
         return Err((
             exit::INPUT,
-            format!("{image} has no image for the requested platform; available: {}", have.join(", ")),
+            format!(
+                "{image} has no image for the requested platform; available: {}",
+                have.join(", ")
+            ),
         ));
     }
     Ok(chosen)
@@ -137,16 +154,22 @@ fn select<'a>(src: &'a Source, platform: Option<&Platform>, image: &str) -> Resu
 fn parse_platform(p: Option<&str>) -> Result<Option<Platform>, (i32, String)> {
     match p {
         None => Ok(None),
-        Some(s) => Platform::parse(s)
-            .map(Some)
-            .ok_or_else(|| (exit::INPUT, format!("--platform {s:?} is not os/arch[/variant], e.g. linux/amd64"))),
+        Some(s) => Platform::parse(s).map(Some).ok_or_else(|| {
+            (
+                exit::INPUT,
+                format!("--platform {s:?} is not os/arch[/variant], e.g. linux/amd64"),
+            )
+        }),
     }
 }
 
 /// `app.spdx.json` + `linux/arm64/v8` → `app.linux-arm64-v8.spdx.json`.
 pub fn per_platform_path(out: &Path, platform: &Platform) -> PathBuf {
     let tag = platform.to_string().replace('/', "-");
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let new = match name.split_once('.') {
         Some((stem, ext)) => format!("{stem}.{tag}.{ext}"),
         None => format!("{name}.{tag}"),
@@ -156,12 +179,21 @@ pub fn per_platform_path(out: &Path, platform: &Platform) -> PathBuf {
 
 fn work_dir(flag: Option<&Path>) -> Result<tempfile::TempDir, (i32, String)> {
     let cache = cache_dir(flag);
-    std::fs::create_dir_all(&cache)
-        .map_err(|e| (exit::IO, format!("cannot create the cache directory {}: {e}", cache.display())))?;
+    std::fs::create_dir_all(&cache).map_err(|e| {
+        (
+            exit::IO,
+            format!("cannot create the cache directory {}: {e}", cache.display()),
+        )
+    })?;
     tempfile::Builder::new()
         .prefix("inspect-")
         .tempdir_in(&cache)
-        .map_err(|e| (exit::IO, format!("cannot create a work directory in {}: {e}", cache.display())))
+        .map_err(|e| {
+            (
+                exit::IO,
+                format!("cannot create a work directory in {}: {e}", cache.display()),
+            )
+        })
 }
 
 fn inventory_of(img: &PlatformImage, src: &Source) -> Result<Inventory, (i32, String)> {
@@ -169,7 +201,13 @@ fn inventory_of(img: &PlatformImage, src: &Source) -> Result<Inventory, (i32, St
 }
 
 /// The SBOM document bytes (pretty JSON with a final newline).
-pub fn sbom_document(inv: &Inventory, img: &PlatformImage, format: SbomFormat, created: &str, name: &str) -> Vec<u8> {
+pub fn sbom_document(
+    inv: &Inventory,
+    img: &PlatformImage,
+    format: SbomFormat,
+    created: &str,
+    name: &str,
+) -> Vec<u8> {
     let v = match format {
         SbomFormat::SpdxJson => sbom::spdx::to_json_named(inv, img, created, name),
         SbomFormat::CyclonedxJson => sbom::cyclonedx::to_json_named(inv, img, created, name),
@@ -190,7 +228,9 @@ fn sbom_inner(a: &SbomArgs) -> Result<(), (i32, String)> {
     let platform = parse_platform(a.platform.as_deref())?;
     let created = source_date_epoch()
         .map_err(|e| (exit::INPUT, e))
-        .and_then(|s| ironhull::layer::time::rfc3339(s).map_err(|e| (exit::INPUT, e.to_string())))?;
+        .and_then(|s| {
+            ironhull::layer::time::rfc3339(s).map_err(|e| (exit::INPUT, e.to_string()))
+        })?;
     let work = work_dir(a.cache_dir.as_deref())?;
     let src = open_image(&a.image, platform.as_ref(), work.path())?;
     let imgs = select(&src, platform.as_ref(), &a.image)?;
@@ -220,8 +260,13 @@ fn sbom_inner(a: &SbomArgs) -> Result<(), (i32, String)> {
                     .map_err(|e| (exit::IO, format!("cannot write to stdout: {e}")))?;
             }
             Some(o) => {
-                let path = if imgs.len() > 1 { per_platform_path(o, &img.platform) } else { o.clone() };
-                write_atomic(&path, &bytes).map_err(|e| (exit::IO, format!("cannot write {}: {e}", path.display())))?;
+                let path = if imgs.len() > 1 {
+                    per_platform_path(o, &img.platform)
+                } else {
+                    o.clone()
+                };
+                write_atomic(&path, &bytes)
+                    .map_err(|e| (exit::IO, format!("cannot write {}: {e}", path.display())))?;
             }
         }
     }
@@ -244,7 +289,11 @@ fn scan_inner(a: &ScanArgs) -> Result<i32, (i32, String)> {
     let platform = parse_platform(a.platform.as_deref())?;
     let ignores = match &a.ignore {
         Some(p) => ignore::load(p).map_err(|e| {
-            let code = if matches!(e, ignore::IgnoreError::Io { .. }) { exit::IO } else { exit::INPUT };
+            let code = if matches!(e, ignore::IgnoreError::Io { .. }) {
+                exit::IO
+            } else {
+                exit::INPUT
+            };
             (code, e.to_string())
         })?,
         None => Vec::new(),
@@ -268,7 +317,11 @@ fn scan_inner(a: &ScanArgs) -> Result<i32, (i32, String)> {
     let db = match &a.db {
         Some(p) => {
             let db = osv::Database::load(p, Some(&wanted)).map_err(|e| {
-                let code = if matches!(e, osv::OsvError::Io { .. }) { exit::IO } else { exit::INPUT };
+                let code = if matches!(e, osv::OsvError::Io { .. }) {
+                    exit::IO
+                } else {
+                    exit::INPUT
+                };
                 (code, e.to_string())
             })?;
             for w in db.warnings.iter().take(20) {
@@ -293,14 +346,28 @@ fn scan_inner(a: &ScanArgs) -> Result<i32, (i32, String)> {
             None => vuln::ScanResult::default(),
         };
         if let Some(s) = a.scanner {
-            let layout = work.path().join(format!("scan-{}", img.manifest_digest.hex()));
-            let top = Descriptor::new(&img.manifest_media_type, img.manifest_digest.clone(), img.manifest_bytes.len() as u64);
-            store::write_oci_layout(&layout, "latest", &top, &store::image_blobs(img), &src.blobs)
-                .map_err(|e| (exit::IO, e.to_string()))?;
+            let layout = work
+                .path()
+                .join(format!("scan-{}", img.manifest_digest.hex()));
+            let top = Descriptor::new(
+                &img.manifest_media_type,
+                img.manifest_digest.clone(),
+                img.manifest_bytes.len() as u64,
+            );
+            store::write_oci_layout(
+                &layout,
+                "latest",
+                &top,
+                &store::image_blobs(img),
+                &src.blobs,
+            )
+            .map_err(|e| (exit::IO, e.to_string()))?;
             let found = vuln::scanner::run(s, &layout).map_err(|e| (exit::IO, e.to_string()))?;
             res.findings.extend(found);
             vuln::sort_findings(&mut res.findings);
-            res.findings.dedup_by(|x, y| x.id == y.id && x.package == y.package && x.installed == y.installed);
+            res.findings.dedup_by(|x, y| {
+                x.id == y.id && x.package == y.package && x.installed == y.installed
+            });
         }
         let verdict = vuln::judge(&res, &policy);
         let label = if imgs.len() > 1 {
@@ -347,8 +414,14 @@ mod tests {
     #[test]
     fn per_platform_paths() {
         let p = Platform::parse("linux/arm64/v8").unwrap();
-        assert_eq!(per_platform_path(Path::new("out/app.spdx.json"), &p), Path::new("out/app.linux-arm64-v8.spdx.json"));
-        assert_eq!(per_platform_path(Path::new("sbom"), &p), Path::new("sbom.linux-arm64-v8"));
+        assert_eq!(
+            per_platform_path(Path::new("out/app.spdx.json"), &p),
+            Path::new("out/app.linux-arm64-v8.spdx.json")
+        );
+        assert_eq!(
+            per_platform_path(Path::new("sbom"), &p),
+            Path::new("sbom.linux-arm64-v8")
+        );
     }
 
     #[test]
@@ -367,6 +440,9 @@ mod tests {
         let e = open_image("docker://alpine:3.20", None, dir.path()).unwrap_err();
         assert_eq!(e.0, exit::INPUT);
         assert!(e.1.contains("skopeo copy"), "{}", e.1);
-        assert_eq!(open_image("nonsense", None, dir.path()).unwrap_err().0, exit::INPUT);
+        assert_eq!(
+            open_image("nonsense", None, dir.path()).unwrap_err().0,
+            exit::INPUT
+        );
     }
 }

@@ -157,6 +157,9 @@ pub struct ParGzEncoder<W: Write> {
     inner: Option<W>,
     level: u32,
     threads: usize,
+    /// [`BLOCK_SIZE`], except in tests, which use small blocks to stay fast
+    /// in debug builds.
+    block: usize,
     header_written: bool,
     /// The block being filled.
     cur: Vec<u8>,
@@ -244,12 +247,20 @@ impl<W: Write> ParGzEncoder<W> {
     /// An encoder writing to `inner` at `level` (0..=9, checked by the caller;
     /// larger values are clamped by flate2) with `threads` workers (at least 1).
     pub fn new(inner: W, level: u32, threads: usize) -> Self {
+        Self::with_block_size(inner, level, threads, BLOCK_SIZE)
+    }
+
+    fn with_block_size(inner: W, level: u32, threads: usize, block: usize) -> Self {
+        // The dictionary is the previous block's tail, so a block must be at
+        // least as long as the dictionary.
+        let block = block.max(DICT_SIZE);
         Self {
             inner: Some(inner),
             level,
             threads: threads.max(1),
+            block,
             header_written: false,
-            cur: Vec::with_capacity(BLOCK_SIZE),
+            cur: Vec::new(),
             prev_tail: Vec::new(),
             crc: Crc::new(),
             pending: VecDeque::new(),
@@ -305,7 +316,7 @@ impl<W: Write> ParGzEncoder<W> {
     /// the only block, or when there is one thread).
     fn submit(&mut self, last: bool) -> io::Result<()> {
         self.write_header()?;
-        let next = self.take_buf(BLOCK_SIZE);
+        let next = self.take_buf(self.block);
         let data = std::mem::replace(&mut self.cur, next);
         let mut dict = self.take_buf(DICT_SIZE);
         dict.extend_from_slice(&self.prev_tail);
@@ -403,10 +414,10 @@ impl<W: Write> Write for ParGzEncoder<W> {
         }
         // A full block is only submitted once more input arrives, because
         // only then is it known not to be the last one.
-        if self.cur.len() == BLOCK_SIZE {
+        if self.cur.len() >= self.block {
             self.submit(false)?;
         }
-        let n = (BLOCK_SIZE - self.cur.len()).min(buf.len());
+        let n = self.block.saturating_sub(self.cur.len()).min(buf.len());
         self.cur.extend_from_slice(&buf[..n]);
         Ok(n)
     }
@@ -451,8 +462,22 @@ mod tests {
         v
     }
 
+    /// Small blocks keep debug-build tests fast; the scheme does not depend
+    /// on the size (one test below uses the real [`BLOCK_SIZE`]).
+    const TEST_BLOCK: usize = 64 * 1024;
+
     fn compress(input: &[u8], level: u32, threads: usize, chunk: usize) -> Vec<u8> {
-        let mut e = ParGzEncoder::new(Vec::new(), level, threads);
+        compress_with(input, level, threads, chunk, TEST_BLOCK)
+    }
+
+    fn compress_with(
+        input: &[u8],
+        level: u32,
+        threads: usize,
+        chunk: usize,
+        block: usize,
+    ) -> Vec<u8> {
+        let mut e = ParGzEncoder::with_block_size(Vec::new(), level, threads, block);
         for c in input.chunks(chunk.max(1)) {
             e.write_all(c).unwrap();
         }
@@ -477,14 +502,14 @@ mod tests {
 
     #[test]
     fn identical_across_thread_counts_and_runs_and_round_trips() {
-        let input = data(3 * BLOCK_SIZE + 12_345, 7);
+        let input = data(11 * TEST_BLOCK + 12_345, 7);
         let reference = compress(&input, 6, 1, 70_001);
         assert_eq!(gunzip(&reference), input);
         assert!(reference.len() < input.len(), "mixed data must compress");
         for threads in [1, 2, 4, 8] {
             for run in 0..2 {
                 // Different write chunking too: output must not depend on it.
-                let chunk = [1 << 16, 4097][run];
+                let chunk = [1 << 14, 4097][run];
                 let got = compress(&input, 6, threads, chunk);
                 assert!(
                     got == reference,
@@ -500,10 +525,11 @@ mod tests {
             0,
             1,
             DICT_SIZE,
-            BLOCK_SIZE - 1,
-            BLOCK_SIZE,
-            BLOCK_SIZE + 1,
-            2 * BLOCK_SIZE,
+            TEST_BLOCK - 1,
+            TEST_BLOCK,
+            TEST_BLOCK + 1,
+            2 * TEST_BLOCK,
+            3 * TEST_BLOCK + 5,
         ] {
             let input = data(len, len as u64 + 3);
             for level in [0, 1, 6, 9] {
@@ -518,15 +544,15 @@ mod tests {
 
     #[test]
     fn dictionary_is_used_across_blocks() {
-        // Two identical blocks of noise: with the previous block's tail as
-        // dictionary the second block's first 32 KiB compress to matches;
-        // without it they could not.
-        let noise = data(BLOCK_SIZE, 99)
+        // The second block repeats the last 16 KiB of the first (deflate
+        // cannot reach the full 32 KiB back): with the previous block's tail
+        // as dictionary it compresses to matches; without it, it could not.
+        let noise = data(TEST_BLOCK, 99)
             .iter()
             .map(|b| b.wrapping_mul(31).wrapping_add(7))
             .collect::<Vec<u8>>();
         let mut input = noise.clone();
-        input.extend_from_slice(&noise[noise.len() - DICT_SIZE..]);
+        input.extend_from_slice(&noise[noise.len() - DICT_SIZE / 2..]);
         let gz = compress(&input, 6, 2, 1 << 16);
         let one = compress(&noise, 6, 1, 1 << 16);
         assert!(
@@ -542,7 +568,7 @@ mod tests {
     fn single_block_matches_plain_flate2() {
         // One block is plain deflate: identical to flate2's own encoder, so
         // small layers keep the digests they had before parallel gzip.
-        let input = data(200_000, 5);
+        let input = data(40_000, 5);
         let mut e = flate2::GzBuilder::new()
             .mtime(0)
             .operating_system(255)
@@ -550,6 +576,28 @@ mod tests {
         e.write_all(&input).unwrap();
         let plain = e.finish().unwrap();
         assert!(compress(&input, 6, 4, 8192) == plain);
+    }
+
+    #[test]
+    fn tiny_matches_plain_flate2() {
+        let input = data(3000, 5);
+        let mut e = flate2::GzBuilder::new()
+            .mtime(0)
+            .operating_system(255)
+            .write(Vec::new(), flate2::Compression::new(6));
+        e.write_all(&input).unwrap();
+        let plain = e.finish().unwrap();
+        let ours = compress(&input, 6, 4, 512);
+        assert_eq!(ours, plain);
+    }
+
+    #[test]
+    fn real_block_size_identical_for_one_and_two_threads() {
+        let input = data(BLOCK_SIZE + DICT_SIZE + 17, 11);
+        let a = compress_with(&input, 1, 1, 1 << 16, BLOCK_SIZE);
+        let b = compress_with(&input, 1, 2, 1 << 16, BLOCK_SIZE);
+        assert!(a == b);
+        assert_eq!(gunzip(&a), input);
     }
 
     #[test]
@@ -563,8 +611,8 @@ mod tests {
                 Ok(())
             }
         }
-        let mut e = ParGzEncoder::new(Full, 6, 2);
-        let input = data(3 * BLOCK_SIZE, 1);
+        let mut e = ParGzEncoder::with_block_size(Full, 6, 2, TEST_BLOCK);
+        let input = data(3 * TEST_BLOCK, 1);
         let r = e.write_all(&input).and_then(|()| e.finish().map(|_| ()));
         assert!(r.is_err());
     }

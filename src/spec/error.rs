@@ -239,6 +239,14 @@ pub enum SpecError {
     )]
     BadPlatform { at: Location, value: String },
     #[error(
+        "{at}: the artifact for {dest} has no `src` for platform {platform}, which [image] platforms lists. Add `\"{platform}\" = \"path/to/file\"` to its src table, or use one src with placeholders like \"dist/{{arch}}/app\""
+    )]
+    MissingPlatformSource {
+        at: Location,
+        platform: String,
+        dest: String,
+    },
+    #[error(
         "{at}: check {check} is a core check and can never be waived: it guards an invariant (no root, no shell, no package manager, no setuid, no secrets) that every ironhull image keeps. Fix the image instead"
     )]
     CoreCheckWaiver { at: Location, check: String },
@@ -291,6 +299,7 @@ impl SpecError {
             | BadDuration { at, .. }
             | BadCompression { at, .. }
             | BadPlatform { at, .. }
+            | MissingPlatformSource { at, .. }
             | CoreCheckWaiver { at, .. }
             | BadCheckId { at, .. }
             | EmptyReason { at }

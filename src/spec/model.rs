@@ -98,6 +98,68 @@ pub(super) fn spec_dir(path: &Path) -> &Path {
     }
 }
 
+/// Where an artifact comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArtifactSrc {
+    /// One path; `{os}`, `{arch}`, `{variant}` and `{machine}` are replaced per platform.
+    Path(PathBuf),
+    /// `src = { "linux/amd64" = "…", "linux/arm64" = "…" }`.
+    PerPlatform(BTreeMap<Platform, PathBuf>),
+}
+
+impl ArtifactSrc {
+    /// The path for one platform, placeholders expanded. A per-platform table
+    /// matches exactly, or by os/arch when its key has no variant.
+    pub fn for_platform(&self, platform: &Platform) -> Option<PathBuf> {
+        let raw = match self {
+            ArtifactSrc::Path(p) => p,
+            ArtifactSrc::PerPlatform(m) => m.get(platform).or_else(|| {
+                m.iter()
+                    .find(|(k, _)| k.variant.is_none() && k.matches(platform))
+                    .map(|(_, v)| v)
+            })?,
+        };
+        Some(PathBuf::from(expand_placeholders(
+            &raw.to_string_lossy(),
+            platform,
+        )))
+    }
+}
+
+/// The placeholders a local path may contain.
+pub const PLACEHOLDERS: &[&str] = &["{os}", "{arch}", "{variant}", "{machine}"];
+
+/// Refuses unknown `{...}` placeholders, so a typo is an error instead of a
+/// literal path that does not exist.
+pub fn check_placeholders(s: &str) -> Result<(), String> {
+    let mut rest = s;
+    while let Some(i) = rest.find('{') {
+        let tail = &rest[i..];
+        let Some(j) = tail.find('}') else {
+            return Err(
+                "unclosed `{`; placeholders are {os}, {arch}, {variant} and {machine}".into(),
+            );
+        };
+        let ph = &tail[..=j];
+        if !PLACEHOLDERS.contains(&ph) {
+            return Err(format!(
+                "unknown placeholder {ph}; use {{os}}, {{arch}}, {{variant}} or {{machine}}"
+            ));
+        }
+        rest = &tail[j + 1..];
+    }
+    Ok(())
+}
+
+/// Replaces `{os}`, `{arch}` (OCI names: amd64, arm64, arm), `{variant}` (v7,
+/// or empty) and `{machine}` (uname names: x86_64, aarch64, armv7).
+pub fn expand_placeholders(s: &str, p: &Platform) -> String {
+    s.replace("{os}", &p.os)
+        .replace("{arch}", &p.architecture)
+        .replace("{variant}", p.variant.as_deref().unwrap_or(""))
+        .replace("{machine}", &p.machine())
+}
+
 /// `[image]`.
 #[derive(Clone, Debug)]
 pub struct ImageSection {
@@ -333,7 +395,7 @@ impl FileMode {
 /// `exclude` are only used with directories).
 #[derive(Clone, Debug)]
 pub struct Artifact {
-    pub(super) src: PathBuf,
+    pub(super) src: ArtifactSrc,
     pub(super) dest: ImagePath,
     pub(super) mode: Option<FileMode>,
     pub(super) sha256: Option<Digest>,
@@ -346,9 +408,15 @@ pub struct Artifact {
 }
 
 impl Artifact {
-    /// The source path, resolved against the spec's directory when relative.
-    pub fn src(&self) -> &Path {
+    /// The source as written (resolved against the spec's directory):
+    /// one path, possibly with placeholders, or one path per platform.
+    pub fn src(&self) -> &ArtifactSrc {
         &self.src
+    }
+    /// The source for one platform, placeholders expanded. `None` when a
+    /// per-platform table has no entry for it.
+    pub fn src_for(&self, platform: &Platform) -> Option<PathBuf> {
+        self.src.for_platform(platform)
     }
     pub fn dest(&self) -> &ImagePath {
         &self.dest

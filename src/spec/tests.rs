@@ -52,7 +52,10 @@ fn example_file_parses() {
     assert_eq!(s.user().name().as_str(), "app");
     assert_eq!(s.artifacts().len(), 2);
     let a = &s.artifacts()[0];
-    assert_eq!(a.src(), Path::new("/specs/build/hello"));
+    assert_eq!(
+        a.src(),
+        &ArtifactSrc::Path(PathBuf::from("/specs/build/hello"))
+    );
     assert_eq!(a.dest().to_abs(), "/app/hello");
     assert_eq!(a.mode().map(FileMode::bits), Some(0o555));
     assert!(!a.writable());
@@ -101,7 +104,10 @@ fn defaults() {
         Path::new("b.toml"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(s.artifacts()[0].src(), Path::new("./x"));
+    assert_eq!(
+        s.artifacts()[0].src(),
+        &ArtifactSrc::Path(PathBuf::from("./x"))
+    );
 }
 
 #[test]
@@ -424,7 +430,10 @@ fn bad_paths() {
     );
     // Absolute sources are kept.
     let s = ok(&with("[[artifacts]]\nsrc = \"/opt/x\"\ndest = \"/a\"\n"));
-    assert_eq!(s.artifacts()[0].src(), Path::new("/opt/x"));
+    assert_eq!(
+        s.artifacts()[0].src(),
+        &ArtifactSrc::Path(PathBuf::from("/opt/x"))
+    );
 }
 
 #[test]
@@ -567,8 +576,11 @@ fn load_reads_files_but_not_artifacts() {
         .unwrap_or_else(|e| panic!("{e}"));
     let s = load(&p).unwrap_or_else(|e| panic!("{e}"));
     // The artifact does not exist, and that is fine at this stage.
-    assert_eq!(s.artifacts()[0].src(), dir.path().join("build/hello"));
-    assert!(!s.artifacts()[0].src().exists());
+    assert_eq!(
+        s.artifacts()[0].src(),
+        &ArtifactSrc::Path(dir.path().join("build/hello"))
+    );
+    assert!(!dir.path().join("build/hello").exists());
     std::fs::write(&p, vec![b'#'; (MAX_SPEC_BYTES + 10) as usize])
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(load(&p), Err(SpecError::TooLarge { .. })));

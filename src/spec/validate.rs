@@ -78,6 +78,15 @@ pub(super) fn spec(root: &Table<'_, '_>, path: &Path) -> Result<Spec, SpecError>
     let mut dests: HashMap<ImagePath, usize> = HashMap::new();
     for t in root.tables("artifacts")? {
         let (a, dest_span) = artifact(&t, dir)?;
+        if let ArtifactSrc::PerPlatform(m) = &a.src
+            && let Some(missing) = image.platforms().iter().find(|p| !m.contains_key(*p))
+        {
+            return Err(SpecError::MissingPlatformSource {
+                at: t.here(),
+                platform: missing.to_string(),
+                dest: a.dest().to_abs(),
+            });
+        }
         let here = root.ctx.at(&dest_span);
         if let Some(first) = dests.get(&a.dest) {
             return Err(SpecError::Duplicate {
@@ -334,19 +343,41 @@ fn globs(t: &Table<'_, '_>, key: &str) -> Result<(Vec<String>, GlobSet), SpecErr
 
 fn artifact(t: &Table<'_, '_>, dir: &Path) -> Result<(Artifact, Range<usize>), SpecError> {
     t.check_keys(ARTIFACT_KEYS)?;
-    let (src_s, src_span) = t.req_str("src", "src = \"build/hello\"")?;
-    if src_s.is_empty() || src_s.contains('\0') {
-        return Err(bad_path(
-            t,
-            "src",
-            src_s,
-            &src_span,
-            "the source must be a non-empty path without NUL bytes, relative to the spec's directory or absolute".into(),
-        ));
-    }
-    let src = {
-        let p = PathBuf::from(src_s);
-        if p.is_absolute() { p } else { dir.join(p) }
+    let check_src = |s: &str, span: &Range<usize>, key: &str| -> Result<PathBuf, SpecError> {
+        if s.is_empty() || s.contains('\0') {
+            return Err(bad_path(
+                t,
+                key,
+                s,
+                span,
+                "the source must be a non-empty path without NUL bytes, relative to the spec's directory or absolute".into(),
+            ));
+        }
+        if let Err(why) = crate::spec::model::check_placeholders(s) {
+            return Err(bad_path(t, key, s, span, why));
+        }
+        let p = PathBuf::from(s);
+        Ok(if p.is_absolute() { p } else { dir.join(p) })
+    };
+    let src = match t.get("src").map(|v| v.get_ref()) {
+        Some(DeValue::Table(_)) => {
+            let mut m = BTreeMap::new();
+            for (k, kspan, v, vspan) in t.str_map("src")? {
+                let platform = Platform::parse(k).ok_or_else(|| SpecError::BadPlatform {
+                    at: t.ctx.at(&kspan),
+                    value: k.into(),
+                })?;
+                m.insert(platform, check_src(v, &vspan, &format!("src.\"{k}\""))?);
+            }
+            if m.is_empty() {
+                return Err(t.missing("src", "src = { \"linux/amd64\" = \"dist/amd64/app\" }"));
+            }
+            ArtifactSrc::PerPlatform(m)
+        }
+        _ => {
+            let (src_s, src_span) = t.req_str("src", "src = \"build/hello\"")?;
+            ArtifactSrc::Path(check_src(src_s, &src_span, "src")?)
+        }
     };
     let (dest_s, dest_span) = t.req_str("dest", "dest = \"/app/hello\"")?;
     let dest = artifact_dest(dest_s).map_err(|why| bad_path(t, "dest", dest_s, &dest_span, why))?;
