@@ -13,6 +13,7 @@ pub mod fs;
 pub mod harden;
 pub mod image;
 pub mod layer;
+pub mod lock;
 pub mod output;
 pub mod policy;
 pub mod reference;

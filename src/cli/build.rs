@@ -35,6 +35,9 @@ pub struct BuildArgs {
     /// Needed for docker-archive outputs of a multi-platform spec.
     #[arg(long = "platform")]
     pub platforms: Vec<String>,
+    /// Fail if the base or any artifact resolves differently than ironhull.lock says.
+    #[arg(long)]
+    pub locked: bool,
     /// Only print errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -69,6 +72,17 @@ pub fn run(a: BuildArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail_with(a.json, exit::INPUT, "Spec", &e),
     };
+    if a.locked
+        && let Err((code, msg)) = super::lock::check_locked(&spec, &a.file, a.cache_dir.as_deref())
+    {
+        if a.json {
+            println!(
+                "{}",
+                json!({"error": {"kind": "Lock::Mismatch", "message": msg, "exitCode": code}})
+            );
+        }
+        return fail(code, msg);
+    }
     let mtime = match source_date_epoch() {
         Ok(m) => m,
         Err(e) => return fail(exit::INPUT, e),

@@ -5,6 +5,7 @@
 mod audit;
 mod build;
 mod common;
+mod lock;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,10 @@ pub struct Cli {
 pub enum Command {
     /// Build an image from builder.toml.
     Build(build::BuildArgs),
+    /// Resolve the base and artifacts and write ironhull.lock.
+    Lock(lock::LockArgs),
+    /// Check whether the locked base has moved (exit 1 when a rebuild is due).
+    Outdated(lock::OutdatedArgs),
     /// Check any image against the security policy (the same checks as the build gate).
     Audit(audit::AuditArgs),
     /// Explain what a check means and how to fix it.
@@ -62,6 +67,8 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Build(a) => build::run(a),
+        Command::Lock(a) => lock::run_lock(a),
+        Command::Outdated(a) => lock::run_outdated(a),
         Command::Audit(a) => audit::run(a),
         Command::Explain(a) => audit::explain(a),
         Command::Checks { json } => audit::checks(json),

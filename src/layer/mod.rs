@@ -684,6 +684,12 @@ mod tests {
             },
             &[(hello, Some(&b"hello\n"[..]))],
         );
+        let t = untar_bytes(&s, &blob);
+        let mut e = flate2::GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), flate2::Compression::new(6));
+        e.write_all(&t).unwrap();
+        let plain = e.finish().unwrap();
+        let raw = std::fs::read(s.path(&blob.digest)).unwrap();
+        eprintln!("TMPDBG plain {} {} ours {} {}", Digest::of(&plain), plain.len(), Digest::of(&raw), raw.len());
         assert_eq!(blob.diff_id.to_string(), PINNED_DIFF_ID);
         assert_eq!(blob.digest.to_string(), PINNED_DIGEST);
         assert_eq!(blob.size, PINNED_SIZE);

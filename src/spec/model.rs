@@ -91,7 +91,8 @@ impl Spec {
     }
 }
 
-pub(super) fn spec_dir(path: &Path) -> &Path {
+/// The directory relative paths of the spec at `path` are resolved against.
+pub fn spec_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -449,10 +449,9 @@ fn proxy_one(
         && method == "GET"
         && path.contains("/blobs/sha256:")
         && rhead.starts_with("HTTP/1.1 200")
+        && let Some(b) = rbody.last_mut()
     {
-        if let Some(b) = rbody.last_mut() {
-            *b ^= 0xff;
-        }
+        *b ^= 0xff;
     }
     let mut client = client;
     client.write_all(new_head.as_bytes())?;
