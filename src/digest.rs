@@ -57,6 +57,12 @@ impl Digest {
         Self::from_hasher(Sha256::new_with_prefix(bytes))
     }
 
+    /// The digest of everything fed to `h` (for callers that hash a
+    /// structured encoding field by field, such as layer cache keys).
+    pub fn from_sha256(h: Sha256) -> Self {
+        Self::from_hasher(h)
+    }
+
     fn from_hasher(h: Sha256) -> Self {
         Self {
             hex: hex::encode(h.finalize()),

@@ -689,6 +689,13 @@ const TRIVY_MISCONFIG_MAP: &[(&str, &str)] = &[
     ("DS016", "SEC-003"),
 ];
 
+/// `DS-0026` and `DS026` are the same Trivy check (new and old ID styles).
+fn avd_number(id: &str) -> Option<(String, u32)> {
+    let prefix: String = id.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    let digits: String = id.chars().filter(|c| c.is_ascii_digit()).collect();
+    Some((prefix, digits.parse().ok()?))
+}
+
 /// Runs Trivy offline on an OCI layout directory (Trivy's `--input` reads an
 /// OCI layout as a directory, not as an oci-archive tar). Misconfiguration
 /// checks come from the checks embedded in the binary (`--skip-check-update`
@@ -810,8 +817,13 @@ fn trivy_witness_finds_no_secret_that_ironhull_misses() {
             .filter_map(|f| f["path"].as_str().map(String::from))
             .collect();
         for (rule, path, layer) in trivy_secrets(&theirs) {
+            // Trivy's image-config secret scan reports the image itself as the
+            // target, with no layer: that is ironhull's SEC-003.
+            let in_config = layer.is_empty();
             let line = format!("{name}: trivy secret {rule} at {path} (layer {layer})");
-            if our_secret_paths.contains(&path) {
+            if in_config && our_ids.contains("SEC-003") {
+                notes.push(format!("{line}: image config; ironhull agrees (SEC-003)"));
+            } else if our_secret_paths.contains(&path) {
                 notes.push(format!("{line}: ironhull agrees (SEC-001/SEC-002)"));
             } else if let Some((_, why)) = TRIVY_SECRET_ALLOW.iter().find(|(p, _)| *p == path) {
                 notes.push(format!("{line}: ironhull does not report it: {why}"));
@@ -820,7 +832,9 @@ fn trivy_witness_finds_no_secret_that_ironhull_misses() {
             }
         }
         for (id, target) in trivy_misconfigs(&theirs) {
-            let mapped = TRIVY_MISCONFIG_MAP.iter().find(|(t, _)| *t == id);
+            let mapped = TRIVY_MISCONFIG_MAP
+                .iter()
+                .find(|(t, _)| avd_number(t) == avd_number(&id));
             let verdict = match mapped {
                 Some((_, ours_id)) if our_ids.contains(*ours_id) => {
                     format!("ironhull agrees ({ours_id})")

@@ -147,7 +147,11 @@ fn alpine_image_runs_under_runc_as_non_root_and_has_no_shell() {
         "/bin/sh started inside the hardened alpine image:\n{}",
         r.describe()
     );
-    assert!(!r.stdout.contains("hello from ironhull"), "{}", r.describe());
+    assert!(
+        !r.stdout.contains("hello from ironhull"),
+        "{}",
+        r.describe()
+    );
 }
 
 #[test]
@@ -202,7 +206,11 @@ fn alpine_removed_bytes_absent_from_every_layer_blob() {
             layers += 1;
             let d = l["digest"].as_str().expect("layer digest");
             let blob = layout_blob(&a.layout, d);
-            assert_eq!(digest_file(&blob), d, "layer blob does not match its digest");
+            assert_eq!(
+                digest_file(&blob),
+                d,
+                "layer blob does not match its digest"
+            );
             let bytes = layer_bytes(&blob);
             let paths = tar_paths(&bytes);
             for p in FORBIDDEN {
@@ -241,10 +249,7 @@ fn alpine_apk_database_no_longer_lists_removed_packages() {
         .expect("the apk database must stay (rewritten), so scanners see musl etc.");
     let pkgs = apk_packages(&db);
     for gone in ["busybox", "busybox-binsh", "apk-tools", "ssl_client"] {
-        assert!(
-            !pkgs.contains(&gone),
-            "apk db still lists {gone}: {pkgs:?}"
-        );
+        assert!(!pkgs.contains(&gone), "apk db still lists {gone}: {pkgs:?}");
     }
     assert!(pkgs.contains(&"musl"), "apk db lost musl: {pkgs:?}");
     // Every remaining record still starts with its checksum line (the file is
@@ -306,7 +311,10 @@ fn alpine_json_reports_dropped_packages_and_config_user() {
         .filter_map(|v| v.as_str())
         .collect();
     for p in ["busybox", "busybox-binsh", "apk-tools", "ssl_client"] {
-        assert!(dropped.contains(&p), "{p} not in droppedPackages {dropped:?}");
+        assert!(
+            dropped.contains(&p),
+            "{p} not in droppedPackages {dropped:?}"
+        );
     }
     let changes = a.json["hardening"]["changes"]
         .as_array()
@@ -334,6 +342,9 @@ fn alpine_json_reports_dropped_packages_and_config_user() {
             m["config"]["digest"].as_str().expect("config digest"),
         ));
         assert_eq!(cfg["config"]["User"], "10001:10001");
-        assert_eq!(cfg["config"]["Entrypoint"], serde_json::json!(["/app/hello"]));
+        assert_eq!(
+            cfg["config"]["Entrypoint"],
+            serde_json::json!(["/app/hello"])
+        );
     }
 }

@@ -108,10 +108,18 @@ impl Project {
     #[track_caller]
     fn expect(&self, r: &Run, kind: &str, code: i32, needles: &[&str]) -> String {
         let (got_kind, message, json_code) = json_error(r);
-        eprintln!("[{}] {got_kind} (exit {:?}): {message}", current_test_name(), r.code());
+        eprintln!(
+            "[{}] {got_kind} (exit {:?}): {message}",
+            current_test_name(),
+            r.code()
+        );
         assert_eq!(got_kind, kind, "wrong error class:\n{}", r.describe());
         r.assert_code(code);
-        assert_eq!(json_code, i64::from(code), "exitCode in JSON differs from the exit status");
+        assert_eq!(
+            json_code,
+            i64::from(code),
+            "exitCode in JSON differs from the exit status"
+        );
         assert!(
             r.stderr.contains("error:"),
             "the error must also be on stderr for humans:\n{}",
@@ -128,7 +136,10 @@ impl Project {
             .flatten()
             .map(|e| e.file_name())
             .collect();
-        assert!(left.is_empty(), "a failed build left output behind: {left:?}");
+        assert!(
+            left.is_empty(),
+            "a failed build left output behind: {left:?}"
+        );
         message
     }
 }
@@ -178,7 +189,12 @@ fn uid_zero() {
     let p = Project::new();
     let s = GOOD.replace("uid = 10001", "uid = 0");
     let r = p.build(&s);
-    let m = p.expect(&r, "Spec::RootUser", 2, &["user.uid", &at_line(&s, "uid = 0")]);
+    let m = p.expect(
+        &r,
+        "Spec::RootUser",
+        2,
+        &["user.uid", &at_line(&s, "uid = 0")],
+    );
     assert!(m.contains("10001"), "the fix must suggest an id: {m}");
 }
 
@@ -187,7 +203,12 @@ fn user_name_root() {
     let p = Project::new();
     let s = GOOD.replace("uid = 10001", "uid = 10001\nname = \"root\"");
     let r = p.build(&s);
-    p.expect(&r, "Spec::RootUser", 2, &["user.name", "root", &at_line(&s, "name = \"root\"")]);
+    p.expect(
+        &r,
+        "Spec::RootUser",
+        2,
+        &["user.name", "root", &at_line(&s, "name = \"root\"")],
+    );
 }
 
 #[test]
@@ -203,7 +224,12 @@ fn gid_zero() {
     let p = Project::new();
     let s = GOOD.replace("uid = 10001", "uid = 10001\ngid = 0");
     let r = p.build(&s);
-    p.expect(&r, "Spec::RootUser", 2, &["user.gid", &at_line(&s, "gid = 0")]);
+    p.expect(
+        &r,
+        "Spec::RootUser",
+        2,
+        &["user.gid", &at_line(&s, "gid = 0")],
+    );
 }
 
 #[test]
@@ -221,9 +247,21 @@ fn missing_user_section() {
 #[test]
 fn shell_form_entrypoint_string() {
     let p = Project::new();
-    let s = GOOD.replace("entrypoint = [\"/app/hello\"]", "entrypoint = \"/app/hello --serve\"");
+    let s = GOOD.replace(
+        "entrypoint = [\"/app/hello\"]",
+        "entrypoint = \"/app/hello --serve\"",
+    );
     let r = p.build(&s);
-    p.expect(&r, "Spec::ShellForm", 2, &["config.entrypoint", "exec form", &at_line(&s, "entrypoint =")]);
+    p.expect(
+        &r,
+        "Spec::ShellForm",
+        2,
+        &[
+            "config.entrypoint",
+            "exec form",
+            &at_line(&s, "entrypoint ="),
+        ],
+    );
 }
 
 #[test]
@@ -234,7 +272,12 @@ fn shell_form_cmd_string() {
         "entrypoint = [\"/app/hello\"]\ncmd = \"--port 8080\"",
     );
     let r = p.build(&s);
-    p.expect(&r, "Spec::ShellForm", 2, &["config.cmd", &at_line(&s, "cmd =")]);
+    p.expect(
+        &r,
+        "Spec::ShellForm",
+        2,
+        &["config.cmd", &at_line(&s, "cmd =")],
+    );
 }
 
 #[test]
@@ -245,15 +288,28 @@ fn sh_dash_c_entrypoint() {
         "entrypoint = [\"sh\", \"-c\", \"/app/hello\"]",
     );
     let r = p.build(&s);
-    p.expect(&r, "Spec::ShellEntrypoint", 2, &["config.entrypoint", "`sh`"]);
+    p.expect(
+        &r,
+        "Spec::ShellEntrypoint",
+        2,
+        &["config.entrypoint", "`sh`"],
+    );
 }
 
 #[test]
 fn bin_bash_entrypoint() {
     let p = Project::new();
-    let s = GOOD.replace("entrypoint = [\"/app/hello\"]", "entrypoint = [\"/bin/bash\"]");
+    let s = GOOD.replace(
+        "entrypoint = [\"/app/hello\"]",
+        "entrypoint = [\"/bin/bash\"]",
+    );
     let r = p.build(&s);
-    p.expect(&r, "Spec::ShellEntrypoint", 2, &["/bin/bash", &at_line(&s, "/bin/bash")]);
+    p.expect(
+        &r,
+        "Spec::ShellEntrypoint",
+        2,
+        &["/bin/bash", &at_line(&s, "/bin/bash")],
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -272,7 +328,12 @@ fn unknown_key_names_key_line_and_suggestion() {
         &r,
         "Spec::UnknownKey",
         2,
-        &["`entrypont`", "[config]", "did you mean `entrypoint`", &at_line(&s, "entrypont")],
+        &[
+            "`entrypont`",
+            "[config]",
+            "did you mean `entrypoint`",
+            &at_line(&s, "entrypont"),
+        ],
     );
 }
 
@@ -281,7 +342,12 @@ fn typo_in_section_name() {
     let p = Project::new();
     let s = format!("{GOOD}\n[confg]\nworkdir = \"/app\"\n");
     let r = p.build(&s);
-    p.expect(&r, "Spec::UnknownKey", 2, &["`confg`", "did you mean `config`", &at_line(&s, "[confg]")]);
+    p.expect(
+        &r,
+        "Spec::UnknownKey",
+        2,
+        &["`confg`", "did you mean `config`", &at_line(&s, "[confg]")],
+    );
 }
 
 #[test]
@@ -295,7 +361,10 @@ fn missing_spec_file() {
 #[test]
 fn unknown_platform_string() {
     let p = Project::new();
-    let s = GOOD.replace("tags = [\"1\"]", "tags = [\"1\"]\nplatforms = [\"linux/foo\"]");
+    let s = GOOD.replace(
+        "tags = [\"1\"]",
+        "tags = [\"1\"]\nplatforms = [\"linux/foo\"]",
+    );
     let r = p.build(&s);
     p.expect(&r, "Spec::BadPlatform", 2, &["linux/foo"]);
 }
@@ -303,9 +372,17 @@ fn unknown_platform_string() {
 #[test]
 fn malformed_platform_string() {
     let p = Project::new();
-    let s = GOOD.replace("tags = [\"1\"]", "tags = [\"1\"]\nplatforms = [\"windows\"]");
+    let s = GOOD.replace(
+        "tags = [\"1\"]",
+        "tags = [\"1\"]\nplatforms = [\"windows\"]",
+    );
     let r = p.build(&s);
-    p.expect(&r, "Spec::BadPlatform", 2, &["windows", &at_line(&s, "platforms")]);
+    p.expect(
+        &r,
+        "Spec::BadPlatform",
+        2,
+        &["windows", &at_line(&s, "platforms")],
+    );
 }
 
 #[test]
@@ -313,7 +390,12 @@ fn core_check_waiver_is_refused() {
     let p = Project::new();
     let s = format!("{GOOD}\n[[policy.allow]]\ncheck = \"SH-001\"\nreason = \"we need a shell\"\n");
     let r = p.build(&s);
-    p.expect(&r, "Spec::CoreCheckWaiver", 2, &["SH-001", &at_line(&s, "check = ")]);
+    p.expect(
+        &r,
+        "Spec::CoreCheckWaiver",
+        2,
+        &["SH-001", &at_line(&s, "check = ")],
+    );
 }
 
 #[test]
@@ -333,17 +415,30 @@ fn missing_artifact() {
     let p = Project::new();
     let s = GOOD.replace("src = \"build/hello\"", "src = \"build/missing\"");
     let r = p.build(&s);
-    p.expect(&r, "Build::Artifact::Missing", 2, &["build/missing", "artifact #1"]);
+    p.expect(
+        &r,
+        "Build::Artifact::Missing",
+        2,
+        &["build/missing", "artifact #1"],
+    );
 }
 
 #[test]
 fn sha256_pin_mismatch() {
     let p = Project::new();
     let wrong = "ab".repeat(32);
-    let s = GOOD.replace("mode = 0o555", &format!("mode = 0o555\nsha256 = \"{wrong}\""));
+    let s = GOOD.replace(
+        "mode = 0o555",
+        &format!("mode = 0o555\nsha256 = \"{wrong}\""),
+    );
     let r = p.build(&s);
     let actual = digest_file(p.path().join("build/hello"));
-    p.expect(&r, "Build::Artifact::PinMismatch", 2, &["build/hello", &wrong, &actual]);
+    p.expect(
+        &r,
+        "Build::Artifact::PinMismatch",
+        2,
+        &["build/hello", &wrong, &actual],
+    );
 }
 
 #[test]
@@ -351,7 +446,12 @@ fn dest_with_dotdot() {
     let p = Project::new();
     let s = GOOD.replace("dest = \"/app/hello\"", "dest = \"/app/../etc/hello\"");
     let r = p.build(&s);
-    p.expect(&r, "Spec::BadPath", 2, &["artifacts[1].dest", "..", &at_line(&s, "dest =")]);
+    p.expect(
+        &r,
+        "Spec::BadPath",
+        2,
+        &["artifacts[1].dest", "..", &at_line(&s, "dest =")],
+    );
 }
 
 #[test]
@@ -383,7 +483,12 @@ fn setuid_mode() {
     let p = Project::new();
     let s = GOOD.replace("mode = 0o555", "mode = 0o4755");
     let r = p.build(&s);
-    p.expect(&r, "Spec::BadMode", 2, &["0o4755", "setuid", &at_line(&s, "mode =")]);
+    p.expect(
+        &r,
+        "Spec::BadMode",
+        2,
+        &["0o4755", "setuid", &at_line(&s, "mode =")],
+    );
 }
 
 #[test]
@@ -419,7 +524,12 @@ fn artifact_that_is_busybox_under_another_name() {
     p.file("build/tool", &bb, 0o755);
     let s = with_artifact("[[artifacts]]\nsrc = \"build/tool\"\ndest = \"/app/tool\"\n");
     let r = p.build(&s);
-    p.expect(&r, "Build::Artifact::ForbiddenContent", 2, &["/app/tool", "busybox", "artifact #2"]);
+    p.expect(
+        &r,
+        "Build::Artifact::ForbiddenContent",
+        2,
+        &["/app/tool", "busybox", "artifact #2"],
+    );
 }
 
 #[test]
@@ -437,12 +547,17 @@ fn artifact_containing_rsa_private_key() {
     // A realistic PEM block (random base64, not a real key), in the middle of
     // a config file, as it happens when someone bundles a key by mistake.
     let body: String = (0..20)
-        .map(|i| format!("{}\n", "MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"
-            .chars()
-            .cycle()
-            .skip(i * 3)
-            .take(64)
-            .collect::<String>()))
+        .map(|i| {
+            format!(
+                "{}\n",
+                "MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"
+                    .chars()
+                    .cycle()
+                    .skip(i * 3)
+                    .take(64)
+                    .collect::<String>()
+            )
+        })
         .collect();
     let pem = format!(
         "# app settings\nlisten = 8080\n-----BEGIN RSA PRIVATE KEY-----\n{body}-----END RSA PRIVATE KEY-----\n"
@@ -450,18 +565,33 @@ fn artifact_containing_rsa_private_key() {
     p.file("conf/app.conf", pem.as_bytes(), 0o644);
     let s = with_artifact("[[artifacts]]\nsrc = \"conf/app.conf\"\ndest = \"/app/app.conf\"\n");
     let r = p.build(&s);
-    let m = p.expect(&r, "Build::Artifact::Secret", 2, &["/app/app.conf", "private key"]);
-    assert!(!m.contains("MIIEpAIBAAKCAQEA"), "the message must not echo the secret: {m}");
+    let m = p.expect(
+        &r,
+        "Build::Artifact::Secret",
+        2,
+        &["/app/app.conf", "private key"],
+    );
+    assert!(
+        !m.contains("MIIEpAIBAAKCAQEA"),
+        "the message must not echo the secret: {m}"
+    );
 }
 
 #[test]
 fn artifact_dotenv() {
     let p = Project::new();
-    p.file("conf/.env", b"DATABASE_URL=postgres://app:hunter2@db/app\n", 0o644);
+    p.file(
+        "conf/.env",
+        b"DATABASE_URL=postgres://app:hunter2@db/app\n",
+        0o644,
+    );
     let s = with_artifact("[[artifacts]]\nsrc = \"conf/.env\"\ndest = \"/app/.env\"\n");
     let r = p.build(&s);
     let m = p.expect(&r, "Build::Artifact::Secret", 2, &["/app/.env"]);
-    assert!(!m.contains("hunter2"), "the message must not echo the secret: {m}");
+    assert!(
+        !m.contains("hunter2"),
+        "the message must not echo the secret: {m}"
+    );
 }
 
 #[test]
@@ -489,7 +619,12 @@ fn symlink_escape_in_artifact_directory() {
     .expect("symlink");
     let s = with_artifact("[[artifacts]]\nsrc = \"site\"\ndest = \"/app/site\"\n");
     let r = p.build(&s);
-    p.expect(&r, "Build::Artifact::SymlinkEscape", 2, &["evil", "outside the image root"]);
+    p.expect(
+        &r,
+        "Build::Artifact::SymlinkEscape",
+        2,
+        &["evil", "outside the image root"],
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -505,9 +640,16 @@ fn aws_secret_access_key_env() {
         &r,
         "Spec::SecretInEnv",
         2,
-        &["AWS_SECRET_ACCESS_KEY", "inject secrets at runtime", &at_line(&s, "AWS_SECRET")],
+        &[
+            "AWS_SECRET_ACCESS_KEY",
+            "inject secrets at runtime",
+            &at_line(&s, "AWS_SECRET"),
+        ],
     );
-    assert!(!m.contains("wJalrXUtnFEMI"), "the message must not echo the secret: {m}");
+    assert!(
+        !m.contains("wJalrXUtnFEMI"),
+        "the message must not echo the secret: {m}"
+    );
 }
 
 #[test]
@@ -516,8 +658,16 @@ fn github_token_in_env_value() {
     let token = "ghp_R4nd0mT0k3nV4lu3Xx9Yy8Zz7Ww6Vv5Uu4Tt";
     let s = with_env(&format!("UPSTREAM = \"{token}\""));
     let r = p.build(&s);
-    let m = p.expect(&r, "Spec::SecretInEnv", 2, &["UPSTREAM", "inject secrets at runtime"]);
-    assert!(!m.contains(token), "the message must not echo the secret: {m}");
+    let m = p.expect(
+        &r,
+        "Spec::SecretInEnv",
+        2,
+        &["UPSTREAM", "inject secrets at runtime"],
+    );
+    assert!(
+        !m.contains(token),
+        "the message must not echo the secret: {m}"
+    );
 }
 
 #[test]
@@ -654,5 +804,10 @@ fn tampered_oci_base_layout() {
         &format!("image = \"oci:{}:1\"", base.display()),
     );
     let r = p.build(&s);
-    p.expect(&r, "Build::Harden::DigestMismatch", 2, &[&layer, "tampered"]);
+    p.expect(
+        &r,
+        "Build::Harden::DigestMismatch",
+        2,
+        &[&layer, "tampered"],
+    );
 }

@@ -16,8 +16,11 @@ use common::*;
 fn project(dir: &Path) -> Option<PathBuf> {
     build_hello_static(&dir.join("build"))?;
     let spec = dir.join("builder.toml");
-    fs::copy(repo_root().join("examples/hello-static/builder.toml"), &spec)
-        .expect("copy builder.toml");
+    fs::copy(
+        repo_root().join("examples/hello-static/builder.toml"),
+        &spec,
+    )
+    .expect("copy builder.toml");
     Some(spec)
 }
 
@@ -76,7 +79,11 @@ fn every_output_format_is_accepted_by_skopeo() {
     assert_eq!(oci["Os"], "linux");
     assert_eq!(oci["Architecture"], "amd64");
     let oci_ar = skopeo_inspect(&format!("oci-archive:{}", archive.display()));
-    assert_eq!(oci_ar["Digest"], digest.as_str(), "oci-archive holds another image");
+    assert_eq!(
+        oci_ar["Digest"],
+        digest.as_str(),
+        "oci-archive holds another image"
+    );
     let dock = skopeo_inspect(&format!("docker-archive:{}", docker.display()));
     assert_eq!(dock["Os"], "linux");
     assert_eq!(dock["Architecture"], "amd64");
@@ -87,11 +94,18 @@ fn every_output_format_is_accepted_by_skopeo() {
     );
     // Labels from the spec survive in every format.
     for v in [&oci, &oci_ar, &dock] {
-        assert_eq!(v["Labels"]["org.opencontainers.image.title"], "hello-static");
+        assert_eq!(
+            v["Labels"]["org.opencontainers.image.title"],
+            "hello-static"
+        );
     }
 
     // The config says non-root, in the docker archive too.
-    let r = skopeo(["inspect", "--config", &format!("docker-archive:{}", docker.display())]);
+    let r = skopeo([
+        "inspect",
+        "--config",
+        &format!("docker-archive:{}", docker.display()),
+    ]);
     assert!(r.success(), "{}", r.describe());
     let cfg: serde_json::Value = serde_json::from_str(&r.stdout).expect("config JSON");
     assert_eq!(cfg["config"]["User"], "10001:10001");
@@ -103,9 +117,16 @@ fn every_output_format_is_accepted_by_skopeo() {
         &format!("docker-archive:{}", docker.display()),
         &format!("oci:{}:x", copied.display()),
     ]);
-    assert!(r.success(), "skopeo copy docker-archive → oci failed:\n{}", r.describe());
+    assert!(
+        r.success(),
+        "skopeo copy docker-archive → oci failed:\n{}",
+        r.describe()
+    );
     let again = skopeo_inspect(&format!("oci:{}:x", copied.display()));
-    assert_eq!(again["Layers"].as_array().map(Vec::len), oci["Layers"].as_array().map(Vec::len));
+    assert_eq!(
+        again["Layers"].as_array().map(Vec::len),
+        oci["Layers"].as_array().map(Vec::len)
+    );
 
     // Nothing else was left next to the outputs (no temp files).
     let mut names: Vec<String> = fs::read_dir(&out)
@@ -116,7 +137,12 @@ fn every_output_format_is_accepted_by_skopeo() {
     names.sort();
     assert_eq!(
         names,
-        ["image.digest", "image.docker.tar", "image.oci.tar", "layout"],
+        [
+            "image.digest",
+            "image.docker.tar",
+            "image.oci.tar",
+            "layout"
+        ],
         "unexpected files next to the outputs"
     );
 }
@@ -180,7 +206,10 @@ fn existing_non_layout_directory_is_refused_and_untouched() {
         .collect();
     names.sort();
     assert_eq!(names, ["2024", "keep.txt"], "the directory was modified");
-    assert_eq!(fs::read(target.join("keep.txt")).expect("keep"), b"precious\n");
+    assert_eq!(
+        fs::read(target.join("keep.txt")).expect("keep"),
+        b"precious\n"
+    );
     assert_eq!(fs::read_dir(target.join("2024")).expect("2024").count(), 0);
 }
 
@@ -222,7 +251,11 @@ fn existing_layout_gets_second_tag_and_keeps_first() {
     };
     let layout = dir.path().join("layout");
     let cache = dir.path().join("cache");
-    let r = run(ironhull_build(&spec, &cache, &["-o", &format!("oci:{}:one", layout.display())]));
+    let r = run(ironhull_build(
+        &spec,
+        &cache,
+        &["-o", &format!("oci:{}:one", layout.display())],
+    ));
     r.assert_success();
     let first = printed_digest(&r);
 
@@ -232,20 +265,37 @@ fn existing_layout_gets_second_tag_and_keeps_first() {
         "entrypoint = [\"/app/hello\"]",
         "entrypoint = [\"/app/hello\"]\nenv = { GREETING = \"second\" }",
     );
-    assert!(text.contains("GREETING"), "spec template changed; update this test");
+    assert!(
+        text.contains("GREETING"),
+        "spec template changed; update this test"
+    );
     fs::write(&spec, text).expect("spec");
-    let r = run(ironhull_build(&spec, &cache, &["-o", &format!("oci:{}:two", layout.display())]));
+    let r = run(ironhull_build(
+        &spec,
+        &cache,
+        &["-o", &format!("oci:{}:two", layout.display())],
+    ));
     r.assert_success();
     let second = printed_digest(&r);
     assert_ne!(first, second);
 
-    assert_eq!(layout_tag_digest(&layout, "one"), first, "first tag lost or moved");
+    assert_eq!(
+        layout_tag_digest(&layout, "one"),
+        first,
+        "first tag lost or moved"
+    );
     assert_eq!(layout_tag_digest(&layout, "two"), second);
     assert_eq!(digest_file_of(&layout, &first), first);
     assert_eq!(digest_file_of(&layout, &second), second);
     if find_on_path("skopeo").is_some() {
-        assert_eq!(skopeo_inspect(&format!("oci:{}:one", layout.display()))["Digest"], first.as_str());
-        assert_eq!(skopeo_inspect(&format!("oci:{}:two", layout.display()))["Digest"], second.as_str());
+        assert_eq!(
+            skopeo_inspect(&format!("oci:{}:one", layout.display()))["Digest"],
+            first.as_str()
+        );
+        assert_eq!(
+            skopeo_inspect(&format!("oci:{}:two", layout.display()))["Digest"],
+            second.as_str()
+        );
     }
 }
 
@@ -260,11 +310,18 @@ fn editing_an_output_does_not_poison_the_cache() {
     };
     let cache = dir.path().join("cache");
     let one = dir.path().join("one");
-    let r = run(ironhull_build(&spec, &cache, &["-o", &format!("oci:{}:1", one.display())]));
+    let r = run(ironhull_build(
+        &spec,
+        &cache,
+        &["-o", &format!("oci:{}:1", one.display())],
+    ));
     r.assert_success();
     let digest = printed_digest(&r);
     // Overwrite every blob of the output in place (same inode).
-    for e in fs::read_dir(one.join("blobs/sha256")).expect("blobs").flatten() {
+    for e in fs::read_dir(one.join("blobs/sha256"))
+        .expect("blobs")
+        .flatten()
+    {
         use std::io::Write;
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -273,7 +330,11 @@ fn editing_an_output_does_not_poison_the_cache() {
         f.write_all(b"garbage").expect("overwrite");
     }
     let two = dir.path().join("two");
-    let r = run(ironhull_build(&spec, &cache, &["-o", &format!("oci:{}:1", two.display())]));
+    let r = run(ironhull_build(
+        &spec,
+        &cache,
+        &["-o", &format!("oci:{}:1", two.display())],
+    ));
     assert!(
         r.success(),
         "a build failed because an earlier OUTPUT was edited (outputs share inodes with the cache):\n{}",

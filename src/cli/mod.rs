@@ -5,6 +5,9 @@
 mod audit;
 mod build;
 mod common;
+mod completions;
+mod init;
+mod inspect;
 mod lock;
 
 use clap::{Parser, Subcommand};
@@ -45,11 +48,23 @@ pub enum Command {
     /// Explain what a check means and how to fix it.
     Explain(audit::ExplainArgs),
     /// List every check with its severity.
+    #[command(
+        after_help = "Examples:\n  ironhull checks\n  ironhull checks --json | jq -r '.[] | select(.core) | .id'"
+    )]
     Checks {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
+    /// Write a commented builder.toml from a template, guessing it from the artifact.
+    Init(init::InitArgs),
+    /// Summarise an image: platforms, user, entrypoint, layers, packages, audit verdict.
+    Inspect(inspect::InspectArgs),
+    /// Print shell completions (bash, zsh, fish) or, with --man, the man page.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff) to standard output.
+    #[command(after_help = "Examples:\n  ironhull man > ironhull.1 && man ./ironhull.1")]
+    Man,
 }
 
 pub fn main() -> i32 {
@@ -72,5 +87,9 @@ pub fn main() -> i32 {
         Command::Audit(a) => audit::run(a),
         Command::Explain(a) => audit::explain(a),
         Command::Checks { json } => audit::checks(json),
+        Command::Init(a) => init::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man => completions::man(),
     }
 }

@@ -204,7 +204,7 @@ pub enum SbomError {
         digest: Digest,
         manifest: Digest,
         #[source]
-        source: ReadError,
+        source: Box<ReadError>,
     },
     #[error(
         "layer {index} ({digest}) of image {manifest} is missing from the blob store {store}: \
@@ -216,7 +216,7 @@ pub enum SbomError {
         manifest: Digest,
         store: String,
         #[source]
-        source: crate::store::BlobError,
+        source: Box<crate::store::BlobError>,
     },
     #[error("cannot serialize the SBOM document: {0}")]
     Serialize(#[from] serde_json::Error),
@@ -322,7 +322,7 @@ pub fn inventory_image(image: &PlatformImage, blobs: &BlobStore) -> Result<Inven
                 digest: layer.digest.clone(),
                 manifest: image.manifest_digest.clone(),
                 store: blobs.root().display().to_string(),
-                source,
+                source: Box::new(source),
             })?;
         let r = BufReader::with_capacity(
             1 << 20,
@@ -352,7 +352,7 @@ pub fn inventory_image(image: &PlatformImage, blobs: &BlobStore) -> Result<Inven
             index: idx,
             digest: layer.digest.clone(),
             manifest: image.manifest_digest.clone(),
-            source,
+            source: Box::new(source),
         })?;
     }
     Ok(inventory_with_hashes(&tree, image, &hashes))

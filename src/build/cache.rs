@@ -1,0 +1,596 @@
+//! The layer cache: skip rewriting (and recompressing) a layer whose inputs
+//! did not change, and skip re-reading files whose content is known.
+//!
+//! Two maps, both plain files under the cache directory:
+//!
+//! - [`LayerCache`]: `CacheKey → LayerBlob`. The key is a sha256 over
+//!   everything that determines a layer's bytes: the layer parameters, the
+//!   layer format version and, for each entry in order, its full metadata and
+//!   the sha256 of its content. It is never keyed by mtimes or paths on the
+//!   host: two builds with the same key produce the same blob, so a hit is
+//!   exactly as good as a rebuild. A hit is only returned when the blob is
+//!   still in the blob store with the recorded size.
+//! - [`StatCache`]: `host path → (size, mtime, ctime, inode, device) → sha256`.
+//!   It lets a rebuild compute layer keys without reading unchanged files.
+//!   The fast path compares all five stat fields, not the mtime alone: `touch
+//!   -d` or an archive extraction can restore an mtime, but the ctime changes
+//!   on every write or metadata change and cannot be set by users. Whenever
+//!   any field differs the content is hashed again. Files modified within the
+//!   last [`RACY_WINDOW_NS`] are never recorded, because a second write in
+//!   the same timestamp tick would be invisible (git's "racy clean" problem).
+//!
+//! Both files are untrusted input on load: a corrupt or hostile record is
+//! treated as a miss (never a panic, never a wrong blob: a layer hit still
+//! needs the blob in the content-addressed store).
+
+use crate::digest::Digest;
+use crate::fs::entry::{Entry, EntryKind};
+use crate::image::LayerBlob;
+use crate::layer::{Compression, LayerParams};
+use crate::store::blobs::BlobStore;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Bumped whenever the bytes a [`crate::layer::LayerWriter`] produces for the
+/// same inputs change (tar headers, gzip block size, …), so old cache entries
+/// stop matching instead of returning blobs in an old format.
+pub const LAYER_FORMAT: &str = "ironhull-layer-v2;pgzip-block=1048576;dict=32768";
+
+/// Files whose mtime or ctime is this close to "now" are not put in the
+/// stat cache: a later write within the same filesystem timestamp tick would
+/// leave every stat field unchanged. 2 s covers coarse-grained filesystems.
+pub const RACY_WINDOW_NS: i128 = 2_000_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error(
+        "cannot use the layer cache directory {path}: {source}; check its permissions or pass another --cache-dir"
+    )]
+    Dir { path: PathBuf, source: io::Error },
+    #[error(
+        "cannot write the cache file {path}: {source}; check free space and permissions of the cache directory"
+    )]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot read {path} to hash it for the layer cache: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot encode a cache record for {path}: {source}")]
+    Encode {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// The content-addressed identity of a layer's inputs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey(Digest);
+
+impl CacheKey {
+    pub fn digest(&self) -> &Digest {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "layer-cache:{}", self.0.hex())
+    }
+}
+
+/// Feeds length-prefixed fields into a hasher, so no two different inputs
+/// can produce the same byte sequence (no separator ambiguity).
+struct KeyHasher(Sha256);
+
+impl KeyHasher {
+    fn bytes(&mut self, tag: &str, b: &[u8]) {
+        self.0.update((tag.len() as u64).to_le_bytes());
+        self.0.update(tag.as_bytes());
+        self.0.update((b.len() as u64).to_le_bytes());
+        self.0.update(b);
+    }
+    fn num(&mut self, tag: &str, n: u64) {
+        self.bytes(tag, &n.to_le_bytes());
+    }
+}
+
+/// What a regular file's content must hash to for a layer key. Non-files
+/// pass `None`.
+pub type ContentDigest = Option<Digest>;
+
+/// The cache key of a layer written with `params` from `entries` in this
+/// order (order matters: it is part of the tar). `ordered` is whether the
+/// layer is written by [`crate::layer::LayerWriter::new`] (true: parents are
+/// added) or `new_unordered` (false).
+pub fn key(params: &LayerParams, ordered: bool, entries: &[(Entry, ContentDigest)]) -> CacheKey {
+    let mut h = KeyHasher(Sha256::new());
+    h.bytes("format", LAYER_FORMAT.as_bytes());
+    h.bytes("version", env!("CARGO_PKG_VERSION").as_bytes());
+    match params.compression {
+        Compression::Gzip { level } => h.num("gzip", u64::from(level)),
+        Compression::None => h.bytes("none", b""),
+    }
+    h.num("mtime", params.mtime);
+    h.num("keep_xattrs", u64::from(params.keep_xattrs));
+    h.num("ordered", u64::from(ordered));
+    h.num("entries", entries.len() as u64);
+    for (e, content) in entries {
+        h.bytes("path", e.path.as_str().as_bytes());
+        match &e.kind {
+            EntryKind::File => h.bytes("file", b""),
+            EntryKind::Dir => h.bytes("dir", b""),
+            EntryKind::Symlink { target } => h.bytes("symlink", target.as_bytes()),
+            EntryKind::Hardlink { target } => h.bytes("hardlink", target.as_str().as_bytes()),
+            EntryKind::CharDevice { major, minor } => {
+                h.num("chr", (u64::from(*major) << 32) | u64::from(*minor))
+            }
+            EntryKind::BlockDevice { major, minor } => {
+                h.num("blk", (u64::from(*major) << 32) | u64::from(*minor))
+            }
+            EntryKind::Fifo => h.bytes("fifo", b""),
+        }
+        h.num("mode", u64::from(e.mode));
+        h.num("uid", e.uid);
+        h.num("gid", e.gid);
+        h.bytes("uname", e.uname.as_bytes());
+        h.bytes("gname", e.gname.as_bytes());
+        h.num("size", e.size);
+        h.num("entry_mtime", e.mtime);
+        h.num("xattrs", e.xattrs.len() as u64);
+        for (k, v) in &e.xattrs {
+            h.bytes("xk", k.as_bytes());
+            h.bytes("xv", v);
+        }
+        match content {
+            Some(d) => h.bytes("content", d.hex().as_bytes()),
+            None => h.bytes("no-content", b""),
+        }
+    }
+    CacheKey(Digest::from_sha256(h.0))
+}
+
+/// A stored layer record (the JSON file body).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LayerRecord {
+    media_type: String,
+    digest: Digest,
+    size: u64,
+    diff_id: Digest,
+}
+
+/// `CacheKey → LayerBlob`, one small JSON file per key under `<dir>/layers/`.
+pub struct LayerCache {
+    dir: PathBuf,
+}
+
+impl LayerCache {
+    /// Opens (creating if needed) the layer cache in `dir` (usually the build
+    /// cache directory, next to the blob store).
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, CacheError> {
+        let dir = dir.into().join("layers");
+        std::fs::create_dir_all(&dir).map_err(|source| CacheError::Dir {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Self { dir })
+    }
+
+    fn record_path(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(format!("{}.json", key.0.hex()))
+    }
+
+    /// The cached layer for `key`, if recorded and its blob is still in
+    /// `store` with the recorded size. Any unreadable, corrupt or stale
+    /// record is a miss: the caller rebuilds and [`put`](Self::put)s again.
+    pub fn get(&self, key: &CacheKey, store: &BlobStore) -> Option<LayerBlob> {
+        let path = self.record_path(key);
+        let f = std::fs::File::open(&path).ok()?;
+        let mut buf = Vec::new();
+        // Records are ~300 bytes; refuse to slurp a huge planted file.
+        f.take(64 * 1024).read_to_end(&mut buf).ok()?;
+        let rec: LayerRecord = serde_json::from_slice(&buf).ok()?;
+        let meta = std::fs::metadata(store.path(&rec.digest)).ok()?;
+        if !meta.is_file() || meta.len() != rec.size {
+            return None;
+        }
+        Some(LayerBlob {
+            media_type: rec.media_type,
+            digest: rec.digest,
+            size: rec.size,
+            diff_id: rec.diff_id,
+        })
+    }
+
+    /// Records `blob` as the layer for `key` (atomically: readers see the old
+    /// record, none, or the new one, never half a file).
+    pub fn put(&self, key: &CacheKey, blob: &LayerBlob) -> Result<(), CacheError> {
+        let rec = LayerRecord {
+            media_type: blob.media_type.clone(),
+            digest: blob.digest.clone(),
+            size: blob.size,
+            diff_id: blob.diff_id.clone(),
+        };
+        let path = self.record_path(key);
+        let bytes = serde_json::to_vec(&rec).map_err(|source| CacheError::Encode {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomic(&self.dir, &path, &bytes)
+    }
+}
+
+fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    let werr = |source| CacheError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
+    tmp.write_all(bytes).map_err(werr)?;
+    tmp.persist(path).map_err(|e| werr(e.error))?;
+    Ok(())
+}
+
+/// The stat fields the fast path compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatKey {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+    pub ino: u64,
+    pub dev: u64,
+}
+
+impl StatKey {
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            size: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            ino: meta.ino(),
+            dev: meta.dev(),
+        }
+    }
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct StatRecord {
+    stat: StatKey,
+    digest: Digest,
+}
+
+/// Host path → content sha256, trusted only while every stat field matches.
+pub struct StatCache {
+    file: PathBuf,
+    known: BTreeMap<String, StatRecord>,
+    /// Records looked up or added in this run; only these are saved, so the
+    /// file does not grow with every path ever built.
+    used: BTreeMap<String, StatRecord>,
+    hits: u64,
+    misses: u64,
+}
+
+impl StatCache {
+    /// Loads the stat cache from `<dir>/stat-cache.json`. A missing or
+    /// corrupt file gives an empty cache (everything is hashed once).
+    pub fn load(dir: &Path) -> Self {
+        let file = dir.join("stat-cache.json");
+        let known = std::fs::File::open(&file)
+            .ok()
+            .and_then(|f| {
+                let mut buf = Vec::new();
+                f.take(256 << 20).read_to_end(&mut buf).ok()?;
+                serde_json::from_slice::<BTreeMap<String, StatRecord>>(&buf).ok()
+            })
+            .unwrap_or_default();
+        Self {
+            file,
+            known,
+            used: BTreeMap::new(),
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// (fast-path hits, files hashed) so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.hits, self.misses)
+    }
+
+    /// The recorded digest for `path` when all of `stat` matches the record.
+    pub fn lookup(&mut self, path: &Path, stat: &StatKey) -> Option<Digest> {
+        let k = path.to_str()?;
+        let rec = self.known.get(k).filter(|r| r.stat == *stat)?.clone();
+        let d = rec.digest.clone();
+        self.used.insert(k.to_string(), rec);
+        Some(d)
+    }
+
+    /// Records `digest` as the content of `path` with `stat`, unless the
+    /// file changed too recently to be trusted (see [`RACY_WINDOW_NS`]).
+    /// Non-UTF-8 paths are not recorded (they are simply hashed every time).
+    pub fn record(&mut self, path: &Path, stat: &StatKey, digest: &Digest) {
+        let Some(k) = path.to_str() else { return };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        if now - stat.mtime_ns.max(stat.ctime_ns) < RACY_WINDOW_NS {
+            self.known.remove(k);
+            return;
+        }
+        let rec = StatRecord {
+            stat: *stat,
+            digest: digest.clone(),
+        };
+        self.known.insert(k.to_string(), rec.clone());
+        self.used.insert(k.to_string(), rec);
+    }
+
+    /// The sha256 of the regular file at `path`: from the cache when every
+    /// stat field matches, otherwise by reading it. A file that changes while
+    /// it is hashed (stat before ≠ stat after) is not recorded.
+    pub fn digest_file(&mut self, path: &Path) -> Result<Digest, CacheError> {
+        let rerr = |source| CacheError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let f = std::fs::File::open(path).map_err(rerr)?;
+        let before = StatKey::of(&f.metadata().map_err(rerr)?);
+        if let Some(d) = self.lookup(path, &before) {
+            self.hits += 1;
+            return Ok(d);
+        }
+        self.misses += 1;
+        let mut r = io::BufReader::with_capacity(1 << 20, f);
+        let (d, _) = crate::digest::digest_reader(&mut r).map_err(rerr)?;
+        let after = StatKey::of(&r.get_ref().metadata().map_err(rerr)?);
+        if before == after {
+            self.record(path, &after, &d);
+        }
+        Ok(d)
+    }
+
+    /// Writes the records used in this run back to disk, atomically.
+    pub fn save(&self) -> Result<(), CacheError> {
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|source| CacheError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let bytes = serde_json::to_vec(&self.used).map_err(|source| CacheError::Encode {
+            path: self.file.clone(),
+            source,
+        })?;
+        write_atomic(dir, &self.file, &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::entry::ImagePath;
+
+    fn file(path: &str, size: u64) -> Entry {
+        let mut e = Entry::new(ImagePath::parse(path).unwrap(), EntryKind::File, 0o644);
+        e.size = size;
+        e
+    }
+
+    #[test]
+    fn key_depends_on_every_input() {
+        let p = LayerParams::default();
+        let d1 = Digest::of(b"one");
+        let d2 = Digest::of(b"two");
+        let base = vec![(file("a", 3), Some(d1.clone()))];
+        let k = key(&p, true, &base);
+        assert_eq!(k, key(&p, true, &base.clone()), "deterministic");
+        let mut variants = Vec::new();
+        variants.push(key(&p, false, &base));
+        variants.push(key(&p, true, &[(file("a", 3), Some(d2.clone()))]));
+        variants.push(key(&p, true, &[(file("b", 3), Some(d1.clone()))]));
+        let mut e = file("a", 3);
+        e.mode = 0o755;
+        variants.push(key(&p, true, &[(e, Some(d1.clone()))]));
+        let mut e = file("a", 3);
+        e.uid = 1;
+        variants.push(key(&p, true, &[(e, Some(d1.clone()))]));
+        let mut e = file("a", 3);
+        e.mtime = 1;
+        variants.push(key(&p, true, &[(e, Some(d1.clone()))]));
+        let mut e = file("a", 3);
+        e.xattrs.insert("user.x".into(), vec![1]);
+        variants.push(key(&p, true, &[(e, Some(d1.clone()))]));
+        let gz9 = LayerParams {
+            compression: Compression::Gzip { level: 9 },
+            ..p.clone()
+        };
+        variants.push(key(&gz9, true, &base));
+        let plain = LayerParams {
+            compression: Compression::None,
+            ..p.clone()
+        };
+        variants.push(key(&plain, true, &base));
+        let m = LayerParams {
+            mtime: 5,
+            ..p.clone()
+        };
+        variants.push(key(&m, true, &base));
+        // Order is part of the layer.
+        let two = vec![
+            (file("a", 3), Some(d1.clone())),
+            (file("b", 3), Some(d2.clone())),
+        ];
+        let rev = vec![two[1].clone(), two[0].clone()];
+        variants.push(key(&p, true, &two));
+        variants.push(key(&p, true, &rev));
+        // Field boundaries are unambiguous: symlink "ab" vs path shift.
+        let s1 = Entry::new(
+            ImagePath::parse("x").unwrap(),
+            EntryKind::Symlink {
+                target: "ab".into(),
+            },
+            0o777,
+        );
+        let s2 = Entry::new(
+            ImagePath::parse("x").unwrap(),
+            EntryKind::Symlink { target: "a".into() },
+            0o777,
+        );
+        variants.push(key(&p, true, &[(s1, None)]));
+        variants.push(key(&p, true, &[(s2, None)]));
+        variants.push(key(&p, true, &[]));
+        for (i, v) in variants.iter().enumerate() {
+            assert_ne!(*v, k, "variant {i} collides with the base key");
+            for (j, w) in variants.iter().enumerate().skip(i + 1) {
+                assert_ne!(v, w, "variants {i} and {j} collide");
+            }
+        }
+    }
+
+    fn blob_in(store: &BlobStore, bytes: &[u8]) -> LayerBlob {
+        let digest = store.put(bytes).unwrap();
+        LayerBlob {
+            media_type: crate::image::media::OCI_LAYER_GZIP.into(),
+            digest,
+            size: bytes.len() as u64,
+            diff_id: Digest::of(b"tar"),
+        }
+    }
+
+    #[test]
+    fn layer_cache_round_trip_and_verifies_blob() {
+        let d = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(d.path().join("blobs")).unwrap();
+        let cache = LayerCache::open(d.path()).unwrap();
+        let k = key(&LayerParams::default(), true, &[(file("a", 1), None)]);
+        assert!(cache.get(&k, &store).is_none());
+        let blob = blob_in(&store, b"layer bytes");
+        cache.put(&k, &blob).unwrap();
+        assert_eq!(cache.get(&k, &store), Some(blob.clone()));
+        // Reopening sees the record.
+        let again = LayerCache::open(d.path()).unwrap();
+        assert_eq!(again.get(&k, &store), Some(blob.clone()));
+        // A blob that vanished (cache pruned) or was truncated is a miss.
+        std::fs::write(store.path(&blob.digest), b"short").unwrap();
+        assert!(cache.get(&k, &store).is_none());
+        std::fs::remove_file(store.path(&blob.digest)).unwrap();
+        assert!(cache.get(&k, &store).is_none());
+    }
+
+    #[test]
+    fn corrupt_records_are_misses() {
+        let d = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(d.path().join("blobs")).unwrap();
+        let cache = LayerCache::open(d.path()).unwrap();
+        let k = key(&LayerParams::default(), true, &[]);
+        let blob = blob_in(&store, b"x");
+        cache.put(&k, &blob).unwrap();
+        let rec = cache.record_path(&k);
+        for junk in [
+            &b""[..],
+            b"{",
+            b"null",
+            b"{\"media_type\":\"x\",\"digest\":\"sha256:../../etc\",\"size\":1,\"diff_id\":\"sha256:00\"}",
+        ] {
+            std::fs::write(&rec, junk).unwrap();
+            assert!(cache.get(&k, &store).is_none());
+        }
+        std::fs::write(&rec, vec![b' '; 1 << 20]).unwrap();
+        assert!(cache.get(&k, &store).is_none());
+    }
+
+    fn set_old_mtime(path: &Path) {
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+
+    #[test]
+    fn stat_cache_hits_only_when_every_field_matches() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("art.bin");
+        std::fs::write(&f, b"version one").unwrap();
+        let mut sc = StatCache::load(d.path());
+        let d1 = sc.digest_file(&f).unwrap();
+        assert_eq!(d1, Digest::of(b"version one"));
+        // Just written: racy, so not recorded; hashed again.
+        sc.digest_file(&f).unwrap();
+        assert_eq!(sc.stats(), (0, 2));
+
+        // A record for a stable stat is used without reading.
+        let stat = StatKey::of(&std::fs::metadata(&f).unwrap());
+        let mut aged = stat;
+        aged.ctime_ns -= 10 * RACY_WINDOW_NS;
+        aged.mtime_ns -= 10 * RACY_WINDOW_NS;
+        sc.record(&f, &aged, &d1);
+        assert_eq!(sc.lookup(&f, &aged), Some(d1.clone()));
+        // Every differing field forces a re-hash.
+        for change in 0..5 {
+            let mut s = aged;
+            match change {
+                0 => s.size += 1,
+                1 => s.mtime_ns += 1,
+                2 => s.ctime_ns += 1,
+                3 => s.ino += 1,
+                _ => s.dev += 1,
+            }
+            assert_eq!(sc.lookup(&f, &s), None, "field {change}");
+        }
+    }
+
+    #[test]
+    fn stat_cache_never_trusts_a_restored_mtime() {
+        // Same size, mtime set back to the recorded value: the ctime moved,
+        // so the content is hashed again and the new digest returned.
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a");
+        std::fs::write(&f, b"AAAA").unwrap();
+        set_old_mtime(&f);
+        let mut sc = StatCache::load(d.path());
+        // ctime is "now", so force a trusted record the way an old build would have.
+        let mut stat = StatKey::of(&std::fs::metadata(&f).unwrap());
+        stat.ctime_ns -= 10 * RACY_WINDOW_NS;
+        sc.record(&f, &stat, &Digest::of(b"AAAA"));
+        std::fs::write(&f, b"BBBB").unwrap();
+        set_old_mtime(&f);
+        let now = StatKey::of(&std::fs::metadata(&f).unwrap());
+        assert_eq!((now.size, now.mtime_ns), (stat.size, stat.mtime_ns));
+        assert_eq!(sc.digest_file(&f).unwrap(), Digest::of(b"BBBB"));
+    }
+
+    #[test]
+    fn stat_cache_persists_used_records_and_survives_corruption() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a");
+        let g = d.path().join("b");
+        std::fs::write(&f, b"x").unwrap();
+        std::fs::write(&g, b"y").unwrap();
+        let stat = |p: &Path| {
+            let mut s = StatKey::of(&std::fs::metadata(p).unwrap());
+            s.ctime_ns -= 10 * RACY_WINDOW_NS;
+            s.mtime_ns -= 10 * RACY_WINDOW_NS;
+            s
+        };
+        let (sf, sg) = (stat(&f), stat(&g));
+        let mut sc = StatCache::load(d.path());
+        sc.record(&f, &sf, &Digest::of(b"x"));
+        sc.record(&g, &sg, &Digest::of(b"y"));
+        sc.save().unwrap();
+        let mut sc2 = StatCache::load(d.path());
+        assert_eq!(sc2.lookup(&f, &sf), Some(Digest::of(b"x")));
+        sc2.save().unwrap();
+        // Only `f` was used in the second run.
+        let mut sc3 = StatCache::load(d.path());
+        assert_eq!(sc3.lookup(&f, &sf), Some(Digest::of(b"x")));
+        assert_eq!(sc3.lookup(&g, &sg), None);
+        std::fs::write(d.path().join("stat-cache.json"), b"{not json").unwrap();
+        let mut sc4 = StatCache::load(d.path());
+        assert_eq!(sc4.lookup(&f, &sf), None);
+        assert_eq!(sc4.digest_file(&f).unwrap(), Digest::of(b"x"));
+    }
+}
