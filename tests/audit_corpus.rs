@@ -99,7 +99,11 @@ fn distroless_layer() -> Vec<TarEntry> {
         file("var/lib/dpkg/status.d/libc6", 0o644, DPKG_LIBC6),
         file("etc/passwd", 0o644, PASSWD),
         file("etc/group", 0o644, GROUP),
-        file("etc/os-release", 0o644, "PRETTY_NAME=\"Distroless\"\nID=debian\n"),
+        file(
+            "etc/os-release",
+            0o644,
+            "PRETTY_NAME=\"Distroless\"\nID=debian\n",
+        ),
         dir("home", 0o755),
         dir("home/nonroot", 0o700).owned(65532, 65532),
         dir("root", 0o700),
@@ -219,9 +223,8 @@ fn debug_image_with_busybox_shell() {
         file("busybox/busybox", 0o755, FAKE_ELF),
         symlink("busybox/sh", "/busybox/busybox"),
     ]);
-    def.config["Env"] = json!([
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/busybox"
-    ]);
+    def.config["Env"] =
+        json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/busybox"]);
     let (_, report) = audit_def(tmp.path(), "debug", &def);
     assert_ids("debug", &report, &["SH-001"]);
     let paths: BTreeSet<_> = findings(&report, "SH-001")
@@ -577,7 +580,10 @@ fn every_check_in_the_catalog_is_planted_somewhere() {
         .map(|c| c["id"].as_str().expect("id").to_string())
         .collect();
     let missing: Vec<_> = all.difference(&covered).collect();
-    assert!(missing.is_empty(), "checks with no planted image: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "checks with no planted image: {missing:?}"
+    );
 }
 
 /// `ironhull build` of examples/hello-static on `base` (the `[base] image`
@@ -601,7 +607,10 @@ fn build_hello(dir: &Path, base: &str) -> Option<Vec<String>> {
     let refs = vec![
         format!("oci:{}:1.0.0", dir.join("layout").display()),
         format!("oci-archive:{}:1.0.0", dir.join("image.oci.tar").display()),
-        format!("docker-archive:{}:hello-static:1.0.0", dir.join("image.docker.tar").display()),
+        format!(
+            "docker-archive:{}:hello-static:1.0.0",
+            dir.join("image.docker.tar").display()
+        ),
     ];
     let mut cmd = ironhull();
     cmd.arg("build").arg("-f").arg(&spec);
@@ -842,7 +851,9 @@ fn trivy_witness_finds_no_secret_that_ironhull_misses() {
                 Some((_, ours_id)) => format!("IRONHULL DOES NOT REPORT {ours_id}"),
                 None => "no ironhull counterpart".to_string(),
             };
-            notes.push(format!("{name}: trivy misconfig {id} ({target}): {verdict}"));
+            notes.push(format!(
+                "{name}: trivy misconfig {id} ({target}): {verdict}"
+            ));
         }
         notes.push(format!("{name}: ironhull reports {our_ids:?}"));
     }

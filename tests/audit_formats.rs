@@ -108,7 +108,15 @@ fn json_shape_is_exactly_as_documented() {
     let s = &v["summary"];
     assert_eq!(
         keys(s),
-        set(&["total", "critical", "high", "medium", "low", "info", "max_severity"])
+        set(&[
+            "total",
+            "critical",
+            "high",
+            "medium",
+            "low",
+            "info",
+            "max_severity"
+        ])
     );
     assert_eq!(s["total"].as_u64(), Some(findings.len() as u64));
     let count = |sev: &str| findings.iter().filter(|f| f["severity"] == sev).count() as u64;
@@ -137,7 +145,12 @@ fn fail_on_thresholds_set_the_exit_code() {
         ("critical", 0),
     ] {
         let r = audit(&[&image, "--fail-on", threshold]);
-        assert_eq!(r.code(), Some(want), "--fail-on {threshold}:\n{}", r.describe());
+        assert_eq!(
+            r.code(),
+            Some(want),
+            "--fail-on {threshold}:\n{}",
+            r.describe()
+        );
     }
     // Default threshold is high.
     assert_eq!(audit(&[&image]).code(), Some(1));
@@ -176,7 +189,15 @@ reason = "kept on purpose as build documentation"
     )
     .expect("write policy");
     let p = policy.to_string_lossy().to_string();
-    let r = audit(&[&image, "--format", "json", "--policy", &p, "--fail-on", "high"]);
+    let r = audit(&[
+        &image,
+        "--format",
+        "json",
+        "--policy",
+        &p,
+        "--fail-on",
+        "high",
+    ]);
     // FS-002 is now low, FS-001 is allowed: the worst left is USR-004 (medium).
     assert_eq!(r.code(), Some(0), "{}", r.describe());
     let v = json_of(&r);
@@ -251,7 +272,9 @@ fn validate_sarif(doc_path: &Path) -> bool {
         .args(["-c", "import jsonschema"])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        skip_or_fail("python3 with the jsonschema module is not installed (pip install jsonschema)");
+        skip_or_fail(
+            "python3 with the jsonschema module is not installed (pip install jsonschema)",
+        );
         return false;
     }
     let script = r#"
@@ -306,11 +329,7 @@ fn sarif_validates_against_the_official_schema() {
 
     // A clean image is also a valid (empty-results) log; so is a rootfs audit.
     if let Some(rootfs) = alpine_rootfs("x86_64") {
-        let r = audit(&[
-            &format!("rootfs:{}", rootfs.display()),
-            "--format",
-            "sarif",
-        ]);
+        let r = audit(&[&format!("rootfs:{}", rootfs.display()), "--format", "sarif"]);
         let doc = tmp.path().join("alpine.sarif");
         std::fs::write(&doc, &r.stdout).expect("write sarif");
         validate_sarif(&doc);

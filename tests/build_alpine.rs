@@ -223,7 +223,7 @@ fn alpine_removed_bytes_absent_from_every_layer_blob() {
                 let (dir, name) = p.rsplit_once('/').expect("abs path");
                 let wh = format!("{dir}/.wh.{name}");
                 assert!(
-                    !paths.iter().any(|x| *x == wh),
+                    !paths.contains(&wh),
                     "layer {d} hides {p} with a whiteout instead of removing it"
                 );
             }

@@ -155,9 +155,8 @@ fn same_inputs_in_different_conditions_give_identical_digests() {
     let old = SystemTime::UNIX_EPOCH + Duration::from_secs(978_307_200); // 2001-01-01
     let new = SystemTime::now() + Duration::from_secs(3600);
     walk(&b, &mut |p, is_dir| {
-        let mode = if is_dir {
-            0o700
-        } else if p.ends_with("build/hello") {
+        // Owner-only permissions everywhere; the exec bits stay as in A.
+        let mode = if is_dir || p.ends_with("build/hello") {
             0o700
         } else {
             0o600

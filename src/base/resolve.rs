@@ -9,6 +9,7 @@ use crate::digest::Digest;
 use crate::image::{Descriptor, Manifest, Platform, PlatformImage, media};
 use crate::layer::LayerParams;
 use crate::reference::Transport;
+use crate::registry::{Client, RegistryOptions};
 use crate::store::{self, BlobStore, Source};
 use std::path::Path;
 
@@ -34,10 +35,11 @@ pub enum BaseError {
         wanted: String,
         offered: String,
     },
-    #[error(
-        "base {base}: registry bases are not supported yet; export the image with `skopeo copy docker://... oci:DIR:TAG` and use base.image = \"oci:DIR:TAG\""
-    )]
-    RegistryUnsupported { base: String },
+    #[error("base {base}: {source}")]
+    Registry {
+        base: String,
+        source: crate::registry::RegistryError,
+    },
     #[error("internal error serializing the base manifest: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -64,8 +66,9 @@ pub fn resolve(
     work: &Path,
     stage: &BlobStore,
     params: &LayerParams,
+    registry: &RegistryOptions,
 ) -> Result<ResolvedBase, BaseError> {
-    open(base, platforms, false, work, stage, params)
+    open(base, platforms, false, work, stage, params, registry)
 }
 
 /// Opens any image source. With no platforms asked for, `all_when_unspecified`
@@ -78,10 +81,11 @@ pub fn open(
     work: &Path,
     stage: &BlobStore,
     params: &LayerParams,
+    registry: &RegistryOptions,
 ) -> Result<ResolvedBase, BaseError> {
     let name = base.to_string();
     if has_placeholders(base) {
-        return open_per_platform(base, platforms, work, stage, params);
+        return open_per_platform(base, platforms, work, stage, params, registry);
     }
     let serr = |source| BaseError::Store {
         base: name.clone(),
@@ -100,7 +104,9 @@ pub fn open(
             let platform = platforms.first().cloned().unwrap_or_else(Platform::host);
             store::read_rootfs(file, &platform, work).map_err(serr)?
         }
-        Transport::Docker(_) => return Err(BaseError::RegistryUnsupported { base: name }),
+        Transport::Docker(r) => {
+            return open_registry(&name, r, platforms, all_when_unspecified, stage, registry);
+        }
     };
     let offered: Vec<&PlatformImage> = source.images.images.iter().collect();
     let chosen = if platforms.is_empty() && all_when_unspecified {
@@ -174,6 +180,7 @@ fn open_per_platform(
     work: &Path,
     stage: &BlobStore,
     params: &LayerParams,
+    registry: &RegistryOptions,
 ) -> Result<ResolvedBase, BaseError> {
     let name = base.to_string();
     let wanted = if platforms.is_empty() {
@@ -190,6 +197,7 @@ fn open_per_platform(
             work,
             stage,
             params,
+            registry,
         )?;
         for img in &one.images {
             for d in crate::store::image_blobs(img) {
@@ -207,6 +215,49 @@ fn open_per_platform(
         name,
         digest: None,
         images,
+        blobs: stage.clone(),
+        _source: None,
+    })
+}
+
+/// A registry base: pulled into the build's blob store (a cache: blobs already
+/// there are not fetched again), every digest verified on the way.
+fn open_registry(
+    name: &str,
+    r: &crate::reference::Reference,
+    platforms: &[Platform],
+    all_when_unspecified: bool,
+    stage: &BlobStore,
+    registry: &RegistryOptions,
+) -> Result<ResolvedBase, BaseError> {
+    let rerr = |source| BaseError::Registry {
+        base: name.to_string(),
+        source,
+    };
+    let client = Client::new(registry.clone()).map_err(rerr)?;
+    let wanted: Vec<Platform> = if platforms.is_empty() && !all_when_unspecified {
+        // A multi-platform base gives the host's platform; a single manifest decides.
+        let (_, mt) = client.resolve(r).map_err(rerr)?;
+        if mt == crate::image::media::OCI_INDEX || mt == crate::image::media::DOCKER_LIST {
+            vec![Platform::host()]
+        } else {
+            vec![]
+        }
+    } else {
+        platforms.to_vec()
+    };
+    let set = client.pull(r, &wanted, stage).map_err(rerr)?;
+    let digest = set.index_digest.clone().or_else(|| {
+        if set.images.len() == 1 {
+            Some(set.images[0].manifest_digest.clone())
+        } else {
+            None
+        }
+    });
+    Ok(ResolvedBase {
+        name: name.to_string(),
+        digest,
+        images: set.images,
         blobs: stage.clone(),
         _source: None,
     })

@@ -61,6 +61,8 @@ pub struct BuildOptions {
     pub store: PathBuf,
     /// Scratch space for extracted archives; removed afterwards.
     pub work: PathBuf,
+    /// How to reach registries (for registry bases).
+    pub registry: crate::registry::RegistryOptions,
 }
 
 /// One built platform image.
@@ -84,6 +86,10 @@ pub struct Built {
     pub changes: Vec<Change>,
     pub dropped_packages: Vec<String>,
     pub base_name: String,
+    /// The bytes of the top-level document (what `top` describes).
+    pub top_bytes: Vec<u8>,
+    /// The base, for cross-repository blob mounts when pushing.
+    pub base: crate::reference::Transport,
 }
 
 /// Runs the pipeline up to and including the gate.
@@ -95,7 +101,14 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
     })?;
     let params = &req.layer_params;
     let created = crate::layer::time::rfc3339(params.mtime)?;
-    let base = resolve(&req.base, &req.platforms, &opts.work, &store, params)?;
+    let base = resolve(
+        &req.base,
+        &req.platforms,
+        &opts.work,
+        &store,
+        params,
+        &opts.registry,
+    )?;
     let policy = gate_policy(req)?;
 
     let own = Ownership {
@@ -221,7 +234,7 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
     for b in &images {
         blobs.extend(crate::store::image_blobs(&b.image));
     }
-    let top = if images.len() == 1 {
+    let (top, top_bytes) = if images.len() == 1 {
         let i = &images[0].image;
         let mut d = Descriptor::new(
             media::OCI_MANIFEST,
@@ -229,7 +242,7 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
             i.manifest_bytes.len() as u64,
         );
         d.platform = Some(i.platform.clone());
-        d
+        (d, i.manifest_bytes.clone())
     } else {
         let idx = Index::new(
             images
@@ -248,7 +261,10 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
         let bytes = cjson::to_vec(&idx)?;
         let d = store.put(&bytes)?;
         blobs.push(d.clone());
-        Descriptor::new(media::OCI_INDEX, d, bytes.len() as u64)
+        (
+            Descriptor::new(media::OCI_INDEX, d, bytes.len() as u64),
+            bytes,
+        )
     };
     blobs.sort();
     blobs.dedup();
@@ -262,6 +278,8 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
         changes,
         dropped_packages: dropped,
         base_name: base.name.clone(),
+        top_bytes,
+        base: req.base.clone(),
     })
 }
 
@@ -551,10 +569,11 @@ mod tests {
     fn static_base_build_passes_gate_and_is_reproducible() {
         let d = tempfile::tempdir().unwrap();
         let req = request(d.path());
-        let digest = reproduce::verify(&req, &d.path().join("r")).unwrap();
+        let digest = reproduce::verify(&req, &d.path().join("r"), &Default::default()).unwrap();
         let opts = BuildOptions {
             store: d.path().join("s/blobs"),
             work: d.path().join("s/work"),
+            registry: Default::default(),
         };
         let b = build(&req, &opts).unwrap();
         assert_eq!(b.top.digest, digest);

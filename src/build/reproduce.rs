@@ -10,13 +10,18 @@ use std::io::Read;
 use std::path::Path;
 
 /// Builds `req` twice under `work` and returns the common digest.
-pub fn verify(req: &BuildRequest, work: &Path) -> Result<Digest, BuildError> {
+pub fn verify(
+    req: &BuildRequest,
+    work: &Path,
+    registry: &crate::registry::RegistryOptions,
+) -> Result<Digest, BuildError> {
     let mut results = Vec::new();
     for i in 0..2 {
         let dir = work.join(format!("reproduce-{i}"));
         let opts = BuildOptions {
             store: dir.join("blobs"),
             work: dir.join("work"),
+            registry: registry.clone(),
         };
         results.push(build(req, &opts)?);
     }

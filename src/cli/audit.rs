@@ -36,6 +36,8 @@ pub struct AuditArgs {
     /// Audit only this platform (os/arch[/variant]); default: every platform in the image.
     #[arg(long)]
     pub platform: Option<String>,
+    #[command(flatten)]
+    pub registry: super::registry::RegistryFlags,
     /// Blob cache directory for extracted archives.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -105,6 +107,7 @@ pub fn run(a: AuditArgs) -> i32 {
         work.path(),
         &stage,
         &LayerParams::default(),
+        &a.registry.options(true, false),
     ) {
         Ok(i) => i,
         Err(e) => return fail(exit::INPUT, e),

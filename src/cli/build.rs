@@ -38,6 +38,8 @@ pub struct BuildArgs {
     /// Fail if the base or any artifact resolves differently than ironhull.lock says.
     #[arg(long)]
     pub locked: bool,
+    #[command(flatten)]
+    pub registry: super::registry::RegistryFlags,
     /// Only print errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -73,7 +75,12 @@ pub fn run(a: BuildArgs) -> i32 {
         Err(e) => return fail_with(a.json, exit::INPUT, "Spec", &e),
     };
     if a.locked
-        && let Err((code, msg)) = super::lock::check_locked(&spec, &a.file, a.cache_dir.as_deref())
+        && let Err((code, msg)) = super::lock::check_locked(
+            &spec,
+            &a.file,
+            a.cache_dir.as_deref(),
+            &a.registry.options(true, false),
+        )
     {
         if a.json {
             println!(
@@ -132,6 +139,11 @@ pub fn run(a: BuildArgs) -> i32 {
             req.tags.first().map(String::as_str).unwrap_or("latest"),
         ));
     }
+    if !req.platforms.is_empty()
+        && let Err(e) = output::preflight(&dests, req.platforms.len())
+    {
+        return fail_with(a.json, exit::INPUT, "Output", &e);
+    }
     let cache = cache_dir(a.cache_dir.as_deref());
     if let Err(e) = std::fs::create_dir_all(&cache) {
         return fail(
@@ -151,10 +163,11 @@ pub fn run(a: BuildArgs) -> i32 {
     let opts = BuildOptions {
         store: cache.join("blobs"),
         work: work.path().to_path_buf(),
+        registry: a.registry.options(a.quiet, a.json),
     };
 
     if a.verify_reproducible {
-        match build::reproduce::verify(&req, work.path()) {
+        match build::reproduce::verify(&req, work.path(), &opts.registry) {
             Ok(d) => {
                 if !a.quiet {
                     eprintln!("reproducible: two isolated builds gave {d}");
@@ -187,12 +200,22 @@ pub fn run(a: BuildArgs) -> i32 {
     if !a.quiet && !a.json {
         print_report(&built);
     }
+    if let Err(e) = output::preflight(&dests, built.images.len()) {
+        return fail_with(a.json, exit::IO, "Output", &e);
+    }
     for d in &dests {
-        if let Err(e) = output::write(&built, d, &req.name, &req.tags) {
-            return fail_with(a.json, exit::IO, "Output", &e);
-        }
-        if !a.quiet && !a.json {
-            eprintln!("wrote {d}");
+        match output::write(&built, d, &req.name, &req.tags, &opts.registry) {
+            Err(e) => {
+                return fail_with(a.json, exit::IO, "Output", &e);
+            }
+            Ok(pushed) => {
+                if !a.quiet && !a.json {
+                    match pushed {
+                        Some(d2) => eprintln!("pushed {d} ({d2})"),
+                        None => eprintln!("wrote {d}"),
+                    }
+                }
+            }
         }
     }
     let digest = built.top.digest.to_string();

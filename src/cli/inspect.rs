@@ -28,6 +28,8 @@ pub struct InspectArgs {
     /// Inspect only this platform (os/arch[/variant]); default: every platform.
     #[arg(long)]
     pub platform: Option<String>,
+    #[command(flatten)]
+    pub registry: super::registry::RegistryFlags,
     /// Blob cache directory for extracted archives.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
@@ -274,6 +276,7 @@ pub fn run(a: InspectArgs) -> i32 {
         work.path(),
         &stage,
         &LayerParams::default(),
+        &a.registry.options(true, false),
     ) {
         Ok(i) => i,
         Err(e) => return fail(exit::INPUT, e),

@@ -6,6 +6,7 @@ use ironhull::base::resolve::open;
 use ironhull::image::ImageSet;
 use ironhull::layer::LayerParams;
 use ironhull::lock::{self, Lock};
+use ironhull::registry::RegistryOptions;
 use ironhull::spec::{self, Spec};
 use ironhull::store::BlobStore;
 use serde_json::json;
@@ -25,6 +26,8 @@ pub struct LockArgs {
     /// Blob cache directory.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: super::registry::RegistryFlags,
 }
 
 #[derive(clap::Args, Debug)]
@@ -41,6 +44,8 @@ pub struct OutdatedArgs {
     /// Blob cache directory.
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: super::registry::RegistryFlags,
 }
 
 fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
@@ -50,7 +55,11 @@ fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
 
 /// Resolves the spec's base (every platform the spec asks for) and computes a
 /// fresh lock.
-pub fn fresh_lock(spec: &Spec, cache: Option<&Path>) -> Result<(Lock, ImageSet), (i32, String)> {
+pub fn fresh_lock(
+    spec: &Spec,
+    cache: Option<&Path>,
+    registry: &RegistryOptions,
+) -> Result<(Lock, ImageSet), (i32, String)> {
     let text = lock::read_all(spec.path()).map_err(|e| (exit::IO, e.to_string()))?;
     let cache = cache_dir(cache);
     let work = std::fs::create_dir_all(&cache)
@@ -69,6 +78,7 @@ pub fn fresh_lock(spec: &Spec, cache: Option<&Path>) -> Result<(Lock, ImageSet),
         work.path(),
         &stage,
         &LayerParams::default(),
+        registry,
     )
     .map_err(|e| (exit::INPUT, e.to_string()))?;
     let set = ImageSet {
@@ -95,7 +105,11 @@ pub fn run_lock(a: LockArgs) -> i32 {
         Ok(l) => l,
         Err(e) => return fail(exit::INPUT, e),
     };
-    let (now, _) = match fresh_lock(&spec, a.cache_dir.as_deref()) {
+    let (now, _) = match fresh_lock(
+        &spec,
+        a.cache_dir.as_deref(),
+        &a.registry.options(true, false),
+    ) {
         Ok(x) => x,
         Err((code, msg)) => return fail(code, msg),
     };
@@ -132,6 +146,7 @@ pub fn check_locked(
     spec: &Spec,
     spec_path: &Path,
     cache: Option<&Path>,
+    registry: &RegistryOptions,
 ) -> Result<(), (i32, String)> {
     let path = Lock::path_for(spec_path);
     let Some(old) = Lock::read(&path).map_err(|e| (exit::INPUT, e.to_string()))? else {
@@ -144,7 +159,7 @@ pub fn check_locked(
             ),
         ));
     };
-    let (now, _) = fresh_lock(spec, cache)?;
+    let (now, _) = fresh_lock(spec, cache, registry)?;
     let diffs = old.differences(&now);
     if diffs.is_empty() {
         return Ok(());
@@ -179,7 +194,11 @@ pub fn run_outdated(a: OutdatedArgs) -> i32 {
         }
         Err(e) => return fail(exit::INPUT, e),
     };
-    let (now, _) = match fresh_lock(&spec, a.cache_dir.as_deref()) {
+    let (now, _) = match fresh_lock(
+        &spec,
+        a.cache_dir.as_deref(),
+        &a.registry.options(true, false),
+    ) {
         Ok(x) => x,
         Err((code, msg)) => return fail(code, msg),
     };

@@ -9,6 +9,8 @@ mod completions;
 mod init;
 mod inspect;
 mod lock;
+mod registry;
+mod sbom;
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +43,16 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Resolve the base and artifacts and write ironhull.lock.
     Lock(lock::LockArgs),
+    /// Push a local image to a registry.
+    Push(registry::PushArgs),
+    /// Store registry credentials in the docker config, like `docker login`.
+    Login(registry::LoginArgs),
+    /// Remove stored registry credentials.
+    Logout(registry::LogoutArgs),
+    /// Write an SBOM (SPDX 2.3 or CycloneDX 1.6) for an image.
+    Sbom(sbom::SbomArgs),
+    /// Match an image's packages against an offline OSV database.
+    Scan(sbom::ScanArgs),
     /// Check whether the locked base has moved (exit 1 when a rebuild is due).
     Outdated(lock::OutdatedArgs),
     /// Check any image against the security policy (the same checks as the build gate).
@@ -83,6 +95,11 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Build(a) => build::run(a),
         Command::Lock(a) => lock::run_lock(a),
+        Command::Push(a) => registry::run_push(a),
+        Command::Login(a) => registry::run_login(a),
+        Command::Logout(a) => registry::run_logout(a),
+        Command::Sbom(a) => sbom::run_sbom(a),
+        Command::Scan(a) => sbom::run_scan(a),
         Command::Outdated(a) => lock::run_outdated(a),
         Command::Audit(a) => audit::run(a),
         Command::Explain(a) => audit::explain(a),

@@ -29,7 +29,7 @@ pub struct RegistryFlags {
 }
 
 impl RegistryFlags {
-    fn options(&self, quiet: bool, json: bool) -> RegistryOptions {
+    pub fn options(&self, quiet: bool, json: bool) -> RegistryOptions {
         RegistryOptions {
             insecure_registries: self.insecure_registries.clone(),
             ca_file: self.ca_file.clone(),

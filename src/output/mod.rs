@@ -5,7 +5,9 @@
 //! never leaves a half-written output where the user expects a good one.
 
 use crate::build::Built;
+use crate::digest::Digest;
 use crate::reference::{ReferenceError, Transport};
+use crate::registry::{Client, RegistryError, RegistryOptions};
 use crate::store::{self, StoreError};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +22,10 @@ pub enum OutputError {
     Unsupported { dest: String, why: String },
     #[error("output {dest}: {source}")]
     Store { dest: String, source: StoreError },
+    #[error("output {dest}: {source}")]
+    Registry { dest: String, source: RegistryError },
+    #[error("output {dest}: {why}; nothing was written to any output")]
+    Preflight { dest: String, why: String },
 }
 
 /// A parsed `-o` destination.
@@ -37,10 +43,7 @@ impl Destination {
         })?;
         match &transport {
             Transport::Oci { .. } | Transport::OciArchive { .. } | Transport::DockerArchive { .. } => Ok(Self { transport }),
-            Transport::Docker(_) => Err(OutputError::Unsupported {
-                dest: s.into(),
-                why: "pushing to a registry is not supported yet; write oci:DIR:TAG and push it with `skopeo copy`".into(),
-            }),
+            Transport::Docker(_) => Ok(Self { transport }),
             _ => Err(OutputError::Unsupported {
                 dest: s.into(),
                 why: "not a writable destination; use oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]".into(),
@@ -67,6 +70,58 @@ impl std::fmt::Display for Destination {
     }
 }
 
+/// `docker://host/repo` gets `:latest` from the reference parser; only a tag
+/// the user wrote counts as choosing one.
+fn target_tag_is_default(dest: &str) -> bool {
+    let after_slash = dest.rsplit('/').next().unwrap_or(dest);
+    !after_slash.contains(':') && !dest.contains('@')
+}
+
+/// Checks every destination before anything is written, so one unusable
+/// destination does not leave the others half done: a path that exists but
+/// cannot be replaced, an `oci:` directory that is not a layout, or a
+/// docker-archive for a multi-platform image.
+pub fn preflight(dests: &[Destination], platforms: usize) -> Result<(), OutputError> {
+    for d in dests {
+        let fail = |why: String| {
+            Err(OutputError::Preflight {
+                dest: d.to_string(),
+                why,
+            })
+        };
+        match &d.transport {
+            Transport::Oci { dir, .. } => {
+                if dir.is_file() {
+                    return fail(format!("{} is a file, not a directory", dir.display()));
+                }
+                if dir.is_dir() && !dir.join("oci-layout").is_file() {
+                    let empty = std::fs::read_dir(dir)
+                        .map(|mut r| r.next().is_none())
+                        .unwrap_or(false);
+                    if !empty {
+                        return fail(format!(
+                            "{} exists and is not an OCI layout; choose another directory or remove it",
+                            dir.display()
+                        ));
+                    }
+                }
+            }
+            Transport::OciArchive { file, .. } | Transport::DockerArchive { file, .. } => {
+                if file.is_dir() {
+                    return fail(format!("{} is a directory; name a file", file.display()));
+                }
+                if matches!(d.transport, Transport::DockerArchive { .. }) && platforms != 1 {
+                    return fail(format!(
+                        "a docker-archive holds one platform, and this build has {platforms}; pass --platform to pick one"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The default destination: `oci:./ironhull-out/<name>:<first tag>`.
 pub fn default_destination(name: &str, tag: &str) -> Destination {
     let last = name.rsplit('/').next().unwrap_or(name);
@@ -85,7 +140,8 @@ pub fn write(
     dest: &Destination,
     name: &str,
     tags: &[String],
-) -> Result<(), OutputError> {
+    registry: &RegistryOptions,
+) -> Result<Option<Digest>, OutputError> {
     let first_tag = tags.first().map(String::as_str).unwrap_or("latest");
     let serr = |source| OutputError::Store {
         dest: dest.to_string(),
@@ -108,7 +164,7 @@ pub fn write(
                 store::write_oci_layout(dir, t, &built.top, &built.blobs, &built.store)
                     .map_err(serr)?;
             }
-            Ok(())
+            Ok(None)
         }
         Transport::OciArchive { file, tag } => store::write_oci_archive(
             file,
@@ -117,6 +173,7 @@ pub fn write(
             &built.blobs,
             &built.store,
         )
+        .map(|_| None)
         .map_err(serr),
         Transport::DockerArchive { file, reference } => {
             if built.images.len() != 1 {
@@ -132,7 +189,38 @@ pub fn write(
                 .clone()
                 .unwrap_or_else(|| format!("{name}:{first_tag}"));
             store::write_docker_archive(file, &r, &built.images[0].image, &built.store)
+                .map(|_| None)
                 .map_err(serr)
+        }
+        Transport::Docker(target) => {
+            // The reference's tag if it names one, else every spec tag.
+            let push_tags: Vec<String> = match target.tag() {
+                Some(t) if !target_tag_is_default(&dest.to_string()) => vec![t.to_string()],
+                _ if !tags.is_empty() => tags.to_vec(),
+                _ => vec![first_tag.to_string()],
+            };
+            let mount_from = match &built.base {
+                Transport::Docker(b) if b.registry() == target.registry() => Some(b),
+                _ => None,
+            };
+            let rerr = |source| OutputError::Registry {
+                dest: dest.to_string(),
+                source,
+            };
+            let client = Client::new(registry.clone()).map_err(rerr)?;
+            let images: Vec<_> = built.images.iter().map(|b| b.image.clone()).collect();
+            client
+                .push(
+                    target,
+                    &push_tags,
+                    &built.top,
+                    &built.top_bytes,
+                    &images,
+                    &built.store,
+                    mount_from,
+                )
+                .map(Some)
+                .map_err(rerr)
         }
         _ => Err(OutputError::Unsupported {
             dest: dest.to_string(),

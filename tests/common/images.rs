@@ -319,7 +319,8 @@ pub fn fake_rsa_pem() -> String {
         .map(|i| {
             let line: String = (0..64)
                 .map(|j| {
-                    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                    let alphabet =
+                        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
                     char::from(alphabet[(i * 31 + j * 7 + i * j) % 64])
                 })
                 .collect();
