@@ -161,10 +161,10 @@ if [ $RSS = 1 ]; then
     rm -rf "$WORK/bigcache" "$WORK/bigout"
     /usr/bin/time -v "$BIN" build -f "$BIG/builder.toml" -o "oci:$WORK/bigout:1" --cache-dir "$WORK/bigcache" > /dev/null 2> "$WORK/rss-build.log" || true
     KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/rss-build.log")
-    row "peak RSS, build 1 GB" "$(python3 -c "print(round(${KB:-0}/1024,1))")" "limit" 100 1 MB
+    row "peak RSS, build 1 GB" "$(python3 -c "print(round(${KB:-0}/1024,1))")" "limit" 100 100 MB
     if /usr/bin/time -v "$BIN" audit "oci:$WORK/bigout:1" > /dev/null 2> "$WORK/rss-audit.log" || grep -q "Maximum resident" "$WORK/rss-audit.log"; then
       KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/rss-audit.log")
-      row "peak RSS, audit 1 GB image" "$(python3 -c "print(round(${KB:-0}/1024,1))")" "limit" 100 1 MB
+      row "peak RSS, audit 1 GB image" "$(python3 -c "print(round(${KB:-0}/1024,1))")" "limit" 100 100 MB
     fi
   else
     note "/usr/bin/time missing (apt-get install time): peak-RSS rows skipped"

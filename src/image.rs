@@ -82,6 +82,20 @@ impl Platform {
         }
     }
 
+    /// Architectures an OCI image can declare (Go's GOARCH names, which the
+    /// image spec adopts).
+    pub const KNOWN_ARCHITECTURES: &'static [&'static str] = &[
+        "386", "amd64", "arm", "arm64", "loong64", "mips", "mipsle", "mips64", "mips64le", "ppc64",
+        "ppc64le", "riscv64", "s390x",
+    ];
+
+    /// True for a Linux platform with a known architecture: the only kind
+    /// ironhull builds (a typo such as `linux/amd46` would otherwise produce a
+    /// valid-looking image no runtime can use).
+    pub fn is_buildable(&self) -> bool {
+        self.os == "linux" && Self::KNOWN_ARCHITECTURES.contains(&self.architecture.as_str())
+    }
+
     /// The platform of the machine ironhull runs on.
     pub fn host() -> Self {
         let arch = match std::env::consts::ARCH {

@@ -47,10 +47,7 @@ pub fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse::<Severity>().map_err(|e| e.to_string())
 }
 
-fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
-    code
-}
+use super::common::fail;
 
 pub fn run(a: AuditArgs) -> i32 {
     let transport = match Transport::parse_base(&a.image) {

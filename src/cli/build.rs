@@ -45,10 +45,7 @@ pub struct BuildArgs {
     pub quiet: bool,
 }
 
-fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
-    code
-}
+use super::common::fail;
 
 /// Reports an error: always on stderr; with `--json` also as
 /// `{"error": {"kind": "...", "message": "...", "exitCode": N}}` on stdout, where
@@ -63,7 +60,7 @@ fn fail_with<E: std::fmt::Display + std::fmt::Debug>(
         let kind = super::common::error_kind(prefix, &format!("{e:?}"));
         println!(
             "{}",
-            json!({"error": {"kind": kind, "message": e.to_string(), "exitCode": code}})
+            json!({"error": {"kind": kind, "message": super::common::sanitize(&e.to_string()), "exitCode": code}})
         );
     }
     fail(code, e)

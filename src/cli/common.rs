@@ -46,6 +46,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Makes text from hostile input safe to print: control characters (an
+/// escape sequence in a crafted tar header could rewrite the user's terminal)
+/// are shown escaped; newlines and tabs are kept.
+pub fn sanitize(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    for c in msg.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Prints `error: MSG` (sanitized) on stderr and returns `code`.
+pub fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {}", sanitize(&msg.to_string()));
+    code
+}
+
 /// Colour only on a terminal, and never when NO_COLOR is set.
 pub fn use_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
@@ -78,6 +99,14 @@ pub fn error_kind(prefix: &str, debug: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sanitize_escapes_control_characters() {
+        assert_eq!(
+            super::sanitize("a\u{1b}[2J\u{7}b\nc"),
+            "a\\u{1b}[2J\\u{7}b\nc"
+        );
+    }
+
     #[test]
     fn error_kind_from_debug() {
         assert_eq!(

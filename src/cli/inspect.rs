@@ -221,10 +221,7 @@ fn text(image: &str, p: &Value, color: bool) -> String {
     o
 }
 
-fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
-    code
-}
+use super::common::fail;
 
 pub fn run(a: InspectArgs) -> i32 {
     let transport = match Transport::parse_base(&a.image) {

@@ -48,10 +48,7 @@ pub struct OutdatedArgs {
     pub registry: super::registry::RegistryFlags,
 }
 
-fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
-    code
-}
+use super::common::fail;
 
 /// Resolves the spec's base (every platform the spec asks for) and computes a
 /// fresh lock.

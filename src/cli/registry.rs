@@ -97,10 +97,10 @@ fn fail(json_out: bool, code: i32, kind: &str, msg: impl std::fmt::Display) -> i
     if json_out {
         println!(
             "{}",
-            json!({"ok": false, "error": {"kind": kind, "message": msg.to_string()}})
+            json!({"ok": false, "error": {"kind": kind, "message": super::common::sanitize(&msg.to_string())}})
         );
     } else {
-        eprintln!("error: {msg}");
+        eprintln!("error: {}", super::common::sanitize(&msg.to_string()));
     }
     code
 }

@@ -85,10 +85,7 @@ fn parse_severity(s: &str) -> Result<VulnSeverity, String> {
     s.parse::<VulnSeverity>().map_err(|e| e.to_string())
 }
 
-fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
-    code
-}
+use super::common::fail;
 
 /// Opens a local image. Registry images must be copied to a layout first:
 /// `sbom` and `scan` never touch the network.

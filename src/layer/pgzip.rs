@@ -103,13 +103,17 @@ struct Done {
 /// stored block byte-aligns the output, with BFINAL unset, so the next
 /// block's bytes can simply follow.
 fn deflate_block(
-    c: &mut Compress,
+    level: u32,
     dict: &[u8],
     data: &[u8],
     last: bool,
     out: &mut Vec<u8>,
 ) -> io::Result<()> {
-    c.reset();
+    // A fresh stream per block, never `reset()`: measured on 200 MB, a reset
+    // zlib-rs stream kept some state from the previous block and produced
+    // different bytes depending on which blocks a thread had compressed
+    // before. A new stream costs one ~300 KiB allocation per MiB of input.
+    let mut c = Compress::new(flate2::Compression::new(level), false);
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
     }
@@ -170,8 +174,6 @@ pub struct ParGzEncoder<W: Write> {
     pool: Option<Pool>,
     /// Recycled buffers.
     free: Vec<Vec<u8>>,
-    /// Compressor for blocks done on the calling thread.
-    local: Option<Compress>,
     finished: bool,
 }
 
@@ -212,7 +214,6 @@ impl Drop for Pool {
 }
 
 fn worker(level: u32, rx: &Mutex<Receiver<Job>>) {
-    let mut c = Compress::new(flate2::Compression::new(level), false);
     loop {
         let job = {
             let Ok(guard) = rx.lock() else { return };
@@ -228,7 +229,7 @@ fn worker(level: u32, rx: &Mutex<Receiver<Job>>) {
             mut out,
             reply,
         } = job;
-        let res = deflate_block(&mut c, &dict, &data, last, &mut out).map(|()| {
+        let res = deflate_block(level, &dict, &data, last, &mut out).map(|()| {
             let mut crc = Crc::new();
             crc.update(&data);
             Done {
@@ -266,7 +267,6 @@ impl<W: Write> ParGzEncoder<W> {
             pending: VecDeque::new(),
             pool: None,
             free: Vec::new(),
-            local: None,
             finished: false,
         }
     }
@@ -328,12 +328,8 @@ impl<W: Write> ParGzEncoder<W> {
         let single =
             self.pool.is_none() && (self.threads == 1 || (last && self.pending.is_empty()));
         if single {
-            let level = self.level;
-            let c = self
-                .local
-                .get_or_insert_with(|| Compress::new(flate2::Compression::new(level), false));
             let mut out = self.free.pop().unwrap_or_default();
-            deflate_block(c, &dict, &data, last, &mut out)?;
+            deflate_block(self.level, &dict, &data, last, &mut out)?;
             self.crc.update(&data);
             let inner = self
                 .inner

@@ -235,7 +235,7 @@ pub enum SpecError {
     #[error("{at}: unknown compression {value:?}. Use \"gzip\" (default), \"zstd\" or \"none\"")]
     BadCompression { at: Location, value: String },
     #[error(
-        "{at}: platform {value:?} is invalid. Write OS/ARCH[/VARIANT], e.g. \"linux/amd64\" or \"linux/arm64/v8\""
+        "{at}: platform {value:?} is invalid. Write linux/ARCH[/VARIANT] with a known architecture (amd64, arm64, arm, 386, ppc64le, s390x, riscv64, …), e.g. \"linux/amd64\" or \"linux/arm/v7\""
     )]
     BadPlatform { at: Location, value: String },
     #[error(

@@ -212,10 +212,12 @@ fn image_section(t: &Table<'_, '_>, base: &Transport) -> Result<ImageSection, Sp
                 });
             }
             seen.insert(s, at.line);
-            let p = Platform::parse(s).ok_or_else(|| SpecError::BadPlatform {
-                at,
-                value: s.into(),
-            })?;
+            let p = Platform::parse(s)
+                .filter(Platform::is_buildable)
+                .ok_or_else(|| SpecError::BadPlatform {
+                    at,
+                    value: s.into(),
+                })?;
             platforms.push(p);
         }
     }
@@ -363,10 +365,12 @@ fn artifact(t: &Table<'_, '_>, dir: &Path) -> Result<(Artifact, Range<usize>), S
         Some(DeValue::Table(_)) => {
             let mut m = BTreeMap::new();
             for (k, kspan, v, vspan) in t.str_map("src")? {
-                let platform = Platform::parse(k).ok_or_else(|| SpecError::BadPlatform {
-                    at: t.ctx.at(&kspan),
-                    value: k.into(),
-                })?;
+                let platform = Platform::parse(k)
+                    .filter(Platform::is_buildable)
+                    .ok_or_else(|| SpecError::BadPlatform {
+                        at: t.ctx.at(&kspan),
+                        value: k.into(),
+                    })?;
                 m.insert(platform, check_src(v, &vspan, &format!("src.\"{k}\""))?);
             }
             if m.is_empty() {

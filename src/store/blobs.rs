@@ -163,7 +163,19 @@ impl BlobStore {
         w.commit(expected)
     }
 
-    /// Links (or copies, across filesystems) a blob from another store into this one.
+    /// Copies a blob from another store, verifying its digest on the way. Used
+    /// for outputs: an output never shares an inode with the cache, so editing
+    /// an output cannot corrupt the cache (or the other way round).
+    pub fn copy_from(&self, other: &BlobStore, d: &Digest) -> Result<(), BlobError> {
+        if self.contains(d) {
+            return Ok(());
+        }
+        let mut f = io::BufReader::with_capacity(1 << 20, other.open_read(d)?);
+        self.put_reader(&mut f, Some(d)).map(|_| ())
+    }
+
+    /// Links (or copies, across filesystems) a blob from another store into this
+    /// one. Only between ironhull's own stores (cache and build stage).
     pub fn import_from(&self, other: &BlobStore, d: &Digest) -> Result<(), BlobError> {
         if self.contains(d) {
             return Ok(());
@@ -213,6 +225,15 @@ impl BlobWriter {
             return Ok((digest, size));
         }
         tmp.as_file().sync_data().map_err(io_err(&root))?;
+        // Temp files are created 0600; a blob is content-addressed public data
+        // (the directory's own permissions decide who may list it), and tools
+        // running as another user must be able to read an output layout.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(fs::Permissions::from_mode(0o644))
+                .map_err(io_err(&root))?;
+        }
         tmp.persist(&dst).map_err(|e| BlobError::Io {
             path: dst.clone(),
             source: e.error,

@@ -708,7 +708,7 @@ fn populate(
     let store = BlobStore::open(dir.join("blobs")).map_err(StoreError::from_blob(dir.display()))?;
     for d in all {
         store
-            .import_from(src, d)
+            .copy_from(src, d)
             .map_err(StoreError::from_blob(format!(
                 "copying into {}",
                 dir.display()
@@ -824,7 +824,7 @@ fn add_to_layout(
     let store = BlobStore::open(dir.join("blobs")).map_err(StoreError::from_blob(dir.display()))?;
     for d in all {
         store
-            .import_from(src, d)
+            .copy_from(src, d)
             .map_err(StoreError::from_blob(format!(
                 "copying into {}",
                 dir.display()
