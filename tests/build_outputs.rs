@@ -195,9 +195,10 @@ fn existing_non_layout_directory_is_refused_and_untouched() {
     ));
     let (kind, message, code) = json_error(&r);
     eprintln!("{kind}: {message}");
-    r.assert_code(3);
-    assert_eq!(code, 3);
-    assert_eq!(kind, "Output::Store");
+    // Every destination is checked before the build starts: a user mistake (2).
+    r.assert_code(2);
+    assert_eq!(code, 2);
+    assert_eq!(kind, "Output::Preflight");
     assert!(message.contains(&target.display().to_string()), "{message}");
     let mut names: Vec<String> = fs::read_dir(&target)
         .expect("target")
@@ -235,10 +236,10 @@ fn unusable_second_output_leaves_first_unwritten() {
             &format!("oci:{}:1", bad.display()),
         ],
     ));
-    r.assert_code(3);
+    r.assert_code(2);
     assert!(
         !good.exists(),
-        "the build failed (exit 3) but still wrote {}",
+        "the build failed (exit 2) but still wrote {}",
         good.display()
     );
 }

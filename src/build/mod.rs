@@ -3,8 +3,10 @@
 //! leaves nothing behind.
 
 pub mod artifacts;
+pub mod cache;
 pub mod config;
 pub mod from_spec;
+pub mod gate_cache;
 pub mod inspect;
 pub mod reproduce;
 pub mod request;
@@ -131,6 +133,13 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
     let mut images = Vec::new();
     let mut changes = Vec::new();
     let mut dropped = Vec::new();
+    let cache_root = opts
+        .store
+        .parent()
+        .map(|p| p.join("cache"))
+        .unwrap_or_else(|| opts.store.join("cache"));
+    let mut caches = Caches::open(&cache_root);
+    let policy_key = gate_cache::policy_key(req);
     // Identical artifact groups (same sources, same entries) across platforms
     // give identical layers: write each once.
     let mut written: Vec<(Vec<(ImagePath, Content)>, LayerBlob)> = Vec::new();
@@ -148,7 +157,7 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
             let blob = match written.iter().find(|(k, _)| *k == key) {
                 Some((_, b)) => b.clone(),
                 None => {
-                    let b = write_artifact_layer(g, &store, params)?;
+                    let b = caches.artifact_layer(g, &store, params)?;
                     written.push((key, b.clone()));
                     b
                 }
@@ -217,7 +226,19 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
             layers,
         };
         // The gate: the same engine as `ironhull audit`, over the blobs as built.
-        let report = policy::audit_image(&image, &store, &policy)?;
+        // A manifest digest names its config and every layer, so an image
+        // gated before under the same policy and ironhull version needs no
+        // second reading.
+        let report = match gate_cache::load(&cache_root, &image.manifest_digest, &policy_key) {
+            Some(r) => r,
+            None => {
+                let r = policy::audit_image(&image, &store, &policy)?;
+                if !gate_fails(&r) {
+                    gate_cache::store(&cache_root, &image.manifest_digest, &policy_key, &r);
+                }
+                r
+            }
+        };
         if gate_fails(&report) {
             return Err(BuildError::Gate(Box::new(report)));
         }
@@ -266,6 +287,7 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
             bytes,
         )
     };
+    let _ = caches.stat.save();
     blobs.sort();
     blobs.dedup();
     dropped.sort();
@@ -373,16 +395,26 @@ fn describe_group(g: &[Planned]) -> String {
         .join(", ")
 }
 
+/// Writes one artifact layer, streaming every file once through the
+/// inspector (pin, secrets, forbidden programs). Returns the layer and each
+/// entry's content digest (for the layer cache key).
 fn write_artifact_layer(
     group: &[Planned],
     store: &BlobStore,
     params: &LayerParams,
-) -> Result<LayerBlob, BuildError> {
+) -> Result<(LayerBlob, Vec<cache::ContentDigest>), BuildError> {
     let mut w = LayerWriter::new(store, params)?;
+    let mut digests = Vec::with_capacity(group.len());
     for p in group {
         match &p.content {
-            Content::None => w.append(&p.entry, None)?,
-            Content::Bytes(b) => w.append(&p.entry, Some(&mut &b[..]))?,
+            Content::None => {
+                w.append(&p.entry, None)?;
+                digests.push(None);
+            }
+            Content::Bytes(b) => {
+                w.append(&p.entry, Some(&mut &b[..]))?;
+                digests.push(Some(Digest::of(b)));
+            }
             Content::File(path) => {
                 let f = std::fs::File::open(path).map_err(|e| ArtifactError::Io {
                     number: p.artifact,
@@ -421,10 +453,111 @@ fn write_artifact_layer(
                     }
                     .into());
                 }
+                digests.push(Some(found.digest));
             }
         }
     }
-    Ok(w.finish()?)
+    Ok((w.finish()?, digests))
+}
+
+/// The layer cache and the stat cache, used together: a group whose files
+/// all have known content digests (size, mtime, ctime, inode unchanged) is
+/// looked up by its content key without reading a byte; anything else is
+/// written (one read per file) and then recorded.
+struct Caches {
+    layers: Option<cache::LayerCache>,
+    stat: cache::StatCache,
+}
+
+impl Caches {
+    fn open(root: &std::path::Path) -> Self {
+        Self {
+            layers: cache::LayerCache::open(root.join("layers")).ok(),
+            stat: cache::StatCache::load(&root.join("stat")),
+        }
+    }
+
+    /// The content digests of a group when every file is known; pins are
+    /// checked here too, since the write path is skipped on a hit.
+    fn known_digests(
+        &mut self,
+        group: &[Planned],
+    ) -> Result<Option<Vec<cache::ContentDigest>>, BuildError> {
+        let mut out = Vec::with_capacity(group.len());
+        for p in group {
+            match &p.content {
+                Content::None => out.push(None),
+                Content::Bytes(b) => out.push(Some(Digest::of(b))),
+                Content::File(path) => {
+                    let Ok(meta) = std::fs::metadata(path) else {
+                        return Ok(None);
+                    };
+                    let Some(d) = self.stat.lookup(path, &cache::StatKey::of(&meta)) else {
+                        return Ok(None);
+                    };
+                    if let Some(expected) = &p.pin
+                        && expected != &d
+                    {
+                        return Err(ArtifactError::PinMismatch {
+                            number: p.artifact,
+                            src: path.clone(),
+                            expected: expected.clone(),
+                            actual: d,
+                        }
+                        .into());
+                    }
+                    out.push(Some(d));
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    fn artifact_layer(
+        &mut self,
+        group: &[Planned],
+        store: &BlobStore,
+        params: &LayerParams,
+    ) -> Result<LayerBlob, BuildError> {
+        let entries = |d: &[cache::ContentDigest]| -> Vec<(Entry, cache::ContentDigest)> {
+            group
+                .iter()
+                .zip(d)
+                .map(|(p, d)| (p.entry.clone(), d.clone()))
+                .collect()
+        };
+        let known = self.known_digests(group)?;
+        if let (Some(lc), Some(d)) = (&self.layers, known)
+            && let Some(blob) = lc.get(&cache::key(params, true, &entries(&d)), store)
+        {
+            return Ok(blob);
+        }
+        let before: Vec<Option<cache::StatKey>> = group
+            .iter()
+            .map(|p| match &p.content {
+                Content::File(path) => std::fs::metadata(path).ok().map(|m| cache::StatKey::of(&m)),
+                _ => None,
+            })
+            .collect();
+        let (blob, digests) = write_artifact_layer(group, store, params)?;
+        for ((p, d), b) in group.iter().zip(&digests).zip(&before) {
+            if let (Content::File(path), Some(d), Some(b)) = (&p.content, d, b) {
+                // Record only if the file did not change while it was read.
+                if std::fs::metadata(path)
+                    .ok()
+                    .map(|m| cache::StatKey::of(&m))
+                    .as_ref()
+                    == Some(b)
+                {
+                    self.stat.record(path, b, d);
+                }
+            }
+        }
+        if let Some(lc) = &self.layers {
+            let _ = lc.put(&cache::key(params, true, &entries(&digests)), &blob);
+        }
+        Ok(blob)
+    }
 }
 
 /// The accounts layer: passwd and group (and shadow, when the base has one)

@@ -86,6 +86,9 @@ pub struct LoginArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ironhull logout ghcr.io\n  ironhull logout localhost:5000 --docker-config ./ci-docker-config"
+)]
 pub struct LogoutArgs {
     /// Registry host[:port].
     pub registry: String,

@@ -1,0 +1,66 @@
+//! Remembering gate verdicts. The manifest digest covers the config and every
+//! layer, so the same digest under the same policy and ironhull version gives
+//! the same report; a no-op rebuild need not read every layer again.
+//!
+//! Only passing reports are stored, as JSON keyed by digest. A record that
+//! does not parse, or names a check this build does not know, is a miss.
+
+use super::BuildRequest;
+use crate::digest::Digest;
+use crate::policy::{Finding, Report, Severity, catalog};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// What, besides the image, decides the verdict.
+pub fn policy_key(req: &BuildRequest) -> Digest {
+    let mut s = format!("ironhull {}\n", env!("CARGO_PKG_VERSION"));
+    for a in &req.allow {
+        s.push_str(&format!("{:?}\n", (&a.check, &a.path, &a.reason)));
+    }
+    Digest::of(s.as_bytes())
+}
+
+fn path(root: &Path, manifest: &Digest, policy: &Digest) -> PathBuf {
+    root.join("gate")
+        .join(format!("{}-{}.json", manifest.hex(), &policy.hex()[..16]))
+}
+
+pub fn load(root: &Path, manifest: &Digest, policy: &Digest) -> Option<Report> {
+    let bytes = std::fs::read(path(root, manifest, policy)).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    let mut findings = Vec::new();
+    for f in v.get("findings")?.as_array()? {
+        let check = catalog::lookup(f.get("id")?.as_str()?)?;
+        let severity: Severity = f.get("severity")?.as_str()?.parse().ok()?;
+        let layer = match f.get("layer") {
+            Some(Value::String(d)) => Some(Digest::parse(d).ok()?),
+            _ => None,
+        };
+        findings.push(Finding {
+            id: check.id,
+            severity,
+            path: f.get("path").and_then(Value::as_str).map(String::from),
+            layer,
+            message: f.get("message")?.as_str()?.to_string(),
+            fix: check.fix,
+        });
+    }
+    Some(Report::new(findings, Vec::new()))
+}
+
+pub fn store(root: &Path, manifest: &Digest, policy: &Digest, report: &Report) {
+    let p = path(root, manifest, policy);
+    let Some(dir) = p.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let v = json!({"findings": report.findings.iter().map(|f| json!({
+        "id": f.id, "severity": f.severity.as_str(), "path": f.path,
+        "layer": f.layer.as_ref().map(|d| d.to_string()), "message": f.message,
+    })).collect::<Vec<_>>()});
+    if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
+        && std::io::Write::write_all(&mut tmp, v.to_string().as_bytes()).is_ok()
+    {
+        let _ = tmp.persist(&p);
+    }
+}
