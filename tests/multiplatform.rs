@@ -151,7 +151,12 @@ impl Shared {
 fn shared() -> Option<&'static Shared> {
     static CELL: OnceLock<Option<Shared>> = OnceLock::new();
     CELL.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
+        // A static is never dropped, so keep this under target/ (removed by
+        // `cargo clean`) rather than leaking it into /tmp.
+        let dir = tempfile::Builder::new()
+            .prefix("multiplatform-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("tempdir");
         let spec = project(&dir.path().join("project"), Src::Placeholder)?;
         let layout = dir.path().join("layout");
         let out = format!("oci:{}:{TAG}", layout.display());
@@ -404,7 +409,21 @@ fn index_pushed_to_registry_comes_back_identical() {
     cfg.assert_success();
     let v = parse_json(&cfg.stdout, "skopeo inspect");
     assert_eq!(v["Architecture"], "arm64", "{v:#}");
-    assert_eq!(v["Digest"], entry(&index, "arm64")["digest"], "{v:#}");
+    // skopeo's "Digest" is the top-level (index) digest; the resolved
+    // manifest shows in its layers.
+    assert_eq!(v["Digest"].as_str(), Some(pushed.as_str()), "{v:#}");
+    let arm = read_json(&layout_blob(
+        &s.layout,
+        entry(&index, "arm64")["digest"].as_str().unwrap_or(""),
+    ));
+    let want: Vec<&serde_json::Value> = arm["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| &l["digest"])
+        .collect();
+    let got: Vec<&serde_json::Value> = v["Layers"].as_array().expect("Layers").iter().collect();
+    assert_eq!(got, want, "skopeo resolved another manifest than arm64");
 }
 
 #[test]

@@ -3,7 +3,9 @@
 use super::common::{cache_dir, source_date_epoch, write_atomic};
 use super::exit;
 use ironhull::build::{self, BuildError, BuildOptions, Built};
+use ironhull::output::sbom::{self as sbom_out, SbomFormat};
 use ironhull::output::{self, Destination};
+use ironhull::reference::Transport;
 use ironhull::spec;
 use serde_json::json;
 use std::path::PathBuf;
@@ -35,6 +37,24 @@ pub struct BuildArgs {
     /// Needed for docker-archive outputs of a multi-platform spec.
     #[arg(long = "platform")]
     pub platforms: Vec<String>,
+    /// Write an SBOM beside each output (and attach it to pushed images as an
+    /// OCI 1.1 referrer): spdx-json (default) or cyclonedx-json.
+    #[arg(long, num_args = 0..=1, default_missing_value = "spdx-json", value_name = "FORMAT")]
+    pub sbom: Option<String>,
+    /// Gate the build on known vulnerabilities from an offline OSV database
+    /// (a directory of OSV JSON records or an osv.dev all.zip).
+    #[arg(long, value_name = "PATH")]
+    pub scan_db: Option<PathBuf>,
+    /// With --scan-db: fail when a vulnerability is at least this severe
+    /// (unknown, low, medium, high, critical).
+    #[arg(long, default_value = "high", value_name = "SEVERITY")]
+    pub fail_on: String,
+    /// With --scan-db: ignore vulnerabilities that have no fixed version yet.
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+    /// With --scan-db: a TOML file of vulnerabilities to ignore, each with a reason.
+    #[arg(long, value_name = "FILE")]
+    pub ignore: Option<PathBuf>,
     /// Fail if the base or any artifact resolves differently than ironhull.lock says.
     #[arg(long)]
     pub locked: bool,
@@ -136,6 +156,13 @@ pub fn run(a: BuildArgs) -> i32 {
             req.tags.first().map(String::as_str).unwrap_or("latest"),
         ));
     }
+    let sbom_format = match a.sbom.as_deref().map(|f| (f, SbomFormat::parse(f))) {
+        None => None,
+        Some((_, Some(f))) => Some(f),
+        Some((f, None)) => {
+            return fail(exit::INPUT, format!("--sbom {f:?}: use spdx-json or cyclonedx-json"));
+        }
+    };
     if !req.platforms.is_empty()
         && let Err(e) = output::preflight(&dests, req.platforms.len())
     {
@@ -197,6 +224,11 @@ pub fn run(a: BuildArgs) -> i32 {
     if !a.quiet && !a.json {
         print_report(&built);
     }
+    if let Some(db) = &a.scan_db
+        && let Err(code) = vuln_gate(&a, db, &req.name, &built)
+    {
+        return code;
+    }
     if let Err(e) = output::preflight(&dests, built.images.len()) {
         return fail_with(a.json, exit::IO, "Output", &e);
     }
@@ -207,10 +239,15 @@ pub fn run(a: BuildArgs) -> i32 {
             }
             Ok(pushed) => {
                 if !a.quiet && !a.json {
-                    match pushed {
+                    match &pushed {
                         Some(d2) => eprintln!("pushed {d} ({d2})"),
                         None => eprintln!("wrote {d}"),
                     }
+                }
+                if let Some(format) = sbom_format
+                    && let Err(e) = write_sboms(&built, d, format, mtime, &req.name, &opts.registry, a.quiet || a.json)
+                {
+                    return fail_with(a.json, exit::IO, "Output", &e);
                 }
             }
         }
@@ -305,4 +342,73 @@ pub fn result_json(b: &Built, dests: &[Destination]) -> serde_json::Value {
             "droppedPackages": b.dropped_packages,
         },
     })
+}
+
+/// The `--scan-db` gate: every platform's packages against the OSV database.
+/// A failure prints the findings and stops the build before any output.
+fn vuln_gate(a: &BuildArgs, db: &std::path::Path, name: &str, built: &Built) -> Result<(), i32> {
+    use ironhull::vuln;
+    let fail_on: vuln::VulnSeverity = a.fail_on.parse().map_err(|e| fail(exit::INPUT, format!("--fail-on: {e}")))?;
+    let ignores = match &a.ignore {
+        Some(p) => vuln::ignore::load(p).map_err(|e| fail(exit::INPUT, e))?,
+        None => Vec::new(),
+    };
+    let database = vuln::osv::Database::load(db, None).map_err(|e| fail(exit::INPUT, e))?;
+    let policy = vuln::Policy { fail_on: Some(fail_on), ignore_unfixed: a.ignore_unfixed, ignores, today: vuln::ignore::today_utc() };
+    let mut failed = false;
+    for i in &built.images {
+        let inv = ironhull::sbom::inventory_image(&i.image, &built.store).map_err(|e| fail(exit::IO, e))?;
+        let verdict = vuln::judge(&vuln::scan(&inv, &database), &policy);
+        if verdict.failed {
+            failed = true;
+            eprint!("{}", vuln::report::text(&verdict, &format!("{name} ({})", i.image.platform), Some(fail_on)));
+        }
+    }
+    if failed {
+        return Err(fail(exit::POLICY, format!("known vulnerabilities at or above {} (--scan-db); nothing was written", a.fail_on)));
+    }
+    Ok(())
+}
+
+/// Writes each platform's SBOM beside a file output (`OUTPUT.spdx.json`, or
+/// `OUTPUT.<os>-<arch>.spdx.json` with several platforms), or attaches it to
+/// the pushed image.
+fn write_sboms(
+    built: &Built,
+    dest: &Destination,
+    format: SbomFormat,
+    mtime: u64,
+    name: &str,
+    registry: &ironhull::registry::RegistryOptions,
+    quiet: bool,
+) -> Result<(), String> {
+    let created = ironhull::layer::time::rfc3339(mtime).map_err(|e| e.to_string())?;
+    let multi = built.images.len() > 1;
+    for i in &built.images {
+        let doc = sbom_out::document(&i.image, &built.store, format, &created, name).map_err(|e| e.to_string())?;
+        match (&dest.transport, dest.path()) {
+            (Transport::Docker(target), _) => {
+                let client = ironhull::registry::Client::new(registry.clone()).map_err(|e| e.to_string())?;
+                let at = sbom_out::attach(&client, target, &i.image, &doc, format, &created, &built.store).map_err(|e| e.to_string())?;
+                if !quiet {
+                    let how = at.fallback_tag.map(|t| format!("referrers tag {t}")).unwrap_or_else(|| "referrers API".into());
+                    eprintln!("attached SBOM {} to {} ({how})", at.artifact, at.subject);
+                }
+            }
+            (_, Some(path)) => {
+                let plat = if multi {
+                    format!(".{}", i.image.platform.to_string().replace('/', "-"))
+                } else {
+                    String::new()
+                };
+                let file = std::path::PathBuf::from(format!("{}{plat}.{}", path.display(), format.suffix()));
+                write_atomic(&file, &doc).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                if !quiet {
+                    eprintln!("wrote SBOM {}", file.display());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -4,6 +4,8 @@
 //! Every writer is atomic (temp then rename), so a failed or interrupted build
 //! never leaves a half-written output where the user expects a good one.
 
+pub mod sbom;
+
 use crate::build::Built;
 use crate::digest::Digest;
 use crate::reference::{ReferenceError, Transport};
