@@ -373,7 +373,6 @@ fn registry_down_is_a_clear_error() {
 /// outputs are written in `-o` order, so an `oci:` output BEFORE the failed
 /// push is already on disk when the push fails (reported to the lead).
 #[test]
-#[ignore = "issue 3 gap: an oci: output written before a failed docker:// push is left behind"]
 fn registry_down_leaves_no_earlier_local_output() {
     let dir = tempfile::tempdir().expect("tempdir");
     let Some(spec) = hello_spec(&dir.path().join("proj"), "static") else {

@@ -271,7 +271,6 @@ fn moved_tag_is_detected_refused_and_accepted_on_update() {
 /// base when they exist, so rebuilds are reproducible." Not implemented yet:
 /// a plain build resolves the moved tag (reported to the lead).
 #[test]
-#[ignore = "issue 6 gap: build without --locked does not pin the base to ironhull.lock yet"]
 fn plain_build_uses_the_locked_base_digest() {
     let Some(env) = Env::start() else { return };
     let Some(_) = build_hello_static(&env.path("probe")) else {

@@ -38,7 +38,7 @@ pub enum BaseError {
     #[error("base {base}: {source}")]
     Registry {
         base: String,
-        source: crate::registry::RegistryError,
+        source: Box<crate::registry::RegistryError>,
     },
     #[error("internal error serializing the base manifest: {0}")]
     Json(#[from] serde_json::Error),
@@ -230,9 +230,9 @@ fn open_registry(
     stage: &BlobStore,
     registry: &RegistryOptions,
 ) -> Result<ResolvedBase, BaseError> {
-    let rerr = |source| BaseError::Registry {
+    let rerr = |source: crate::registry::RegistryError| BaseError::Registry {
         base: name.to_string(),
-        source,
+        source: Box::new(source),
     };
     let client = Client::new(registry.clone()).map_err(rerr)?;
     let wanted: Vec<Platform> = if platforms.is_empty() && !all_when_unspecified {

@@ -115,6 +115,29 @@ pub fn run(a: BuildArgs) -> i32 {
         Ok(r) => r,
         Err(e) => return fail_with(a.json, exit::INPUT, "Request", &e),
     };
+    // Without --locked, a registry base is still pulled by the digest the lock
+    // recorded (when the lock names the same base), so rebuilds are
+    // reproducible; `ironhull lock --update` moves it.
+    if let Transport::Docker(r) = &req.base
+        && r.digest().is_none()
+        && let Ok(Some(l)) = ironhull::lock::Lock::read(&ironhull::lock::Lock::path_for(&a.file))
+        && l.base.reference == spec.base().to_string()
+    {
+        let pinned = l
+            .base
+            .index
+            .clone()
+            .or_else(|| match l.base.platforms.as_slice() {
+                [one] => Some(one.manifest.clone()),
+                _ => None,
+            });
+        if let Some(d) = pinned {
+            if !a.quiet && !a.json {
+                eprintln!("base {r} pinned to {d} by {}", ironhull::lock::LOCK_FILE);
+            }
+            req.base = Transport::Docker(r.with_digest(d));
+        }
+    }
     if !a.platforms.is_empty() {
         let mut chosen = Vec::new();
         for p in &a.platforms {
@@ -160,7 +183,10 @@ pub fn run(a: BuildArgs) -> i32 {
         None => None,
         Some((_, Some(f))) => Some(f),
         Some((f, None)) => {
-            return fail(exit::INPUT, format!("--sbom {f:?}: use spdx-json or cyclonedx-json"));
+            return fail(
+                exit::INPUT,
+                format!("--sbom {f:?}: use spdx-json or cyclonedx-json"),
+            );
         }
     };
     if !req.platforms.is_empty()
@@ -232,7 +258,18 @@ pub fn run(a: BuildArgs) -> i32 {
     if let Err(e) = output::preflight(&dests, built.images.len()) {
         return fail_with(a.json, exit::IO, "Output", &e);
     }
-    for d in &dests {
+    // Pushes first: a registry that is down then fails the build before any
+    // local output exists, instead of leaving some outputs written.
+    let mut ordered: Vec<&Destination> = dests
+        .iter()
+        .filter(|d| matches!(d.transport, Transport::Docker(_)))
+        .collect();
+    ordered.extend(
+        dests
+            .iter()
+            .filter(|d| !matches!(d.transport, Transport::Docker(_))),
+    );
+    for d in ordered {
         match output::write(&built, d, &req.name, &req.tags, &opts.registry) {
             Err(e) => {
                 return fail_with(a.json, exit::IO, "Output", &e);
@@ -245,7 +282,15 @@ pub fn run(a: BuildArgs) -> i32 {
                     }
                 }
                 if let Some(format) = sbom_format
-                    && let Err(e) = write_sboms(&built, d, format, mtime, &req.name, &opts.registry, a.quiet || a.json)
+                    && let Err(e) = write_sboms(
+                        &built,
+                        d,
+                        format,
+                        mtime,
+                        &req.name,
+                        &opts.registry,
+                        a.quiet || a.json,
+                    )
                 {
                     return fail_with(a.json, exit::IO, "Output", &e);
                 }
@@ -348,24 +393,46 @@ pub fn result_json(b: &Built, dests: &[Destination]) -> serde_json::Value {
 /// A failure prints the findings and stops the build before any output.
 fn vuln_gate(a: &BuildArgs, db: &std::path::Path, name: &str, built: &Built) -> Result<(), i32> {
     use ironhull::vuln;
-    let fail_on: vuln::VulnSeverity = a.fail_on.parse().map_err(|e| fail(exit::INPUT, format!("--fail-on: {e}")))?;
+    let fail_on: vuln::VulnSeverity = a
+        .fail_on
+        .parse()
+        .map_err(|e| fail(exit::INPUT, format!("--fail-on: {e}")))?;
     let ignores = match &a.ignore {
         Some(p) => vuln::ignore::load(p).map_err(|e| fail(exit::INPUT, e))?,
         None => Vec::new(),
     };
     let database = vuln::osv::Database::load(db, None).map_err(|e| fail(exit::INPUT, e))?;
-    let policy = vuln::Policy { fail_on: Some(fail_on), ignore_unfixed: a.ignore_unfixed, ignores, today: vuln::ignore::today_utc() };
+    let policy = vuln::Policy {
+        fail_on: Some(fail_on),
+        ignore_unfixed: a.ignore_unfixed,
+        ignores,
+        today: vuln::ignore::today_utc(),
+    };
     let mut failed = false;
     for i in &built.images {
-        let inv = ironhull::sbom::inventory_image(&i.image, &built.store).map_err(|e| fail(exit::IO, e))?;
+        let inv = ironhull::sbom::inventory_image(&i.image, &built.store)
+            .map_err(|e| fail(exit::IO, e))?;
         let verdict = vuln::judge(&vuln::scan(&inv, &database), &policy);
         if verdict.failed {
             failed = true;
-            eprint!("{}", vuln::report::text(&verdict, &format!("{name} ({})", i.image.platform), Some(fail_on)));
+            eprint!(
+                "{}",
+                vuln::report::text(
+                    &verdict,
+                    &format!("{name} ({})", i.image.platform),
+                    Some(fail_on)
+                )
+            );
         }
     }
     if failed {
-        return Err(fail(exit::POLICY, format!("known vulnerabilities at or above {} (--scan-db); nothing was written", a.fail_on)));
+        return Err(fail(
+            exit::POLICY,
+            format!(
+                "known vulnerabilities at or above {} (--scan-db); nothing was written",
+                a.fail_on
+            ),
+        ));
     }
     Ok(())
 }
@@ -385,13 +452,27 @@ fn write_sboms(
     let created = ironhull::layer::time::rfc3339(mtime).map_err(|e| e.to_string())?;
     let multi = built.images.len() > 1;
     for i in &built.images {
-        let doc = sbom_out::document(&i.image, &built.store, format, &created, name).map_err(|e| e.to_string())?;
+        let doc = sbom_out::document(&i.image, &built.store, format, &created, name)
+            .map_err(|e| e.to_string())?;
         match (&dest.transport, dest.path()) {
             (Transport::Docker(target), _) => {
-                let client = ironhull::registry::Client::new(registry.clone()).map_err(|e| e.to_string())?;
-                let at = sbom_out::attach(&client, target, &i.image, &doc, format, &created, &built.store).map_err(|e| e.to_string())?;
+                let client =
+                    ironhull::registry::Client::new(registry.clone()).map_err(|e| e.to_string())?;
+                let at = sbom_out::attach(
+                    &client,
+                    target,
+                    &i.image,
+                    &doc,
+                    format,
+                    &created,
+                    &built.store,
+                )
+                .map_err(|e| e.to_string())?;
                 if !quiet {
-                    let how = at.fallback_tag.map(|t| format!("referrers tag {t}")).unwrap_or_else(|| "referrers API".into());
+                    let how = at
+                        .fallback_tag
+                        .map(|t| format!("referrers tag {t}"))
+                        .unwrap_or_else(|| "referrers API".into());
                     eprintln!("attached SBOM {} to {} ({how})", at.artifact, at.subject);
                 }
             }
@@ -401,8 +482,13 @@ fn write_sboms(
                 } else {
                     String::new()
                 };
-                let file = std::path::PathBuf::from(format!("{}{plat}.{}", path.display(), format.suffix()));
-                write_atomic(&file, &doc).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                let file = std::path::PathBuf::from(format!(
+                    "{}{plat}.{}",
+                    path.display(),
+                    format.suffix()
+                ));
+                write_atomic(&file, &doc)
+                    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
                 if !quiet {
                     eprintln!("wrote SBOM {}", file.display());
                 }

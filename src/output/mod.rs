@@ -25,7 +25,10 @@ pub enum OutputError {
     #[error("output {dest}: {source}")]
     Store { dest: String, source: StoreError },
     #[error("output {dest}: {source}")]
-    Registry { dest: String, source: RegistryError },
+    Registry {
+        dest: String,
+        source: Box<RegistryError>,
+    },
     #[error("output {dest}: {why}; nothing was written to any output")]
     Preflight { dest: String, why: String },
 }
@@ -205,9 +208,9 @@ pub fn write(
                 Transport::Docker(b) if b.registry() == target.registry() => Some(b),
                 _ => None,
             };
-            let rerr = |source| OutputError::Registry {
+            let rerr = |source: RegistryError| OutputError::Registry {
                 dest: dest.to_string(),
-                source,
+                source: Box::new(source),
             };
             let client = Client::new(registry.clone()).map_err(rerr)?;
             let images: Vec<_> = built.images.iter().map(|b| b.image.clone()).collect();

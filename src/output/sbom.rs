@@ -55,14 +55,25 @@ pub enum SbomOutputError {
     #[error("SBOM: {0}")]
     Json(#[from] serde_json::Error),
     #[error("attaching the SBOM to {target}: {source}")]
-    Registry { target: String, source: RegistryError },
+    Registry {
+        target: String,
+        source: Box<RegistryError>,
+    },
 }
 
 /// The SBOM document of one built image, as canonical bytes (deterministic:
 /// the same image gives the same document).
-pub fn document(image: &PlatformImage, store: &BlobStore, format: SbomFormat, created: &str, name: &str) -> Result<Vec<u8>, SbomOutputError> {
-    let inv = sbom::inventory_image(image, store)
-        .map_err(|source| SbomOutputError::Inventory { platform: image.platform.to_string(), source })?;
+pub fn document(
+    image: &PlatformImage,
+    store: &BlobStore,
+    format: SbomFormat,
+    created: &str,
+    name: &str,
+) -> Result<Vec<u8>, SbomOutputError> {
+    let inv = sbom::inventory_image(image, store).map_err(|source| SbomOutputError::Inventory {
+        platform: image.platform.to_string(),
+        source,
+    })?;
     let v = match format {
         SbomFormat::Spdx => sbom::spdx::to_json_named(&inv, image, created, name),
         SbomFormat::CycloneDx => sbom::cyclonedx::to_json_named(&inv, image, created, name),
@@ -88,18 +99,31 @@ pub fn artifact(
     let config_digest = store.put(EMPTY_CONFIG)?;
     let doc_digest = store.put(doc)?;
     let mut layer = Descriptor::new(format.media_type(), doc_digest.clone(), doc.len() as u64);
-    layer.annotations.insert("org.opencontainers.image.title".into(), format!("sbom.{}", format.suffix()));
-    let mut subject_desc =
-        Descriptor::new(&subject.manifest_media_type, subject.manifest_digest.clone(), subject.manifest_bytes.len() as u64);
+    layer.annotations.insert(
+        "org.opencontainers.image.title".into(),
+        format!("sbom.{}", format.suffix()),
+    );
+    let mut subject_desc = Descriptor::new(
+        &subject.manifest_media_type,
+        subject.manifest_digest.clone(),
+        subject.manifest_bytes.len() as u64,
+    );
     subject_desc.platform = None;
     let manifest = Manifest {
         schema_version: 2,
         media_type: Some(media::OCI_MANIFEST.into()),
         artifact_type: Some(format.media_type().into()),
-        config: Descriptor::new(EMPTY_MEDIA_TYPE, config_digest.clone(), EMPTY_CONFIG.len() as u64),
+        config: Descriptor::new(
+            EMPTY_MEDIA_TYPE,
+            config_digest.clone(),
+            EMPTY_CONFIG.len() as u64,
+        ),
         layers: vec![layer],
         subject: Some(subject_desc),
-        annotations: BTreeMap::from([(crate::image::annotation::CREATED.to_string(), created.to_string())]),
+        annotations: BTreeMap::from([(
+            crate::image::annotation::CREATED.to_string(),
+            created.to_string(),
+        )]),
     };
     let bytes = cjson::to_vec(&manifest)?;
     let digest = store.put(&bytes)?;
@@ -143,20 +167,43 @@ pub fn attach(
     created: &str,
     store: &BlobStore,
 ) -> Result<Attached, SbomOutputError> {
-    let rerr = |source| SbomOutputError::Registry { target: target.to_string(), source };
+    let rerr = |source: RegistryError| SbomOutputError::Registry {
+        target: target.to_string(),
+        source: Box::new(source),
+    };
     let (img, desc) = artifact(subject, doc, format, created, store)?;
-    client.push(target, &[], &desc, &img.manifest_bytes, std::slice::from_ref(&img), store, None).map_err(rerr)?;
+    client
+        .push(
+            target,
+            &[],
+            &desc,
+            &img.manifest_bytes,
+            std::slice::from_ref(&img),
+            store,
+            None,
+        )
+        .map_err(rerr)?;
     let with_subject = target.with_digest(subject.manifest_digest.clone());
     if client.supports_referrers(&with_subject).map_err(rerr)? {
-        return Ok(Attached { artifact: desc.digest, subject: subject.manifest_digest.clone(), fallback_tag: None });
+        return Ok(Attached {
+            artifact: desc.digest,
+            subject: subject.manifest_digest.clone(),
+            fallback_tag: None,
+        });
     }
     // Referrers tag schema: an index tagged sha256-<hex> listing the artifact.
     let tag = format!("sha256-{}", subject.manifest_digest.hex());
     let mut idx = Index::new(vec![desc.clone()]);
     idx.annotations = BTreeMap::new();
     let bytes = cjson::to_vec(&idx)?;
-    client.push_manifest(target, &tag, media::OCI_INDEX, &bytes).map_err(rerr)?;
-    Ok(Attached { artifact: desc.digest, subject: subject.manifest_digest.clone(), fallback_tag: Some(tag) })
+    client
+        .push_manifest(target, &tag, media::OCI_INDEX, &bytes)
+        .map_err(rerr)?;
+    Ok(Attached {
+        artifact: desc.digest,
+        subject: subject.manifest_digest.clone(),
+        fallback_tag: Some(tag),
+    })
 }
 
 #[cfg(test)]
@@ -177,7 +224,14 @@ mod tests {
             config: serde_json::json!({}),
             layers: vec![],
         };
-        let (img, desc) = artifact(&subject, b"{\"spdxVersion\":\"SPDX-2.3\"}", SbomFormat::Spdx, "1970-01-01T00:00:00Z", &store).unwrap();
+        let (img, desc) = artifact(
+            &subject,
+            b"{\"spdxVersion\":\"SPDX-2.3\"}",
+            SbomFormat::Spdx,
+            "1970-01-01T00:00:00Z",
+            &store,
+        )
+        .unwrap();
         let m: serde_json::Value = serde_json::from_slice(&img.manifest_bytes).unwrap();
         assert_eq!(m["artifactType"], "application/spdx+json");
         assert_eq!(m["subject"]["digest"], Digest::of(b"m").to_string());
@@ -185,7 +239,14 @@ mod tests {
         assert_eq!(desc.artifact_type.as_deref(), Some("application/spdx+json"));
         assert!(store.contains(&desc.digest));
         // Deterministic.
-        let (img2, _) = artifact(&subject, b"{\"spdxVersion\":\"SPDX-2.3\"}", SbomFormat::Spdx, "1970-01-01T00:00:00Z", &store).unwrap();
+        let (img2, _) = artifact(
+            &subject,
+            b"{\"spdxVersion\":\"SPDX-2.3\"}",
+            SbomFormat::Spdx,
+            "1970-01-01T00:00:00Z",
+            &store,
+        )
+        .unwrap();
         assert_eq!(img.manifest_bytes, img2.manifest_bytes);
     }
 }
