@@ -149,6 +149,9 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
         dropped.extend(hardened.dropped_packages.iter().cloned());
         let accounts_layer = write_accounts_layer(&hardened.tree, &req.user, &store, params)?;
         let mut art = Vec::new();
+        // The gate need not read back the artifact layers: their entries are
+        // known and their content was scanned while they were written.
+        let mut prepared = policy::Prepared::new();
         for g in groups {
             let key: Vec<(ImagePath, Content)> = g
                 .iter()
@@ -162,6 +165,10 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
                     b
                 }
             };
+            prepared.insert(
+                blob.digest.clone(),
+                g.iter().map(|p| p.entry.clone()).collect(),
+            );
             art.push((blob, describe_group(g)));
         }
 
@@ -232,7 +239,7 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
         let report = match gate_cache::load(&cache_root, &image.manifest_digest, &policy_key) {
             Some(r) => r,
             None => {
-                let r = policy::audit_image(&image, &store, &policy)?;
+                let r = policy::audit_image_with(&image, &store, &policy, &prepared)?;
                 if !gate_fails(&r) {
                     gate_cache::store(&cache_root, &image.manifest_digest, &policy_key, &r);
                 }

@@ -135,6 +135,23 @@ pub fn scan_layers(
     layers: &[LayerBlob],
     blobs: &BlobStore,
 ) -> Result<(MergedTree, Vec<Finding>), AuditError> {
+    scan_layers_with(layers, blobs, &BTreeMap::new())
+}
+
+/// Entries of layers the caller wrote itself in this process, keyed by layer
+/// digest, with their content already scanned for secrets (the build does
+/// that while writing). Such a layer is not read back: its entries feed the
+/// merged view and the name checks directly. A layer whose entries include a
+/// file the tree captures (account or package files) is still read, since
+/// the checks need those bytes.
+pub type Prepared = BTreeMap<Digest, Vec<crate::fs::Entry>>;
+
+/// [`scan_layers`] with some layers taken from `prepared` instead of their blobs.
+pub fn scan_layers_with(
+    layers: &[LayerBlob],
+    blobs: &BlobStore,
+    prepared: &Prepared,
+) -> Result<(MergedTree, Vec<Finding>), AuditError> {
     let capture = CaptureSet::standard();
     let limit = capture.limit();
     let mut tree = MergedTree::with_capture(capture.clone());
@@ -142,6 +159,29 @@ pub fn scan_layers(
     let opts = ReadOptions::default();
     for (index, layer) in layers.iter().enumerate() {
         let digest = &layer.digest;
+        if let Some(entries) = prepared.get(digest)
+            && !entries.iter().any(|e| capture.matches(&e.path))
+        {
+            for e in entries {
+                let ev = LayerEvent::Entry(e.clone());
+                tree.apply(index, &ev, &mut io::empty())
+                    .map_err(|source| AuditError::Read {
+                        index,
+                        digest: digest.clone(),
+                        source: source.into(),
+                    })?;
+                // Content was scanned while the layer was written; names are
+                // checked here (an empty stream leaves only the name checks).
+                scanner
+                    .observe(digest, &ev, &mut io::empty())
+                    .map_err(|e| AuditError::Read {
+                        index,
+                        digest: digest.clone(),
+                        source: ReadError::Io(e),
+                    })?;
+            }
+            continue;
+        }
         if !crate::image::media::is_layer(&layer.media_type) {
             return Err(AuditError::NotALayer {
                 index,
@@ -270,8 +310,19 @@ pub fn audit_image(
     blobs: &BlobStore,
     policy: &Policy,
 ) -> Result<Report, AuditError> {
+    audit_image_with(image, blobs, policy, &BTreeMap::new())
+}
+
+/// [`audit_image`] for an image the caller just built: layers in `prepared`
+/// are not read back (see [`Prepared`]).
+pub fn audit_image_with(
+    image: &PlatformImage,
+    blobs: &BlobStore,
+    policy: &Policy,
+    prepared: &Prepared,
+) -> Result<Report, AuditError> {
     check_rootfs(image)?;
-    let (tree, layer_findings) = scan_layers(&image.layers, blobs)?;
+    let (tree, layer_findings) = scan_layers_with(&image.layers, blobs, prepared)?;
     let annotations = manifest_annotations(&image.manifest_bytes);
     let input = AuditInput {
         config: &image.config,
