@@ -1,13 +1,8 @@
 //! `ironhull audit`, `ironhull checks` and `ironhull explain`.
 
-use super::common::{cache_dir, use_color};
+use super::common::use_color;
 use super::exit;
-use ironhull::base::resolve::open;
-use ironhull::image::Platform;
-use ironhull::layer::LayerParams;
 use ironhull::policy::{self, Policy, Severity, render};
-use ironhull::reference::Transport;
-use ironhull::store::BlobStore;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -50,16 +45,6 @@ pub fn parse_severity(s: &str) -> Result<Severity, String> {
 use super::common::fail;
 
 pub fn run(a: AuditArgs) -> i32 {
-    let transport = match Transport::parse_base(&a.image) {
-        Ok(t) => t,
-        Err(e) => return fail(exit::INPUT, format!("image {:?}: {e}", a.image)),
-    };
-    if matches!(transport, Transport::Static) {
-        return fail(
-            exit::INPUT,
-            "`static` is the built-in base, not an image to audit; audit a built image such as oci:DIR:TAG",
-        );
-    }
     let policy = match &a.policy {
         Some(p) => match Policy::load(p) {
             Ok(p) => p,
@@ -67,47 +52,15 @@ pub fn run(a: AuditArgs) -> i32 {
         },
         None => Policy::default(),
     };
-    let platforms = match &a.platform {
-        Some(p) => match Platform::parse(p) {
-            Some(p) => vec![p],
-            None => {
-                return fail(
-                    exit::INPUT,
-                    format!(
-                        "--platform {p:?} is not os/arch[/variant], e.g. linux/amd64 or linux/arm/v7"
-                    ),
-                );
-            }
-        },
-        None => vec![],
-    };
-    let cache = cache_dir(a.cache_dir.as_deref());
-    let work = match std::fs::create_dir_all(&cache)
-        .and_then(|_| tempfile::Builder::new().prefix("audit-").tempdir_in(&cache))
-    {
-        Ok(w) => w,
-        Err(e) => {
-            return fail(
-                exit::IO,
-                format!("cannot create a work directory in {}: {e}", cache.display()),
-            );
-        }
-    };
-    let stage = match BlobStore::open(work.path().join("blobs")) {
-        Ok(s) => s,
-        Err(e) => return fail(exit::IO, e),
-    };
-    let image = match open(
-        &transport,
-        &platforms,
-        true,
-        work.path(),
-        &stage,
-        &LayerParams::default(),
+    let (image, _work) = match super::common::open_image(
+        &a.image,
+        a.platform.as_deref(),
+        a.cache_dir.as_deref(),
         &a.registry.options(true, false),
+        "audit",
     ) {
-        Ok(i) => i,
-        Err(e) => return fail(exit::INPUT, e),
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let mut worst = exit::OK;
     let mut docs = Vec::new();

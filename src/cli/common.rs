@@ -67,6 +67,69 @@ pub fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
     code
 }
 
+/// Opens any image named on the command line (every transport, all
+/// platforms unless `platform` picks one) for read-only commands such as
+/// `audit` and `inspect`. The returned directory holds extracted archives and
+/// must live as long as the image is used. Errors are printed; the exit code
+/// is returned.
+pub fn open_image(
+    image: &str,
+    platform: Option<&str>,
+    cache: Option<&Path>,
+    registry: &ironhull::registry::RegistryOptions,
+    what: &str,
+) -> Result<(ironhull::base::resolve::ResolvedBase, tempfile::TempDir), i32> {
+    use super::exit;
+    use ironhull::reference::Transport;
+    let transport = Transport::parse_base(image)
+        .map_err(|e| fail(exit::INPUT, format!("image {image:?}: {e}")))?;
+    if matches!(transport, Transport::Static) {
+        return Err(fail(
+            exit::INPUT,
+            format!(
+                "`static` is the built-in base, not an image; {what} a built image such as oci:DIR:TAG"
+            ),
+        ));
+    }
+    let platforms = match platform {
+        Some(p) => vec![ironhull::image::Platform::parse(p).ok_or_else(|| {
+            fail(
+                exit::INPUT,
+                format!(
+                    "--platform {p:?} is not os/arch[/variant], e.g. linux/amd64 or linux/arm/v7"
+                ),
+            )
+        })?],
+        None => vec![],
+    };
+    let cache = cache_dir(cache);
+    let work = std::fs::create_dir_all(&cache)
+        .and_then(|_| {
+            tempfile::Builder::new()
+                .prefix(&format!("{what}-"))
+                .tempdir_in(&cache)
+        })
+        .map_err(|e| {
+            fail(
+                exit::IO,
+                format!("cannot create a work directory in {}: {e}", cache.display()),
+            )
+        })?;
+    let stage = ironhull::store::BlobStore::open(work.path().join("blobs"))
+        .map_err(|e| fail(exit::IO, e))?;
+    let opened = ironhull::base::resolve::open(
+        &transport,
+        &platforms,
+        true,
+        work.path(),
+        &stage,
+        &ironhull::layer::LayerParams::default(),
+        registry,
+    )
+    .map_err(|e| fail(exit::INPUT, e))?;
+    Ok((opened, work))
+}
+
 /// Colour only on a terminal, and never when NO_COLOR is set.
 pub fn use_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()

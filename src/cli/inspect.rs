@@ -3,14 +3,11 @@
 //! whether it passes `ironhull audit` with the default policy at
 //! `--fail-on high`. Meant for "what is this image?" before trusting it.
 
-use super::common::{cache_dir, use_color};
+use super::common::use_color;
 use super::exit;
-use ironhull::base::resolve::open;
 use ironhull::fs::{ImagePath, MergedTree};
-use ironhull::image::{Platform, PlatformImage};
-use ironhull::layer::LayerParams;
+use ironhull::image::PlatformImage;
 use ironhull::policy::{self, Policy, Severity};
-use ironhull::reference::Transport;
 use ironhull::store::BlobStore;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -224,59 +221,15 @@ fn text(image: &str, p: &Value, color: bool) -> String {
 use super::common::fail;
 
 pub fn run(a: InspectArgs) -> i32 {
-    let transport = match Transport::parse_base(&a.image) {
-        Ok(t) => t,
-        Err(e) => return fail(exit::INPUT, format!("image {:?}: {e}", a.image)),
-    };
-    if matches!(transport, Transport::Static) {
-        return fail(
-            exit::INPUT,
-            "`static` is the built-in base, not an image; inspect a built image such as oci:DIR:TAG",
-        );
-    }
-    let platforms = match &a.platform {
-        Some(p) => match Platform::parse(p) {
-            Some(p) => vec![p],
-            None => {
-                return fail(
-                    exit::INPUT,
-                    format!(
-                        "--platform {p:?} is not os/arch[/variant], e.g. linux/amd64 or linux/arm/v7"
-                    ),
-                );
-            }
-        },
-        None => vec![],
-    };
-    let cache = cache_dir(a.cache_dir.as_deref());
-    let work = match std::fs::create_dir_all(&cache).and_then(|_| {
-        tempfile::Builder::new()
-            .prefix("inspect-")
-            .tempdir_in(&cache)
-    }) {
-        Ok(w) => w,
-        Err(e) => {
-            return fail(
-                exit::IO,
-                format!("cannot create a work directory in {}: {e}", cache.display()),
-            );
-        }
-    };
-    let stage = match BlobStore::open(work.path().join("blobs")) {
-        Ok(s) => s,
-        Err(e) => return fail(exit::IO, e),
-    };
-    let image = match open(
-        &transport,
-        &platforms,
-        true,
-        work.path(),
-        &stage,
-        &LayerParams::default(),
+    let (image, _work) = match super::common::open_image(
+        &a.image,
+        a.platform.as_deref(),
+        a.cache_dir.as_deref(),
         &a.registry.options(true, false),
+        "inspect",
     ) {
-        Ok(i) => i,
-        Err(e) => return fail(exit::INPUT, e),
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let mut per = Vec::new();
     for img in &image.images {
