@@ -4,9 +4,8 @@
 //! came from.
 
 use super::builtin;
-use crate::cjson;
 use crate::digest::Digest;
-use crate::image::{Descriptor, Manifest, Platform, PlatformImage, media};
+use crate::image::{Platform, PlatformImage};
 use crate::layer::LayerParams;
 use crate::reference::Transport;
 use crate::registry::{Client, RegistryOptions};
@@ -314,33 +313,12 @@ fn resolve_static(
     let mut images = Vec::new();
     for p in &wanted {
         let (layer, config) = builtin::build_static_base(stage, p, params)?;
-        let config_bytes = cjson::to_vec(&config)?;
-        let config_digest = stage.put(&config_bytes).map_err(blob_err)?;
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(media::OCI_MANIFEST.into()),
-            artifact_type: None,
-            config: Descriptor::new(
-                media::OCI_CONFIG,
-                config_digest.clone(),
-                config_bytes.len() as u64,
-            ),
-            layers: vec![layer.descriptor()],
-            subject: None,
-            annotations: Default::default(),
-        };
-        let manifest_bytes = cjson::to_vec(&manifest)?;
-        let manifest_digest = stage.put(&manifest_bytes).map_err(blob_err)?;
-        images.push(PlatformImage {
-            platform: p.clone(),
-            manifest_digest,
-            manifest_bytes,
-            manifest_media_type: media::OCI_MANIFEST.into(),
-            config_digest,
-            config_bytes,
-            config,
-            layers: vec![layer],
-        });
+        let image = store::put_image(stage, p.clone(), config, vec![layer], Default::default())
+            .map_err(|e| match e {
+                store::PutImageError::Blob(source) => blob_err(source),
+                store::PutImageError::Json(e) => BaseError::Json(e),
+            })?;
+        images.push(image);
     }
     Ok(ResolvedBase {
         name: "static".into(),

@@ -18,7 +18,7 @@ use crate::cjson;
 use crate::digest::Digest;
 use crate::fs::{Entry, EntryKind, ImagePath};
 use crate::harden::{self, Change, HardenError, accounts};
-use crate::image::{Descriptor, Index, LayerBlob, Manifest, PlatformImage, annotation, media};
+use crate::image::{Descriptor, Index, LayerBlob, PlatformImage, annotation, media};
 use crate::layer::{LayerError, LayerParams, LayerWriter};
 use crate::policy::{self, Policy, Report};
 use crate::store::{BlobError, BlobStore};
@@ -44,6 +44,8 @@ pub enum BuildError {
     Blob(#[from] BlobError),
     #[error("internal error serializing JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("writing the image: {0}")]
+    PutImage(#[from] crate::store::PutImageError),
     #[error("policy: {0}")]
     Policy(#[from] policy::PolicyError),
     #[error("auditing the built image: {0}")]
@@ -195,9 +197,6 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
             &added,
             &created,
         );
-        let config_bytes = cjson::to_vec(&cfg)?;
-        let config_digest = store.put(&config_bytes)?;
-
         let mut ann: BTreeMap<String, String> = req.annotations.clone();
         // The built-in base has no external provenance; its digest says it all.
         if base.name != "static" {
@@ -207,31 +206,7 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
             ann.insert(annotation::BASE_DIGEST.into(), d.to_string());
         }
         ann.insert(annotation::CREATED.into(), created.clone());
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(media::OCI_MANIFEST.into()),
-            artifact_type: None,
-            config: Descriptor::new(
-                media::OCI_CONFIG,
-                config_digest.clone(),
-                config_bytes.len() as u64,
-            ),
-            layers: layers.iter().map(LayerBlob::descriptor).collect(),
-            subject: None,
-            annotations: ann,
-        };
-        let manifest_bytes = cjson::to_vec(&manifest)?;
-        let manifest_digest = store.put(&manifest_bytes)?;
-        let image = PlatformImage {
-            platform: base_img.platform.clone(),
-            manifest_digest,
-            manifest_bytes,
-            manifest_media_type: media::OCI_MANIFEST.into(),
-            config_digest,
-            config_bytes,
-            config: cfg,
-            layers,
-        };
+        let image = crate::store::put_image(&store, base_img.platform.clone(), cfg, layers, ann)?;
         // The gate: the same engine as `ironhull audit`, over the blobs as built.
         // A manifest digest names its config and every layer, so an image
         // gated before under the same policy and ironhull version needs no

@@ -132,3 +132,54 @@ impl<R: Read> Read for VerifyingReader<R> {
 mod skopeo_tests;
 #[cfg(test)]
 pub(crate) mod testutil;
+
+/// Why [`put_image`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PutImageError {
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error("cannot serialize the image document: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Stores a config and an OCI manifest over `layers` (canonical JSON), and
+/// returns the image. The one place where ironhull assembles a manifest.
+pub fn put_image(
+    blobs: &BlobStore,
+    platform: crate::image::Platform,
+    config: serde_json::Value,
+    layers: Vec<crate::image::LayerBlob>,
+    annotations: std::collections::BTreeMap<String, String>,
+) -> Result<PlatformImage, PutImageError> {
+    use crate::image::{Descriptor, Manifest, media};
+    let config_bytes = crate::cjson::to_vec(&config)?;
+    let config_digest = blobs.put(&config_bytes)?;
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(media::OCI_MANIFEST.into()),
+        artifact_type: None,
+        config: Descriptor::new(
+            media::OCI_CONFIG,
+            config_digest.clone(),
+            config_bytes.len() as u64,
+        ),
+        layers: layers
+            .iter()
+            .map(crate::image::LayerBlob::descriptor)
+            .collect(),
+        subject: None,
+        annotations,
+    };
+    let manifest_bytes = crate::cjson::to_vec(&manifest)?;
+    let manifest_digest = blobs.put(&manifest_bytes)?;
+    Ok(PlatformImage {
+        platform,
+        manifest_digest,
+        manifest_bytes,
+        manifest_media_type: media::OCI_MANIFEST.into(),
+        config_digest,
+        config_bytes,
+        config,
+        layers,
+    })
+}

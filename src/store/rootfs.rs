@@ -4,9 +4,8 @@
 //! The synthesized config carries no `created` date and no history, so the same
 //! tarball always yields the same config, manifest and digests.
 
-use crate::cjson;
 use crate::digest::{Digest, HashingReader};
-use crate::image::{Descriptor, ImageSet, LayerBlob, Manifest, Platform, PlatformImage, media};
+use crate::image::{ImageSet, LayerBlob, Platform, media};
 use crate::store::Source;
 use crate::store::archive::{Compression, sniff};
 use crate::store::blobs::BlobStore;
@@ -110,41 +109,23 @@ pub fn read_rootfs(file: &Path, platform: &Platform, work: &Path) -> Result<Sour
     if let (Some(v), Some(obj)) = (&platform.variant, config.as_object_mut()) {
         obj.insert("variant".into(), serde_json::Value::String(v.clone()));
     }
-    let ser = |e: serde_json::Error| StoreError::corrupt(&what, format!("cannot serialize: {e}"));
-    let config_bytes = cjson::to_vec(&config).map_err(ser)?;
-    let config_digest = blobs
-        .put(&config_bytes)
-        .map_err(StoreError::from_blob(&what))?;
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        artifact_type: None,
-        config: Descriptor::new(
-            media::OCI_CONFIG,
-            config_digest.clone(),
-            config_bytes.len() as u64,
-        ),
-        layers: vec![layer.descriptor()],
-        subject: None,
-        annotations: BTreeMap::new(),
-    };
-    let manifest_bytes = cjson::to_vec(&manifest).map_err(ser)?;
-    let manifest_digest = blobs
-        .put(&manifest_bytes)
-        .map_err(StoreError::from_blob(&what))?;
+    let image = super::put_image(
+        &blobs,
+        platform.clone(),
+        config,
+        vec![layer],
+        BTreeMap::new(),
+    )
+    .map_err(|e| match e {
+        super::PutImageError::Blob(b) => StoreError::from_blob(&what)(b),
+        super::PutImageError::Json(e) => {
+            StoreError::corrupt(&what, format!("cannot serialize: {e}"))
+        }
+    })?;
     Ok(Source {
         images: ImageSet {
             index_digest: None,
-            images: vec![PlatformImage {
-                platform: platform.clone(),
-                manifest_digest,
-                manifest_bytes,
-                manifest_media_type: media::OCI_MANIFEST.into(),
-                config_digest,
-                config_bytes,
-                config,
-                layers: vec![layer],
-            }],
+            images: vec![image],
         },
         blobs,
         _tmp: Some(tmp),
@@ -198,7 +179,7 @@ mod tests {
         assert_eq!(img.layers[0].diff_id, Digest::of(&tar));
         assert_eq!(img.config["variant"], "v7");
         assert_eq!(img.platform, p);
-        assert_eq!(img.config_bytes, cjson::to_vec(&img.config).unwrap());
+        assert_eq!(img.config_bytes, crate::cjson::to_vec(&img.config).unwrap());
     }
 
     #[test]
