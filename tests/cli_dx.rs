@@ -388,7 +388,6 @@ fn templates_with_an_offline_base_build() {
     std::fs::create_dir_all(p.join("site")).unwrap();
     std::fs::write(p.join("site/index.html"), b"<h1>hi</h1>").unwrap();
     std::fs::create_dir_all(p.join("cache")).unwrap();
-    std::fs::write(p.join("cache/.keep"), b"").unwrap();
     init(
         p,
         &["--template", "static-site", "--artifact", "build/site"],

@@ -6,8 +6,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dest=${1:-oci:ironhull-out/data-dir-ca:1.0.0}
 mkdir -p "$here/build" "$here/data"
-# The builder refuses an artifact that copies nothing: keep a placeholder.
-touch "$here/data/.keep"
+# An empty writable directory is a valid artifact; create it if missing.
+mkdir -p "$here/data"
 cc=$(command -v musl-gcc || echo cc)
 "$cc" -Os -static -s -o "$here/build/datastore" "$here/datastore.c"
 if [ ! -s "$here/build/extra-ca.crt" ]; then

@@ -400,7 +400,9 @@ pub fn collect(
             });
         }
     }
-    if out.len() == 1 {
+    // An empty writable directory is a useful artifact (a cache or data
+    // directory owned by the user); an empty read-only one is a mistake.
+    if out.len() == 1 && !a.writable {
         return Err(ArtifactError::Empty {
             number: n,
             src: a.src.clone(),
@@ -613,6 +615,24 @@ mod tests {
             collect(&a, OWN, None),
             Err(ArtifactError::SymlinkEscape { .. })
         ));
+    }
+
+    #[test]
+    fn empty_directory_only_when_writable() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("cache")).unwrap();
+        let mut a = input(&d.path().join("cache"), "/var/cache/app");
+        assert!(matches!(
+            collect(&a, OWN, None),
+            Err(ArtifactError::Empty { .. })
+        ));
+        a.writable = true;
+        let p = collect(&a, OWN, None).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (p[0].entry.uid, p[0].entry.mode, p[0].entry.is_dir()),
+            (10001, 0o755, true)
+        );
     }
 
     #[test]
