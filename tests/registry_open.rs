@@ -507,6 +507,63 @@ fn tampered_blob_is_rejected_and_nothing_is_kept() {
 }
 
 #[test]
+fn transient_errors_are_retried_and_client_errors_are_not() {
+    let Some(env) = env() else { return };
+    let client = Client::new(opts()).unwrap();
+    push_two_platforms(&client, &env.registry.host, "flaky/app", "v1", "flaky");
+    let proxy = reg::Proxy::start(env.registry.port);
+    let blob_gets = |reqs: &[String]| {
+        reqs.iter()
+            .filter(|r| r.starts_with("GET ") && r.contains("/blobs/sha256:"))
+            .count()
+    };
+
+    // 503 and 429 (with Retry-After) are transient: the pull succeeds.
+    proxy.faults.lock().unwrap().extend([503, 429]);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = BlobStore::open(cache_dir.path()).unwrap();
+    let set = client
+        .pull(&reference(&proxy.host(), "flaky/app:v1"), &[], &cache)
+        .unwrap();
+    assert_eq!(set.images.len(), 2);
+    assert!(
+        proxy.faults.lock().unwrap().is_empty(),
+        "both injected faults were hit"
+    );
+    let first = proxy.take();
+    let unique: std::collections::BTreeSet<&String> = first
+        .iter()
+        .filter(|r| r.contains("/blobs/sha256:"))
+        .collect();
+    assert_eq!(
+        blob_gets(&first),
+        unique.len() + 2,
+        "exactly the two failed GETs were retried: {first:?}"
+    );
+
+    // 400 is the client's fault: no retry, a clear error, nothing cached.
+    proxy.faults.lock().unwrap().push(400);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = BlobStore::open(cache_dir.path()).unwrap();
+    let e = client
+        .pull(&reference(&proxy.host(), "flaky/app:v1"), &[], &cache)
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("400") && msg.contains("flaky/app"), "{msg}");
+    let second = proxy.take();
+    let gets: Vec<&String> = second
+        .iter()
+        .filter(|r| r.starts_with("GET ") && r.contains("/blobs/sha256:"))
+        .collect();
+    let distinct: std::collections::BTreeSet<&&String> = gets.iter().collect();
+    assert_eq!(
+        gets.len(),
+        distinct.len(),
+        "a 400 must not be retried: {second:?}"
+    );
+}
+
+#[test]
 fn pinned_digest_mismatch_and_registry_down() {
     let Some(env) = env() else { return };
     let client = Client::new(opts()).unwrap();

@@ -334,6 +334,9 @@ pub struct Proxy {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
     pub tamper: Arc<AtomicBool>,
+    /// HTTP statuses to answer the next blob GETs with, in order, instead of
+    /// forwarding them (a registry failing on demand: 503, 429, 400 …).
+    pub faults: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Proxy {
@@ -345,12 +348,13 @@ impl Proxy {
             .unwrap_or_else(|e| panic!("{e}"));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let tamper = Arc::new(AtomicBool::new(false));
-        let (reqs, tam) = (requests.clone(), tamper.clone());
+        let faults: Arc<Mutex<Vec<u16>>> = Arc::new(Mutex::new(Vec::new()));
+        let (reqs, tam, flt) = (requests.clone(), tamper.clone(), faults.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                let (reqs, tam) = (reqs.clone(), tam.clone());
+                let (reqs, tam, flt) = (reqs.clone(), tam.clone(), flt.clone());
                 std::thread::spawn(move || {
-                    let _ = proxy_one(conn, upstream_port, &reqs, tam.load(Ordering::SeqCst));
+                    let _ = proxy_one(conn, upstream_port, &reqs, tam.load(Ordering::SeqCst), &flt);
                 });
             }
         });
@@ -358,6 +362,7 @@ impl Proxy {
             port,
             requests,
             tamper,
+            faults,
         }
     }
 
@@ -391,6 +396,7 @@ fn proxy_one(
     upstream: u16,
     reqs: &Mutex<Vec<String>>,
     tamper: bool,
+    faults: &Mutex<Vec<u16>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let head = read_head(&mut reader)?;
@@ -423,6 +429,24 @@ fn proxy_one(
     reqs.lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(format!("{method} {path}"));
+    if method == "GET" && path.contains("/blobs/sha256:") {
+        let injected = {
+            let mut f = faults.lock().unwrap_or_else(|p| p.into_inner());
+            if f.is_empty() {
+                None
+            } else {
+                Some(f.remove(0))
+            }
+        };
+        if let Some(code) = injected {
+            let mut client = client;
+            write!(
+                client,
+                "HTTP/1.1 {code} Injected\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            return client.flush();
+        }
+    }
     let mut up = TcpStream::connect(("127.0.0.1", upstream))?;
     up.write_all(out.as_bytes())?;
     up.write_all(&body)?;
