@@ -7,7 +7,7 @@
 
 use crate::digest::Digest;
 use crate::fs::{Entry, EntryKind, ImagePath};
-use crate::harden::rules::{PACKAGE_MANAGERS, SHELLS};
+use crate::harden::rules::{PACKAGE_MANAGERS, is_shell_name};
 use globset::GlobSet;
 use std::collections::BTreeMap;
 use std::fs;
@@ -154,7 +154,7 @@ pub struct Ownership {
 }
 
 fn forbidden_name(name: &str) -> Option<&'static str> {
-    if SHELLS.contains(&name) {
+    if is_shell_name(name) {
         Some("shell")
     } else if PACKAGE_MANAGERS.contains(&name) {
         Some("package manager")

@@ -7,11 +7,21 @@
 use crate::fs::{Entry, EntryKind, ImagePath};
 
 /// Command interpreters. Any of these, or a link to one, gives an attacker who
-/// gets code execution a comfortable place to continue.
-pub const SHELLS: &[&str] = &[
+/// gets code execution a comfortable place to continue. This is the one list:
+/// the spec (entrypoints), artifact intake, hardening and the policy engine
+/// all read it.
+pub const INTERPRETERS: &[&str] = &[
     "sh", "bash", "rbash", "ash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "oksh", "loksh",
-    "yash", "csh", "tcsh", "fish", "busybox", "toybox",
+    "yash", "csh", "tcsh", "fish",
 ];
+
+/// Multi-call binaries with a built-in shell: a shell whatever they are called.
+pub const MULTICALL: &[&str] = &["busybox", "toybox"];
+
+/// True for a program name that is a shell or a shell-bearing multi-call binary.
+pub fn is_shell_name(name: &str) -> bool {
+    INTERPRETERS.contains(&name) || MULTICALL.contains(&name)
+}
 
 /// Package managers: with one, an attacker can install whatever tooling they want.
 pub const PACKAGE_MANAGERS: &[&str] = &[
@@ -133,7 +143,7 @@ pub fn classify(entry: &Entry) -> Option<Reason> {
     };
     let name = path.file_name();
     if executable_like {
-        if SHELLS.contains(&name) {
+        if is_shell_name(name) {
             return Some(Reason::Shell);
         }
         if PACKAGE_MANAGERS.contains(&name) || is_versioned_pip(name) {

@@ -10,13 +10,8 @@ use crate::secrets;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Shell names (SH-001, SH-002).
-pub const SHELLS: &[&str] = &[
-    "sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish",
-];
-
-/// Multi-call binaries that contain a shell, wherever they are.
-pub const MULTICALL: &[&str] = &["busybox", "toybox"];
+/// Shell names (SH-001, SH-002): the same lists hardening strips by.
+pub use crate::harden::rules::{INTERPRETERS as SHELLS, MULTICALL};
 
 /// Package manager executables (PKG-001).
 pub const PACKAGE_MANAGERS: &[&str] = &[
@@ -824,9 +819,8 @@ pub(crate) fn check_base(annotations: &BTreeMap<String, String>, out: &mut Vec<F
     }
     // Local sources (a layout, an archive, a rootfs tarball) have no tag that
     // could move under the image; only registry references can be re-pointed.
-    if ["oci:", "oci-archive:", "docker-archive:", "rootfs:"]
-        .iter()
-        .any(|t| name.starts_with(t))
+    if crate::reference::Transport::parse(name)
+        .is_ok_and(|t| !matches!(t, crate::reference::Transport::Docker(_)))
     {
         return;
     }

@@ -21,12 +21,10 @@ pub const CORE_CHECKS: &[&str] = &[
     "SEC-003",
 ];
 
-/// Program names that are shells or shell multiplexers. A basename match on
-/// argv[0] is enough: ironhull images contain none of these, and a
-/// multi-call binary like busybox is a shell by another name.
-pub const SHELLS: &[&str] = &[
-    "sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox", "toybox",
-];
+/// Shell program names (interpreters and multi-call binaries such as
+/// busybox): a basename match on argv[0] is enough, since ironhull images
+/// contain none of these.
+pub use crate::harden::rules::is_shell_name;
 
 /// Paths an artifact may not be written to, with the reason. Pseudo
 /// filesystems are mounted by the runtime over whatever the image holds, and
@@ -471,14 +469,14 @@ pub fn shell_in_argv(argv: &[String]) -> Option<&str> {
     let base = |s: &str| s.rsplit('/').next().unwrap_or(s).to_string();
     let first = argv.first()?;
     let b0 = base(first);
-    if SHELLS.contains(&b0.as_str()) {
+    if is_shell_name(b0.as_str()) {
         return Some(first);
     }
     if b0 == "env" {
         let prog = argv[1..]
             .iter()
             .find(|a| !a.starts_with('-') && !a.contains('='))?;
-        if SHELLS.contains(&base(prog).as_str()) {
+        if is_shell_name(base(prog).as_str()) {
             return Some(prog);
         }
     }
