@@ -516,12 +516,45 @@ pub fn scan_content(bytes: &[u8]) -> Vec<SecretHit> {
     s.finish()
 }
 
+/// Every rule keyword in one automaton, so the scanner finds candidates at
+/// memory speed (aho-corasick's SIMD prefilter) instead of testing each byte;
+/// `patterns[i]` is the (rule index, keyword) of pattern `i`, with
+/// `usize::MAX` for the GCP `"service_account"` marker.
+struct Keywords {
+    automaton: aho_corasick::AhoCorasick,
+    patterns: Vec<(usize, &'static [u8])>,
+    longest: usize,
+}
+
+fn keywords() -> &'static Keywords {
+    static KEYWORDS: std::sync::OnceLock<Keywords> = std::sync::OnceLock::new();
+    KEYWORDS.get_or_init(|| {
+        let mut patterns: Vec<(usize, &'static [u8])> = Vec::new();
+        for (i, r) in RULES.iter().enumerate() {
+            for kw in r.keywords {
+                patterns.push((i, *kw));
+            }
+        }
+        patterns.push((usize::MAX, GCP_TYPE_KEYWORD));
+        let longest = patterns.iter().map(|(_, k)| k.len()).max().unwrap_or(0);
+        // The keyword set is a constant of this file, so building can only
+        // fail if a keyword is made invalid by an edit; the unit tests build
+        // it on every run. Falling back to an empty automaton would silently
+        // disable the scan, so this is the one place that panics on a bug.
+        let automaton = aho_corasick::AhoCorasick::new(patterns.iter().map(|(_, k)| *k))
+            .expect("secret keywords form a valid automaton");
+        Keywords {
+            automaton,
+            patterns,
+            longest,
+        }
+    })
+}
+
 /// Streaming secret scanner with bounded memory: it keeps a window of at most
 /// one piece (64 KiB) plus a `LOOKAHEAD` overlap, so matches that straddle
 /// chunk borders are found and no chunk size makes it buffer a whole file.
 pub struct ContentScanner {
-    /// First-byte → (rule index, keyword) candidates.
-    table: Vec<Vec<(usize, &'static [u8])>>,
     /// Bytes not yet fully scanned, plus `LOOKBEHIND` bytes of context.
     buf: Vec<u8>,
     /// Absolute offset of `buf[0]`.
@@ -543,19 +576,7 @@ impl Default for ContentScanner {
 
 impl ContentScanner {
     pub fn new() -> Self {
-        let mut table: Vec<Vec<(usize, &'static [u8])>> = vec![Vec::new(); 256];
-        for (i, r) in RULES.iter().enumerate() {
-            for kw in r.keywords {
-                if let Some(&b) = kw.first() {
-                    table[usize::from(b)].push((i, *kw));
-                }
-            }
-        }
-        if let Some(&b) = GCP_TYPE_KEYWORD.first() {
-            table[usize::from(b)].push((usize::MAX, GCP_TYPE_KEYWORD));
-        }
         Self {
-            table,
             buf: Vec::with_capacity(PIECE + LOOKAHEAD + LOOKBEHIND),
             base: 0,
             pos: 0,
@@ -599,51 +620,50 @@ impl ContentScanner {
     }
 
     fn scan_until(&mut self, limit: usize) {
-        while self.pos < limit {
-            let p = self.pos;
-            self.pos += 1;
-            let cands = &self.table[usize::from(self.buf[p])];
-            if cands.is_empty() {
+        if self.pos >= limit {
+            return;
+        }
+        let keywords = keywords();
+        // Matches must start before `limit`; they may end up to the longest
+        // keyword past it.
+        let hay_end = (limit + keywords.longest).min(self.buf.len());
+        let mut starts: Vec<(usize, usize)> = keywords
+            .automaton
+            .find_overlapping_iter(&self.buf[self.pos..hay_end])
+            .map(|m| (self.pos + m.start(), m.pattern().as_usize()))
+            .filter(|&(p, _)| p < limit)
+            .collect();
+        // The overlapping search reports by end position; findings are
+        // reported by start, then in rule order.
+        starts.sort_unstable();
+        self.pos = limit;
+        for (p, pattern) in starts {
+            let Some(&(ri, kw)) = keywords.patterns.get(pattern) else {
+                continue;
+            };
+            if ri == usize::MAX {
+                self.gcp_type_seen = true;
                 continue;
             }
+            let Some(rule) = RULES.get(ri) else { continue };
             let before = p.checked_sub(1).map(|i| self.buf[i]);
             let end = (p + LOOKAHEAD).min(self.buf.len());
             let window = &self.buf[p..end];
-            let mut found: Vec<SecretHit> = Vec::new();
-            let mut gcp_key: Option<usize> = None;
-            let mut gcp_type = false;
-            for &(ri, kw) in cands {
-                if !window.starts_with(kw) {
-                    continue;
+            let Some(len) = (rule.matcher)(window, kw, before) else {
+                continue;
+            };
+            if rule.id == GCP_RULE {
+                if self.gcp_key_at.is_none() {
+                    self.gcp_key_at = Some((self.base + p as u64, len));
                 }
-                if ri == usize::MAX {
-                    gcp_type = true;
-                    continue;
-                }
-                let Some(rule) = RULES.get(ri) else { continue };
-                if let Some(len) = (rule.matcher)(window, kw, before) {
-                    if rule.id == GCP_RULE {
-                        gcp_key = Some(len);
-                    } else {
-                        found.push(SecretHit {
-                            rule: rule.id,
-                            description: rule.description,
-                            offset: Some(self.base + p as u64),
-                            preview: preview(kw, len),
-                        });
-                    }
-                }
-            }
-            if gcp_type {
-                self.gcp_type_seen = true;
-            }
-            if let Some(len) = gcp_key
-                && self.gcp_key_at.is_none()
-            {
-                self.gcp_key_at = Some((self.base + p as u64, len));
-            }
-            for h in found {
-                self.push(h);
+            } else {
+                let hit = SecretHit {
+                    rule: rule.id,
+                    description: rule.description,
+                    offset: Some(self.base + p as u64),
+                    preview: preview(kw, len),
+                };
+                self.push(hit);
             }
         }
     }
