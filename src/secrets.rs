@@ -518,11 +518,11 @@ pub fn scan_content(bytes: &[u8]) -> Vec<SecretHit> {
 
 /// Every rule keyword in one automaton, so the scanner finds candidates at
 /// memory speed (aho-corasick's SIMD prefilter) instead of testing each byte;
-/// `patterns[i]` is the (rule index, keyword) of pattern `i`, with
-/// `usize::MAX` for the GCP `"service_account"` marker.
+/// `by_first_byte[b]` lists the (rule index, keyword) pairs whose keyword
+/// starts with `b`, with `usize::MAX` for the GCP `"service_account"` marker.
 struct Keywords {
     automaton: aho_corasick::AhoCorasick,
-    patterns: Vec<(usize, &'static [u8])>,
+    by_first_byte: Vec<Vec<(usize, &'static [u8])>>,
     longest: usize,
 }
 
@@ -541,11 +541,19 @@ fn keywords() -> &'static Keywords {
         // fail if a keyword is made invalid by an edit; the unit tests build
         // it on every run. Falling back to an empty automaton would silently
         // disable the scan, so this is the one place that panics on a bug.
-        let automaton = aho_corasick::AhoCorasick::new(patterns.iter().map(|(_, k)| *k))
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(patterns.iter().map(|(_, k)| *k))
             .expect("secret keywords form a valid automaton");
+        let mut by_first_byte: Vec<Vec<(usize, &'static [u8])>> = vec![Vec::new(); 256];
+        for &(ri, kw) in &patterns {
+            if let Some(&b) = kw.first() {
+                by_first_byte[usize::from(b)].push((ri, kw));
+            }
+        }
         Keywords {
             automaton,
-            patterns,
+            by_first_byte,
             longest,
         }
     })
@@ -620,35 +628,45 @@ impl ContentScanner {
     }
 
     fn scan_until(&mut self, limit: usize) {
-        if self.pos >= limit {
-            return;
-        }
         let keywords = keywords();
-        // Matches must start before `limit`; they may end up to the longest
-        // keyword past it.
+        // Candidates must start before `limit`; their keyword may end up to
+        // the longest keyword past it.
         let hay_end = (limit + keywords.longest).min(self.buf.len());
-        let mut starts: Vec<(usize, usize)> = keywords
-            .automaton
-            .find_overlapping_iter(&self.buf[self.pos..hay_end])
-            .map(|m| (self.pos + m.start(), m.pattern().as_usize()))
-            .filter(|&(p, _)| p < limit)
-            .collect();
-        // The overlapping search reports by end position; findings are
-        // reported by start, then in rule order.
-        starts.sort_unstable();
-        self.pos = limit;
-        for (p, pattern) in starts {
-            let Some(&(ri, kw)) = keywords.patterns.get(pattern) else {
-                continue;
+        while self.pos < limit {
+            // The automaton only says where the next keyword starts
+            // (leftmost-first, so no earlier start is skipped); every
+            // keyword at that position is then checked, as before.
+            let input = aho_corasick::Input::new(&self.buf[..hay_end]).span(self.pos..hay_end);
+            let Some(m) = keywords.automaton.find(input) else {
+                self.pos = limit;
+                break;
             };
+            let p = m.start();
+            if p >= limit {
+                self.pos = limit;
+                break;
+            }
+            self.pos = p + 1;
+            self.scan_at(p, keywords);
+        }
+    }
+
+    /// Runs every rule whose keyword starts at `p`.
+    fn scan_at(&mut self, p: usize, keywords: &Keywords) {
+        let Some(first) = self.buf.get(p) else { return };
+        let before = p.checked_sub(1).map(|i| self.buf[i]);
+        let end = (p + LOOKAHEAD).min(self.buf.len());
+        let mut found: Vec<SecretHit> = Vec::new();
+        for &(ri, kw) in &keywords.by_first_byte[usize::from(*first)] {
+            let window = &self.buf[p..end];
+            if !window.starts_with(kw) {
+                continue;
+            }
             if ri == usize::MAX {
                 self.gcp_type_seen = true;
                 continue;
             }
             let Some(rule) = RULES.get(ri) else { continue };
-            let before = p.checked_sub(1).map(|i| self.buf[i]);
-            let end = (p + LOOKAHEAD).min(self.buf.len());
-            let window = &self.buf[p..end];
             let Some(len) = (rule.matcher)(window, kw, before) else {
                 continue;
             };
@@ -657,14 +675,16 @@ impl ContentScanner {
                     self.gcp_key_at = Some((self.base + p as u64, len));
                 }
             } else {
-                let hit = SecretHit {
+                found.push(SecretHit {
                     rule: rule.id,
                     description: rule.description,
                     offset: Some(self.base + p as u64),
                     preview: preview(kw, len),
-                };
-                self.push(hit);
+                });
             }
+        }
+        for h in found {
+            self.push(h);
         }
     }
 

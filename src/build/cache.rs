@@ -31,7 +31,6 @@ use crate::store::blobs::BlobStore;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever the bytes a [`crate::layer::LayerWriter`] produces for the
@@ -231,27 +230,8 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), CacheError>
     Ok(())
 }
 
-/// The stat fields the fast path compares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StatKey {
-    pub size: u64,
-    pub mtime_ns: i128,
-    pub ctime_ns: i128,
-    pub ino: u64,
-    pub dev: u64,
-}
-
-impl StatKey {
-    pub fn of(meta: &std::fs::Metadata) -> Self {
-        Self {
-            size: meta.len(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-            ino: meta.ino(),
-            dev: meta.dev(),
-        }
-    }
-}
+/// The stat fields the fast path compares (shared with the blob store).
+pub use crate::store::blobs::StatKey;
 
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct StatRecord {

@@ -98,7 +98,7 @@ pub struct Built {
 
 /// Runs the pipeline up to and including the gate.
 pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildError> {
-    let store = BlobStore::open(&opts.store)?;
+    let store = BlobStore::open_cache(&opts.store)?;
     std::fs::create_dir_all(&opts.work).map_err(|e| BlobError::Io {
         path: opts.work.clone(),
         source: e,

@@ -3,11 +3,24 @@
 //! Blobs are written to a temporary file in the store, hashed while they stream,
 //! and renamed into place only once the digest is known (and, when one was
 //! expected, verified). A reader never sees a partial blob.
+//!
+//! Two kinds of store:
+//! - **durable** ([`BlobStore::open`]): every blob is fsynced before its
+//!   rename, so after a crash a name always holds its full content. Outputs
+//!   (OCI layouts) are durable.
+//! - **cache** ([`BlobStore::open_cache`]): no fsync, because a cache is
+//!   rebuildable and verified on use. After a crash a blob may be short; the
+//!   size checks below replace it. A cache store also remembers which blobs
+//!   this process wrote, with their [`StatKey`], so copying them to an output
+//!   needs no second hashing pass while the file is provably untouched.
 
 use crate::digest::{Digest, HashingWriter};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -34,10 +47,41 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BlobError + '_ {
     }
 }
 
+/// The stat fields that identify one version of a file: any write or
+/// metadata change moves the ctime, which users cannot set, so an equal
+/// `StatKey` means the bytes seen earlier are still there (git's index and
+/// the layer cache's stat fast path rely on the same property).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatKey {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+    pub ino: u64,
+    pub dev: u64,
+}
+
+impl StatKey {
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            size: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            ino: meta.ino(),
+            dev: meta.dev(),
+        }
+    }
+}
+
+/// Blobs this process wrote into a cache store: digest → the stat of the
+/// file right after its rename.
+type Written = Arc<Mutex<HashMap<Digest, StatKey>>>;
+
 /// A content-addressed directory of blobs.
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     root: PathBuf,
+    durable: bool,
+    written: Option<Written>,
 }
 
 impl BlobStore {
@@ -47,12 +91,56 @@ impl BlobStore {
         let root = root.into();
         let dir = root.join("sha256");
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            durable: true,
+            written: None,
+        })
+    }
+
+    /// Opens (creating if needed) a cache store: not fsynced, and tracking
+    /// the blobs this process writes (see the module docs).
+    pub fn open_cache(root: impl Into<PathBuf>) -> Result<Self, BlobError> {
+        let mut s = Self::open(root)?;
+        s.durable = false;
+        s.written = Some(Arc::default());
+        Ok(s)
     }
 
     /// Opens an existing store without creating anything (for read-only sources).
     pub fn existing(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            durable: true,
+            written: None,
+        }
+    }
+
+    /// The size of the blob file, when it exists.
+    fn size_of(&self, d: &Digest) -> Option<u64> {
+        fs::metadata(self.path(d))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+    }
+
+    /// Whether this process wrote blob `d` into this store and the file is
+    /// still exactly as it was written (same [`StatKey`]). Returns its size.
+    fn written_intact(&self, d: &Digest) -> Option<u64> {
+        let map = self.written.as_ref()?.lock().ok()?;
+        let rec = *map.get(d)?;
+        drop(map);
+        let now = StatKey::of(&fs::metadata(self.path(d)).ok()?);
+        (now == rec).then_some(rec.size)
+    }
+
+    fn note_written(&self, d: &Digest) {
+        if let Some(w) = &self.written
+            && let Ok(meta) = fs::metadata(self.path(d))
+            && let Ok(mut map) = w.lock()
+        {
+            map.insert(d.clone(), StatKey::of(&meta));
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -144,7 +232,7 @@ impl BlobStore {
     /// Stores bytes and returns their digest.
     pub fn put(&self, bytes: &[u8]) -> Result<Digest, BlobError> {
         let d = Digest::of(bytes);
-        if self.contains(&d) {
+        if self.size_of(&d) == Some(bytes.len() as u64) {
             return Ok(d);
         }
         let mut w = self.writer()?;
@@ -166,12 +254,109 @@ impl BlobStore {
     /// Copies a blob from another store, verifying its digest on the way. Used
     /// for outputs: an output never shares an inode with the cache, so editing
     /// an output cannot corrupt the cache (or the other way round).
+    ///
+    /// A blob already present with the source's size is kept. A blob this
+    /// process wrote into `other` and that is provably untouched since (see
+    /// [`Self::open_cache`]) is copied by the kernel (`copy_file_range`)
+    /// without hashing it again; anything else is hashed as it is copied.
     pub fn copy_from(&self, other: &BlobStore, d: &Digest) -> Result<(), BlobError> {
-        if self.contains(d) {
+        let src_size = other.size_of(d);
+        if src_size.is_some() && self.size_of(d) == src_size {
             return Ok(());
+        }
+        if let Some(size) = other.written_intact(d) {
+            return self.copy_trusted(other, d, size);
         }
         let mut f = io::BufReader::with_capacity(1 << 20, other.open_read(d)?);
         self.put_reader(&mut f, Some(d)).map(|_| ())
+    }
+
+    /// [`Self::copy_from`] for many blobs, on a few threads: each copy ends
+    /// in an fsync, and overlapping them keeps the disk busy instead of
+    /// waiting for one flush at a time. Returns the first error.
+    pub fn copy_many<'a>(
+        &self,
+        other: &BlobStore,
+        digests: impl IntoIterator<Item = &'a Digest>,
+    ) -> Result<(), BlobError> {
+        const THREADS: usize = 4;
+        let all: Vec<&Digest> = digests.into_iter().collect();
+        if all.len() <= 1 {
+            return all.into_iter().try_for_each(|d| self.copy_from(other, d));
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<Result<(), BlobError>> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..THREADS.min(all.len()))
+                .map(|_| {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(d) = all.get(i) else { return Ok(()) };
+                            if let Err(e) = self.copy_from(other, d) {
+                                // Stop the other workers early too.
+                                next.store(all.len(), std::sync::atomic::Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(BlobError::Io {
+                            path: self.root.clone(),
+                            source: io::Error::other("a blob copy thread panicked"),
+                        })
+                    })
+                })
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
+    /// The kernel-side copy behind [`Self::copy_from`]'s fast path. The
+    /// source is re-checked after the copy: a file that changed meanwhile is
+    /// copied again, hashed.
+    fn copy_trusted(&self, other: &BlobStore, d: &Digest, size: u64) -> Result<(), BlobError> {
+        let src_path = other.path(d);
+        let mut src = other.open_read(d)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.root)
+            .map_err(io_err(&self.root))?;
+        // std's File→File io::copy uses copy_file_range on Linux.
+        let n = io::copy(&mut src, tmp.as_file_mut()).map_err(io_err(&src_path))?;
+        if n != size || other.written_intact(d) != Some(size) {
+            drop(tmp);
+            let mut f = io::BufReader::with_capacity(1 << 20, other.open_read(d)?);
+            return self.put_reader(&mut f, Some(d)).map(|_| ());
+        }
+        self.finish_tmp(tmp, d)
+    }
+
+    /// fsync (when durable), make world-readable and rename into place.
+    fn finish_tmp(&self, tmp: tempfile::NamedTempFile, d: &Digest) -> Result<(), BlobError> {
+        if self.durable {
+            tmp.as_file().sync_data().map_err(io_err(&self.root))?;
+        }
+        // Temp files are created 0600; a blob is content-addressed public data
+        // (the directory's own permissions decide who may list it), and tools
+        // running as another user must be able to read an output layout.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(fs::Permissions::from_mode(0o644))
+                .map_err(io_err(&self.root))?;
+        }
+        let dst = self.path(d);
+        tmp.persist(&dst).map_err(|e| BlobError::Io {
+            path: dst.clone(),
+            source: e.error,
+        })?;
+        self.note_written(d);
+        Ok(())
     }
 
     /// Links (or copies, across filesystems) a blob from another store into this
@@ -220,24 +405,13 @@ impl BlobWriter {
                 actual: digest,
             });
         }
-        let dst = self.store.path(&digest);
-        if dst.is_file() {
+        // A blob already there with the right size is kept (content
+        // addressing); a short one, left by a crash in a cache store, is
+        // replaced.
+        if self.store.size_of(&digest) == Some(size) {
             return Ok((digest, size));
         }
-        tmp.as_file().sync_data().map_err(io_err(&root))?;
-        // Temp files are created 0600; a blob is content-addressed public data
-        // (the directory's own permissions decide who may list it), and tools
-        // running as another user must be able to read an output layout.
-        {
-            use std::os::unix::fs::PermissionsExt;
-            tmp.as_file()
-                .set_permissions(fs::Permissions::from_mode(0o644))
-                .map_err(io_err(&root))?;
-        }
-        tmp.persist(&dst).map_err(|e| BlobError::Io {
-            path: dst.clone(),
-            source: e.error,
-        })?;
+        self.store.finish_tmp(tmp, &digest)?;
         Ok((digest, size))
     }
 }
@@ -265,6 +439,66 @@ mod tests {
         assert!(matches!(
             s.read_verified(&d, None, 10),
             Err(BlobError::DigestMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn cache_copies_are_fast_only_while_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobStore::open_cache(dir.path().join("cache")).unwrap();
+        let out = BlobStore::open(dir.path().join("out")).unwrap();
+        let d = cache.put(b"layer bytes").unwrap();
+        assert_eq!(cache.written_intact(&d), Some(11));
+        out.copy_from(&cache, &d).unwrap();
+        assert_eq!(std::fs::read(out.path(&d)).unwrap(), b"layer bytes");
+        // An output store never trusts by stat.
+        assert_eq!(out.written_intact(&d), None);
+
+        // Same size, other bytes: the stat record no longer matches, so the
+        // copy is hashed and refused.
+        let d2 = cache.put(b"second blob").unwrap();
+        std::fs::write(cache.path(&d2), b"SECOND BLOB").unwrap();
+        assert_eq!(cache.written_intact(&d2), None);
+        let out2 = BlobStore::open(dir.path().join("out2")).unwrap();
+        assert!(matches!(
+            out2.copy_from(&cache, &d2),
+            Err(BlobError::DigestMismatch { .. })
+        ));
+        assert!(!out2.contains(&d2));
+    }
+
+    #[test]
+    fn short_blobs_are_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobStore::open_cache(dir.path().join("cache")).unwrap();
+        let d = Digest::of(b"full content");
+        // What a crash can leave in a store that does not fsync.
+        std::fs::write(cache.path(&d), b"").unwrap();
+        assert_eq!(cache.put(b"full content").unwrap(), d);
+        assert_eq!(std::fs::read(cache.path(&d)).unwrap(), b"full content");
+        // An output holding a short copy gets the full one.
+        let out = BlobStore::open(dir.path().join("out")).unwrap();
+        std::fs::write(out.path(&d), b"full").unwrap();
+        out.copy_many(&cache, [&d]).unwrap();
+        assert_eq!(std::fs::read(out.path(&d)).unwrap(), b"full content");
+    }
+
+    #[test]
+    fn copy_many_copies_all_and_reports_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = BlobStore::open(dir.path().join("src")).unwrap();
+        let ds: Vec<Digest> = (0..9)
+            .map(|i| src.put(format!("blob {i}").as_bytes()).unwrap())
+            .collect();
+        let out = BlobStore::open(dir.path().join("out")).unwrap();
+        out.copy_many(&src, &ds).unwrap();
+        assert!(ds.iter().all(|d| out.contains(d)));
+        let missing = Digest::of(b"not there");
+        let out2 = BlobStore::open(dir.path().join("out2")).unwrap();
+        let all: Vec<&Digest> = ds.iter().chain([&missing]).collect();
+        assert!(matches!(
+            out2.copy_many(&src, all),
+            Err(BlobError::Missing { .. })
         ));
     }
 

@@ -706,14 +706,12 @@ fn populate(
     src: &BlobStore,
 ) -> Result<(), StoreError> {
     let store = BlobStore::open(dir.join("blobs")).map_err(StoreError::from_blob(dir.display()))?;
-    for d in all {
-        store
-            .copy_from(src, d)
-            .map_err(StoreError::from_blob(format!(
-                "copying into {}",
-                dir.display()
-            )))?;
-    }
+    store
+        .copy_many(src, all)
+        .map_err(StoreError::from_blob(format!(
+            "copying into {}",
+            dir.display()
+        )))?;
     write_atomic(&dir.join("oci-layout"), &oci_layout_bytes())?;
     let index = crate::image::Index::new(vec![tagged(top, tag)]);
     write_atomic(&dir.join("index.json"), &json_bytes(&index, "index.json")?)
@@ -822,14 +820,12 @@ fn add_to_layout(
     let bytes = json_bytes(&index, &where_)?;
     // Blobs first, index last: a reader never sees an entry without its blobs.
     let store = BlobStore::open(dir.join("blobs")).map_err(StoreError::from_blob(dir.display()))?;
-    for d in all {
-        store
-            .copy_from(src, d)
-            .map_err(StoreError::from_blob(format!(
-                "copying into {}",
-                dir.display()
-            )))?;
-    }
+    store
+        .copy_many(src, all)
+        .map_err(StoreError::from_blob(format!(
+            "copying into {}",
+            dir.display()
+        )))?;
     write_atomic(&index_path, &bytes)
 }
 
