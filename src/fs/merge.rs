@@ -479,7 +479,7 @@ impl MergedTree {
 /// Reads layers bottom-up into a merged tree. Each item is `(layer index,
 /// uncompressed-or-compressed layer stream)`; errors name the failing layer.
 pub fn load_tree(
-    layers: impl IntoIterator<Item = (usize, Box<dyn Read>)>,
+    layers: impl IntoIterator<Item = (usize, Box<dyn Read + Send>)>,
     opts: &ReadOptions,
     capture: CaptureSet,
 ) -> Result<(MergedTree, Vec<LayerStats>), ReadError> {
@@ -828,7 +828,7 @@ mod tests {
             .file("bin/.wh.sh", b"")
             .file("etc/.wh.shadow", b"")
             .finish();
-        let layers: Vec<(usize, Box<dyn Read>)> = vec![
+        let layers: Vec<(usize, Box<dyn Read + Send>)> = vec![
             (0, Box::new(io::Cursor::new(gz(&l0)))),
             (1, Box::new(io::Cursor::new(l1.clone()))),
         ];
@@ -844,7 +844,7 @@ mod tests {
         assert!(t.get(&p("etc/shadow")).is_none());
         assert!(t.get(&p("bin/busybox")).is_some());
 
-        let bad: Vec<(usize, Box<dyn Read>)> = vec![
+        let bad: Vec<(usize, Box<dyn Read + Send>)> = vec![
             (0, Box::new(io::Cursor::new(l0))),
             (
                 1,
@@ -864,7 +864,7 @@ mod tests {
     fn alpine_merged_view() {
         let Some(path) = alpine_fixture() else { return };
         let f = std::fs::File::open(&path).unwrap();
-        let layers: Vec<(usize, Box<dyn Read>)> = vec![(0, Box::new(io::BufReader::new(f)))];
+        let layers: Vec<(usize, Box<dyn Read + Send>)> = vec![(0, Box::new(io::BufReader::new(f)))];
         let (t, stats) =
             load_tree(layers, &ReadOptions::default(), CaptureSet::standard()).unwrap();
         assert!(stats[0].entries > 50);

@@ -1,4 +1,5 @@
 //! Reading image filesystems: layer tar streams, whiteouts, the merged view.
+pub mod ahead;
 pub mod entry;
 pub mod merge;
 pub mod read;

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 use std::rc::Rc;
 
+use super::ahead::with_read_ahead;
 use flate2::read::MultiGzDecoder;
 
 use super::entry::{Entry, EntryKind, ImagePath, LayerEvent, PathError};
@@ -343,22 +344,38 @@ fn sniff<R: Read>(mut r: R) -> io::Result<([u8; 4], usize, R)> {
 /// of it; the rest is drained afterwards. Other kinds get an empty reader.
 /// Returns the entry count, the uncompressed length and the diffID, which
 /// covers the whole uncompressed stream including trailing zero blocks.
-pub fn read_layer<R: Read>(
+///
+/// The stages run as a pipeline (see [`super::ahead`]): reading `blob`
+/// (and whatever hashing the caller's reader does) on one helper thread,
+/// decompressing on another, and tar parsing plus `visit` on the caller's
+/// thread, which is why `blob` must be `Send`.
+pub fn read_layer<R: Read + Send>(
     blob: R,
     opts: &ReadOptions,
     mut visit: impl FnMut(LayerEvent, &mut dyn Read) -> Result<(), ReadError>,
 ) -> Result<LayerStats, ReadError> {
-    let (magic, n, blob) = sniff(blob).map_err(ReadError::Io)?;
-    let head = io::Cursor::new(magic).take(n as u64);
-    let stream = head.chain(blob);
-    let decompressed: Box<dyn Read + '_> = if n >= 2 && magic[..2] == [0x1f, 0x8b] {
-        Box::new(MultiGzDecoder::new(stream))
-    } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
-        return Err(ReadError::ZstdUnsupported);
-    } else {
-        Box::new(stream)
-    };
+    with_read_ahead(blob, |raw| {
+        let (magic, n, raw) = sniff(raw).map_err(ReadError::Io)?;
+        let head = io::Cursor::new(magic).take(n as u64);
+        let stream = head.chain(raw);
+        if n >= 2 && magic[..2] == [0x1f, 0x8b] {
+            with_read_ahead(MultiGzDecoder::new(stream), |plain| {
+                read_tar(plain, opts, &mut visit)
+            })
+        } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
+            Err(ReadError::ZstdUnsupported)
+        } else {
+            read_tar(stream, opts, &mut visit)
+        }
+    })
+}
 
+/// The tar half of [`read_layer`], over the decompressed stream.
+fn read_tar(
+    decompressed: impl Read,
+    opts: &ReadOptions,
+    visit: &mut dyn FnMut(LayerEvent, &mut dyn Read) -> Result<(), ReadError>,
+) -> Result<LayerStats, ReadError> {
     let guard = Rc::new(Guard::default());
     guard.layer_limit.set(opts.max_layer_bytes);
     let hashing = HashingReader::new(GuardReader {

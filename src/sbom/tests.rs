@@ -16,7 +16,7 @@ fn tree_of(layers: &[Vec<u8>]) -> MergedTree {
         layers.iter().enumerate().map(|(i, l)| {
             (
                 i,
-                Box::new(std::io::Cursor::new(l.clone())) as Box<dyn Read>,
+                Box::new(std::io::Cursor::new(l.clone())) as Box<dyn Read + Send>,
             )
         }),
         &ReadOptions::default(),
