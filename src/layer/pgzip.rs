@@ -701,6 +701,35 @@ mod tests {
         assert!(stored.len() <= BLOCK_SIZE + BLOCK_SIZE / 65_535 * 5 + 64);
     }
 
+    /// The compressed bytes are part of ironhull's output format: pin them,
+    /// so a compressor upgrade or a CPU-dependent code path (zlib-rs picks
+    /// SIMD kernels at run time) cannot change layer digests unnoticed.
+    #[test]
+    fn output_bytes_are_pinned() {
+        let mut input = data(2 * BLOCK_SIZE + 4321, 77);
+        input.extend_from_slice(&noise(BLOCK_SIZE + 99, 78));
+        input.extend_from_slice(&data(BLOCK_SIZE / 3, 79));
+        for (level, want) in [
+            (
+                1,
+                "sha256:176d9e1e0f02032358be9ddbc14b42a5b58982554be8ba7797dac86c5e78e580",
+            ),
+            (
+                6,
+                "sha256:f16eb2897b7707c15dd84c5cf95891f4a6bb3db6a1f662833d6fae91ecad4ef8",
+            ),
+            (
+                9,
+                "sha256:76d129b2252953b11d8500410520f901fd931e3db9f41dd0ae5790c375d1a1e0",
+            ),
+        ] {
+            let gz = compress_with(&input, level, 2, 1 << 16, BLOCK_SIZE);
+            assert_eq!(gunzip(&gz), input);
+            let got = crate::digest::Digest::of(&gz).to_string();
+            assert_eq!(got, want, "level {level}");
+        }
+    }
+
     #[test]
     fn real_block_size_identical_for_one_and_two_threads() {
         let input = data(BLOCK_SIZE + DICT_SIZE + 17, 11);
