@@ -1,7 +1,8 @@
 //! Smoke run of the benchmark harness (`bench/run.sh --smoke`): tiny sizes,
 //! one run, no ratio checks. The real benchmark is too slow and noisy for CI;
 //! this test only proves the harness still works end to end (data generation,
-//! builds, cache scenarios, the Markdown table).
+//! builds, cache scenarios, push to a throwaway local registry, the
+//! Markdown table).
 
 mod common;
 
@@ -35,6 +36,27 @@ fn bench_harness_smoke_run() {
         "one of 8 artifacts changed",
         "Machine:",
     ] {
+        assert!(
+            report.contains(needle),
+            "{needle:?} missing from:\n{report}"
+        );
+    }
+    // Push rows need a local registry and skopeo; without them the report
+    // must say why they were skipped.
+    // (In CI a missing tool fails the test instead.)
+    let push_ok = ["docker-registry", "skopeo"]
+        .iter()
+        .all(|t| common::require_tool(t).is_some());
+    let push_needles: &[&str] = if push_ok {
+        &[
+            "push image of the",
+            "push again (all blobs present)",
+            "push again: requests other than HEAD | 0 requests",
+        ]
+    } else {
+        &["push rows skipped"]
+    };
+    for needle in push_needles {
         assert!(
             report.contains(needle),
             "{needle:?} missing from:\n{report}"

@@ -238,7 +238,10 @@ fn platform_selection_and_missing_platform() {
 #[test]
 fn second_push_uploads_nothing_and_chunked_upload_works() {
     let Some(env) = env() else { return };
-    let host = env.proxy.host();
+    // An own proxy: the shared one also logs the requests of tests running
+    // in parallel, and this test counts requests exactly.
+    let proxy = reg::Proxy::start(env.registry.port);
+    let host = proxy.host();
     // Tiny chunk limits so a small layer takes the PATCH path.
     let client = Client::new(opts()).unwrap().with_upload_chunking(200, 150);
     let dir = tempfile::tempdir().unwrap();
@@ -258,7 +261,7 @@ fn second_push_uploads_nothing_and_chunked_upload_works() {
         img.manifest_bytes.len() as u64,
     );
     let r = reference(&host, "again/app:1");
-    env.proxy.take();
+    proxy.take();
     client
         .push(
             &r,
@@ -270,7 +273,7 @@ fn second_push_uploads_nothing_and_chunked_upload_works() {
             None,
         )
         .unwrap();
-    let first = env.proxy.take();
+    let first = proxy.take();
     let patches = first.iter().filter(|l| l.starts_with("PATCH ")).count();
     assert!(patches >= 2, "expected a chunked upload, got {first:#?}");
     assert!(
@@ -280,7 +283,7 @@ fn second_push_uploads_nothing_and_chunked_upload_works() {
         "{first:#?}"
     );
 
-    // Second push: only HEADs for blobs and the manifest PUT.
+    // Second push: HEAD requests only (two blobs, the tag), nothing written.
     let client2 = Client::new(opts()).unwrap();
     client2
         .push(
@@ -293,7 +296,7 @@ fn second_push_uploads_nothing_and_chunked_upload_works() {
             None,
         )
         .unwrap();
-    let second = env.proxy.take();
+    let second = proxy.take();
     let uploads: Vec<_> = second
         .iter()
         .filter(|l| l.contains("/blobs/") && !l.starts_with("HEAD "))
@@ -302,9 +305,17 @@ fn second_push_uploads_nothing_and_chunked_upload_works() {
         uploads.is_empty(),
         "second push uploaded blobs: {uploads:#?}"
     );
+    let not_head: Vec<_> = second
+        .iter()
+        .filter(|l| !l.starts_with("HEAD ") && !l.ends_with("/v2/"))
+        .collect();
+    assert!(
+        not_head.is_empty(),
+        "second push must only send HEADs: {second:#?}"
+    );
     assert_eq!(
         second.iter().filter(|l| l.starts_with("HEAD ")).count(),
-        2,
+        3,
         "{second:#?}"
     );
 
@@ -504,6 +515,105 @@ fn tampered_blob_is_rejected_and_nothing_is_kept() {
             .len(),
         2
     );
+}
+
+/// Overwrites the last byte of `path` (same length, different content).
+fn flip_last_byte(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// True when the registry (not the proxy) has blob `d` in repository `repo`.
+fn registry_has_blob(env: &Env, repo: &str, d: &Digest) -> bool {
+    let url = format!("http://{}/v2/{repo}/blobs/{d}", env.registry.host);
+    match ureq::head(&url).call() {
+        Ok(r) => r.status().as_u16() == 200,
+        Err(ureq::Error::StatusCode(404)) => false,
+        Err(e) => panic!("HEAD {url}: {e}"),
+    }
+}
+
+#[test]
+fn damaged_local_blob_is_never_uploaded() {
+    let Some(env) = env() else { return };
+    let proxy = reg::Proxy::start(env.registry.port);
+    let content: Vec<u8> = (0..4000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    // (name, monolithic limit, chunk size, damage): one PUT, PATCH chunks,
+    // and a file cut short.
+    let cases: [(&str, u64, u64, bool); 3] = [
+        ("damaged/mono", 1 << 30, 1 << 20, false),
+        ("damaged/chunked", 200, 150, false),
+        ("damaged/short", 1 << 30, 1 << 20, true),
+    ];
+    for (repo, mono, chunk, truncate) in cases {
+        let client = Client::new(opts())
+            .unwrap()
+            .with_upload_chunking(mono, chunk);
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let img = reg::image(&store, &Platform::linux("amd64", None), &content);
+        let layer = &img.layers[0];
+        assert!(layer.size > 300, "layer too small for the chunk case");
+        let path = store.path(&layer.digest);
+        if truncate {
+            let bytes = std::fs::read(&path).unwrap();
+            std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+        } else {
+            flip_last_byte(&path);
+        }
+        let top = ironhull::image::Descriptor::new(
+            media::OCI_MANIFEST,
+            img.manifest_digest.clone(),
+            img.manifest_bytes.len() as u64,
+        );
+        proxy.take();
+        let e = client
+            .push(
+                &reference(&proxy.host(), &format!("{repo}:1")),
+                &["1".into()],
+                &top,
+                &img.manifest_bytes,
+                std::slice::from_ref(&img),
+                &store,
+                None,
+            )
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, RegistryError::BadPush { .. }), "{repo}: {e:?}");
+        let why = if truncate {
+            "ended 10 bytes early"
+        } else {
+            "hashes to"
+        };
+        assert!(
+            msg.contains(why) && msg.contains(&path.display().to_string()),
+            "{repo}: {msg}"
+        );
+        let requests = proxy.take();
+        // Not retried: one upload attempt for the damaged layer.
+        let final_puts = requests
+            .iter()
+            .filter(|l| l.starts_with("PUT ") && l.contains("/blobs/uploads/"))
+            .count();
+        assert!(
+            !requests
+                .iter()
+                .any(|l| l.contains("/manifests/1") && l.starts_with("PUT ")),
+            "{repo}: no manifest may follow a failed blob: {requests:#?}"
+        );
+        assert!(
+            !registry_has_blob(env, repo, &layer.digest),
+            "{repo}: the damaged layer reached the registry"
+        );
+        if mono > layer.size {
+            // Config PUT + one aborted layer PUT at most.
+            assert!(final_puts <= 2, "{repo}: retried: {requests:#?}");
+        }
+    }
 }
 
 #[test]

@@ -6,16 +6,24 @@
 
 use super::RegistryError;
 use super::pull::parallel;
-use super::transport::{Body, Ctx, Transport, add_query, header, resolve_location};
+use super::transport::{Body, Ctx, Transport, UploadCheck, add_query, header, resolve_location};
 use crate::digest::Digest;
 use crate::image::{Descriptor, PlatformImage};
 use crate::reference::Reference;
 use crate::store::BlobStore;
+use sha2::{Digest as _, Sha256};
 use std::time::Instant;
 
 fn bad_push(target: &Reference, detail: String) -> RegistryError {
     RegistryError::BadPush {
         target: target.name(),
+        detail,
+    }
+}
+
+fn bad_push_ctx(ctx: &Ctx, detail: String) -> RegistryError {
+    RegistryError::BadPush {
+        target: format!("{}/{}", ctx.registry, ctx.repository),
         detail,
     }
 }
@@ -112,17 +120,21 @@ fn push_blob(
     drop(resp);
     let path = src.path(digest);
     if !path.is_file() {
-        return Err(RegistryError::BadPush {
-            target: format!("{}/{}", ctx.registry, ctx.repository),
-            detail: format!(
+        return Err(bad_push_ctx(
+            ctx,
+            format!(
                 "{what} is not in the source blob store {}",
                 src.root().display()
             ),
-        });
+        ));
     }
     let octet = ("content-type", "application/octet-stream");
+    // Every byte is hashed as it is sent (see `UploadCheck`): a monolithic
+    // upload is one range that ends the blob; chunks chain their hashes and
+    // only the last one knows the digest to compare with.
     let done = if size <= t.monolithic_limit {
         let url = add_query(&loc, "digest", &digest.to_string());
+        let check = UploadCheck::new(Sha256::new(), Some(digest.clone()));
         t.send(
             ctx,
             "PUT",
@@ -132,13 +144,17 @@ fn push_blob(
                 path,
                 offset: 0,
                 len: size,
+                check: &check,
             },
         )?
     } else {
         let mut offset = 0u64;
+        let mut hashed = Sha256::new();
         while offset < size {
             let len = t.chunk_size.max(1).min(size - offset);
             let range = format!("{offset}-{}", offset + len - 1);
+            let last = offset + len == size;
+            let check = UploadCheck::new(hashed, last.then(|| digest.clone()));
             let resp = t.send(
                 ctx,
                 "PATCH",
@@ -148,11 +164,20 @@ fn push_blob(
                     path: path.clone(),
                     offset,
                     len,
+                    check: &check,
                 },
             )?;
             if resp.status().as_u16() != 202 {
                 return Err(t.status_error(ctx, resp, &format!("upload a chunk of {what}")));
             }
+            hashed = check.take_end().ok_or_else(|| {
+                bad_push_ctx(
+                    ctx,
+                    format!(
+                        "the registry accepted bytes {range} of {what} before receiving all of them; push again, and report the registry's behaviour if it persists"
+                    ),
+                )
+            })?;
             loc = location(t, ctx, &resp, &loc)?;
             offset += len;
         }
@@ -165,6 +190,42 @@ fn push_blob(
     check_echo(ctx, &done, digest, &what)?;
     t.progress.blob("push", &digest.to_string(), size, started);
     Ok(())
+}
+
+/// True when `reference` (a tag or digest) already resolves to `digest` in
+/// the registry. WHY: pushing an image again must cost only HEAD requests;
+/// re-PUTting an unchanged manifest is a write (and, on some registries, an
+/// audit event and a webhook) for nothing. A registry that does not answer
+/// with a digest gets the PUT.
+fn manifest_present(
+    t: &Transport,
+    ctx: &Ctx,
+    reference: &str,
+    media_type: &str,
+    digest: &Digest,
+) -> Result<bool, RegistryError> {
+    let url = format!("{}/manifests/{reference}", t.v2(ctx)?);
+    let resp = t.send(ctx, "HEAD", &url, &[("accept", media_type)], &Body::Empty)?;
+    Ok(resp.status().as_u16() == 200
+        && header(&resp, "docker-content-digest")
+            .and_then(|d| Digest::parse(d).ok())
+            .is_some_and(|d| &d == digest))
+}
+
+/// PUTs a manifest unless the registry already has it under `reference`;
+/// returns its digest and whether it was sent.
+fn ensure_manifest(
+    t: &Transport,
+    ctx: &Ctx,
+    reference: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> Result<(Digest, bool), RegistryError> {
+    let digest = Digest::of(bytes);
+    if manifest_present(t, ctx, reference, media_type, &digest)? {
+        return Ok((digest, false));
+    }
+    put_manifest(t, ctx, reference, media_type, bytes).map(|d| (d, true))
 }
 
 fn put_manifest(
@@ -270,25 +331,27 @@ pub(crate) fn push(
         if img.manifest_digest == top.digest {
             continue;
         }
-        put_manifest(
+        let (_, sent) = ensure_manifest(
             t,
             &ctx,
             &img.manifest_digest.to_string(),
             &img.manifest_media_type,
             &img.manifest_bytes,
         )?;
+        let verb = if sent { "pushed" } else { "already present:" };
         t.progress.note(
             "manifest",
-            &format!("pushed manifest {} ({})", img.manifest_digest, img.platform),
+            &format!("{verb} manifest {} ({})", img.manifest_digest, img.platform),
         );
     }
     if tags.is_empty() {
-        put_manifest(t, &ctx, &top.digest.to_string(), &top.media_type, top_bytes)?;
+        ensure_manifest(t, &ctx, &top.digest.to_string(), &top.media_type, top_bytes)?;
     }
     for tag in tags {
-        put_manifest(t, &ctx, tag, &top.media_type, top_bytes)?;
+        let (_, sent) = ensure_manifest(t, &ctx, tag, &top.media_type, top_bytes)?;
+        let verb = if sent { "pushed" } else { "unchanged" };
         t.progress
-            .note("tag", &format!("pushed {}:{tag}", target.name()));
+            .note("tag", &format!("{verb} {}:{tag}", target.name()));
     }
     t.progress
         .note("done", &format!("{}@{}", target.name(), top.digest));

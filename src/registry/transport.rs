@@ -11,10 +11,12 @@ use super::challenge::{self, Challenge};
 use super::credentials::{self, Credential};
 use super::progress::Reporter;
 use super::{RegistryError, RegistryOptions};
+use crate::digest::Digest;
+use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use ureq::http::{self, Response};
@@ -64,11 +66,104 @@ impl Ctx {
 pub(crate) enum Body<'a> {
     Empty,
     Bytes(&'a [u8]),
+    /// `len` bytes of a blob file from `offset`, hashed as they are sent.
     File {
         path: PathBuf,
         offset: u64,
         len: u64,
+        check: &'a UploadCheck,
     },
+}
+
+/// The running SHA-256 of a blob being uploaded, checked as its bytes go out.
+///
+/// WHY: a blob file that was changed or damaged on disk after it was written
+/// must never reach the registry under the digest the manifest promises.
+/// Hashing while sending catches that without a second read pass over the
+/// file, and failing the read (instead of checking afterwards) aborts the
+/// request before its last bytes are sent, so the registry never completes
+/// the upload. One check covers one request's byte range; chunked uploads
+/// chain them through [`UploadCheck::take_end`].
+pub(crate) struct UploadCheck {
+    /// Hash of the blob's bytes before this request's range. Every attempt
+    /// (retry, re-auth) starts again from here.
+    start: Sha256,
+    /// The whole blob's digest, when this range ends the blob.
+    expect: Option<Digest>,
+    /// Hash state after the last attempt that read the whole range.
+    end: Mutex<Option<Sha256>>,
+    /// Why the last attempt was aborted (bytes differ, file too short).
+    failure: Mutex<Option<String>>,
+}
+
+impl UploadCheck {
+    /// `start`: hash of the bytes before this range; `expect`: the blob's
+    /// digest when this range is its last.
+    pub(crate) fn new(start: Sha256, expect: Option<Digest>) -> Self {
+        Self {
+            start,
+            expect,
+            end: Mutex::new(None),
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// The hash after this range, once an attempt sent all of it (the
+    /// `start` of the next chunk).
+    pub(crate) fn take_end(&self) -> Option<Sha256> {
+        lock(&self.end).take()
+    }
+
+    /// Records the hash after the whole range; Err when the range ends the
+    /// blob and the bytes do not hash to its digest.
+    fn finish(&self, hasher: &Sha256, path: &Path) -> Result<(), ()> {
+        if let Some(expect) = &self.expect {
+            let actual = Digest::from_sha256(hasher.clone());
+            if &actual != expect {
+                *lock(&self.failure) = Some(format!(
+                    "blob file {} hashes to {actual}, not {expect}: it was changed or damaged after it was written; rebuild or re-pull the image",
+                    path.display()
+                ));
+                return Err(());
+            }
+        }
+        *lock(&self.end) = Some(hasher.clone());
+        Ok(())
+    }
+}
+
+/// Reads exactly `remaining` bytes of a blob file, hashing them, and fails
+/// the read that would deliver the last bytes if they do not match.
+struct Verifying<'a, R> {
+    inner: R,
+    hasher: Sha256,
+    remaining: u64,
+    check: &'a UploadCheck,
+    path: &'a Path,
+}
+
+impl<R: Read> Read for Verifying<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = usize::try_from(self.remaining).map_or(buf.len(), |r| r.min(buf.len()));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            *lock(&self.check.failure) = Some(format!(
+                "blob file {} ended {} bytes early: it was truncated after it was written; rebuild or re-pull the image",
+                self.path.display(),
+                self.remaining
+            ));
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.hasher.update(&buf[..n]);
+        self.remaining -= n as u64;
+        if self.remaining == 0 && self.check.finish(&self.hasher, self.path).is_err() {
+            return Err(std::io::ErrorKind::InvalidData.into());
+        }
+        Ok(n)
+    }
 }
 
 struct CachedAuth {
@@ -414,6 +509,15 @@ impl Transport {
         }
     }
 
+    fn upload_check_error(&self, ctx: &Ctx, check: &UploadCheck) -> RegistryError {
+        RegistryError::BadPush {
+            target: format!("{}/{}", ctx.registry, ctx.repository),
+            detail: lock(&check.failure)
+                .take()
+                .unwrap_or_else(|| "the blob file does not match its digest".into()),
+        }
+    }
+
     /// One request with retries on connection resets, 5xx, 408 and 429.
     fn raw(
         &self,
@@ -458,30 +562,48 @@ impl Transport {
                 }
                 Body::Empty => agent.run(b.body(&[][..]).map_err(bad_req)?),
                 Body::Bytes(bytes) => agent.run(b.body(*bytes).map_err(bad_req)?),
-                Body::File { path, offset, len } => {
-                    let mut f = std::fs::File::open(path).map_err(|e| RegistryError::BadPush {
-                        target: ctx.repository.clone(),
-                        detail: format!("cannot open blob {}: {e}", path.display()),
-                    })?;
+                Body::File {
+                    path,
+                    offset,
+                    len,
+                    check,
+                } => {
+                    let bad_file = |what: &str, e: std::io::Error| RegistryError::BadPush {
+                        target: format!("{}/{}", ctx.registry, ctx.repository),
+                        detail: format!("cannot {what} blob file {}: {e}", path.display()),
+                    };
+                    let mut f = std::fs::File::open(path).map_err(|e| bad_file("open", e))?;
                     f.seek(SeekFrom::Start(*offset))
-                        .map_err(|e| RegistryError::BadPush {
-                            target: ctx.repository.clone(),
-                            detail: format!("cannot seek in blob {}: {e}", path.display()),
-                        })?;
-                    let reader = self.progress.track(
+                        .map_err(|e| bad_file("seek in", e))?;
+                    if *len == 0 && check.finish(&check.start, path).is_err() {
+                        return Err(self.upload_check_error(ctx, check));
+                    }
+                    let verifying = Verifying {
+                        inner: f,
+                        hasher: check.start.clone(),
+                        remaining: *len,
+                        check,
+                        path,
+                    };
+                    let mut reader = self.progress.track(
                         "push",
                         path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
                         *len,
-                        f.take(*len),
+                        verifying,
                     );
-                    let mut reader = reader;
                     let sb = ureq::SendBody::from_reader(&mut reader);
                     let len_s = len.to_string();
-                    agent.run(
+                    let result = agent.run(
                         b.header("content-length", len_s)
                             .body(sb)
                             .map_err(bad_req)?,
-                    )
+                    );
+                    // Local bytes that do not match are not a network fault:
+                    // never retry, say what is wrong with the file.
+                    if lock(&check.failure).is_some() {
+                        return Err(self.upload_check_error(ctx, check));
+                    }
+                    result
                 }
             };
             attempt += 1;
