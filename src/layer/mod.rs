@@ -186,7 +186,7 @@ enum Compressor {
     // Boxed: the encoder's state is large and the enum is moved around.
     // Block-parallel and deterministic: see [`pgzip`].
     Gzip(Box<pgzip::ParGzEncoder<BlobWriter>>),
-    Plain(BlobWriter),
+    Plain(Box<BlobWriter>),
 }
 
 impl Compressor {
@@ -201,14 +201,14 @@ impl Compressor {
                 let enc = pgzip::ParGzEncoder::new(out, level, pgzip::default_threads());
                 Compressor::Gzip(Box::new(enc))
             }
-            Compression::None => Compressor::Plain(out),
+            Compression::None => Compressor::Plain(Box::new(out)),
         })
     }
 
     fn finish(self) -> io::Result<BlobWriter> {
         match self {
             Compressor::Gzip(enc) => enc.finish(),
-            Compressor::Plain(w) => Ok(w),
+            Compressor::Plain(w) => Ok(*w),
         }
     }
 }
