@@ -109,6 +109,12 @@ pub fn key(params: &LayerParams, ordered: bool, entries: &[(Entry, ContentDigest
     h.bytes("version", env!("CARGO_PKG_VERSION").as_bytes());
     match params.compression {
         Compression::Gzip { level } => h.num("gzip", u64::from(level)),
+        Compression::Zstd { level } => {
+            h.num("zstd", u64::from(level));
+            // The blob bytes depend on the libzstd release, not only on the
+            // crate version keyed above.
+            h.num("libzstd", u64::from(::zstd::zstd_safe::version_number()));
+        }
         Compression::None => h.bytes("none", b""),
     }
     h.num("mtime", params.mtime);
@@ -411,6 +417,14 @@ mod tests {
             ..p.clone()
         };
         variants.push(key(&plain, true, &base));
+        // zstd never hits a gzip entry, and its level counts too.
+        for level in [6, 9] {
+            let z = LayerParams {
+                compression: Compression::Zstd { level },
+                ..p.clone()
+            };
+            variants.push(key(&z, true, &base));
+        }
         let m = LayerParams {
             mtime: 5,
             ..p.clone()

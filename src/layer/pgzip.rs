@@ -202,8 +202,7 @@ fn incompressible(data: &[u8]) -> bool {
         // A fresh stream per sample, for the reason given in deflate_block.
         let mut c = Compress::new(flate2::Compression::new(1), false);
         out.clear();
-        if c
-            .compress_vec(sample, &mut out, FlushCompress::Finish)
+        if c.compress_vec(sample, &mut out, FlushCompress::Finish)
             .is_err()
         {
             return false;
@@ -690,7 +689,10 @@ mod tests {
         let a = compress_with(&input, 6, 1, 1 << 16, BLOCK_SIZE);
         let b = compress_with(&input, 6, 2, 1 << 16, BLOCK_SIZE);
         let c = compress_with(&input, 6, 4, 7_777, BLOCK_SIZE);
-        assert!(a == b && b == c, "thread counts or write sizes changed the bytes");
+        assert!(
+            a == b && b == c,
+            "thread counts or write sizes changed the bytes"
+        );
         assert_eq!(gunzip(&a), input);
         // Stored noise costs only block headers (5 bytes per 64 KiB); the
         // text block shrinks, so the whole is smaller than the input.
