@@ -28,11 +28,13 @@ use common::*;
 const GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 const ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 
-/// Writes a hello spec on `base` with `[layers] extra` into `dir`; `None`
-/// (after a SKIP line) when no C compiler is available.
-fn hello_spec(dir: &Path, base: &str, layers: &str) -> Option<PathBuf> {
-    build_hello_static(&dir.join("build"))?;
-    let spec = dir.join("builder.toml");
+/// Writes a hello spec on `base` with `[layers] layers` into `dir` as
+/// `name`; `None` (after a SKIP line) when no C compiler is available.
+fn hello_spec_named(dir: &Path, name: &str, base: &str, layers: &str) -> Option<PathBuf> {
+    if !dir.join("build/hello").is_file() {
+        build_hello_static(&dir.join("build"))?;
+    }
+    let spec = dir.join(name);
     fs::write(
         &spec,
         format!(
@@ -61,6 +63,10 @@ entrypoint = ["/app/hello"]
     )
     .expect("write builder.toml");
     Some(spec)
+}
+
+fn hello_spec(dir: &Path, base: &str, layers: &str) -> Option<PathBuf> {
+    hello_spec_named(dir, "builder.toml", base, layers)
 }
 
 /// Builds `spec` into `oci:<layout>:1` with its own cache and
@@ -135,10 +141,13 @@ fn zstd_image_is_mixed_audited_copied_converted_run_and_reproducible() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = |p: &str| dir.path().join(p);
 
-    // A gzip image (the default), to serve as base.
+    // A gzip image (the default), to serve as base. The stat cache ignores
+    // files changed in the last 2 s; wait so this build fills the layer cache
+    // that the zstd build below must not take a gzip layer from.
     let Some(gz_spec) = hello_spec(&d("gz"), "static", "") else {
         return;
     };
+    std::thread::sleep(std::time::Duration::from_millis(2100));
     build(&gz_spec, &d("cache-gz"), &d("gz-layout"), "2", &[]);
     let gz_layers = layers(&manifest(&d("gz-layout")));
     assert!(gz_layers.iter().all(|(mt, _)| mt == GZIP), "{gz_layers:?}");
@@ -160,9 +169,13 @@ fn zstd_image_is_mixed_audited_copied_converted_run_and_reproducible() {
         &["--verify-reproducible"],
     );
     assert_eq!(verified, digest);
-    // The gzip build's cache holds the same artifact layer, gzip'd: a zstd
-    // build on that cache must not reuse it.
-    let shared = build(&spec, &d("cache-gz"), &d("z-layout-shared"), "2", &[]);
+    // The gzip build's cache holds the same artifact layer (same file, same
+    // entries), gzip'd: a zstd build on that cache must not reuse it.
+    let Some(same_dir) = hello_spec_named(&d("gz"), "zstd.toml", &base, "compression = \"zstd\"")
+    else {
+        return;
+    };
+    let shared = build(&same_dir, &d("cache-gz"), &d("z-layout-shared"), "2", &[]);
     assert_eq!(
         shared, digest,
         "a gzip layer from the cache leaked into the zstd build"
