@@ -23,12 +23,20 @@ pub mod media {
     pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
     pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
     pub const DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.rootfs.diff.tar";
+    /// Not in Docker's schema2 spec, but defined by containerd and written by
+    /// some tools for zstd layers in Docker-typed manifests.
+    pub const DOCKER_LAYER_ZSTD: &str = "application/vnd.docker.image.rootfs.diff.tar.zstd";
 
     /// True for any layer media type ironhull can read.
     pub fn is_layer(mt: &str) -> bool {
         matches!(
             mt,
-            OCI_LAYER_TAR | OCI_LAYER_GZIP | OCI_LAYER_ZSTD | DOCKER_LAYER_GZIP | DOCKER_LAYER_TAR
+            OCI_LAYER_TAR
+                | OCI_LAYER_GZIP
+                | OCI_LAYER_ZSTD
+                | DOCKER_LAYER_GZIP
+                | DOCKER_LAYER_TAR
+                | DOCKER_LAYER_ZSTD
         )
     }
 }

@@ -36,7 +36,8 @@ use std::path::{Path, PathBuf};
 /// Bumped whenever the bytes a [`crate::layer::LayerWriter`] produces for the
 /// same inputs change (tar headers, gzip block size, …), so old cache entries
 /// stop matching instead of returning blobs in an old format.
-pub const LAYER_FORMAT: &str = "ironhull-layer-v2;pgzip-block=1048576;dict=32768";
+pub const LAYER_FORMAT: &str =
+    "ironhull-layer-v3;pgzip-block=1048576;dict=32768;stored-when=flat-histogram+level1-sample";
 
 /// Files whose mtime or ctime is this close to "now" are not put in the
 /// stat cache: a later write within the same filesystem timestamp tick would
@@ -108,6 +109,12 @@ pub fn key(params: &LayerParams, ordered: bool, entries: &[(Entry, ContentDigest
     h.bytes("version", env!("CARGO_PKG_VERSION").as_bytes());
     match params.compression {
         Compression::Gzip { level } => h.num("gzip", u64::from(level)),
+        Compression::Zstd { level } => {
+            h.num("zstd", u64::from(level));
+            // The blob bytes depend on the libzstd release, not only on the
+            // crate version keyed above.
+            h.num("libzstd", u64::from(::zstd::zstd_safe::version_number()));
+        }
         Compression::None => h.bytes("none", b""),
     }
     h.num("mtime", params.mtime);
@@ -391,6 +398,14 @@ mod tests {
             ..p.clone()
         };
         variants.push(key(&plain, true, &base));
+        // zstd never hits a gzip entry, and its level counts too.
+        for level in [6, 9] {
+            let z = LayerParams {
+                compression: Compression::Zstd { level },
+                ..p.clone()
+            };
+            variants.push(key(&z, true, &base));
+        }
         let m = LayerParams {
             mtime: 5,
             ..p.clone()

@@ -18,10 +18,6 @@ pub enum RequestError {
         pattern: String,
         source: globset::Error,
     },
-    #[error(
-        "{spec}: [layers] compression = \"zstd\" is not supported yet; use \"gzip\" (the default) or \"none\""
-    )]
-    Zstd { spec: String },
 }
 
 fn globs(spec: &Spec, number: usize, pats: &[String]) -> Result<Option<GlobSet>, RequestError> {
@@ -107,11 +103,7 @@ pub fn request(spec: &Spec, mtime: u64) -> Result<BuildRequest, RequestError> {
     let compression = match l.compression() {
         SpecCompression::Gzip => Compression::Gzip { level: l.level() },
         SpecCompression::None => Compression::None,
-        SpecCompression::Zstd => {
-            return Err(RequestError::Zstd {
-                spec: spec.path().display().to_string(),
-            });
-        }
+        SpecCompression::Zstd => Compression::Zstd { level: l.level() },
     };
     Ok(BuildRequest {
         name: img.name().as_str().to_string(),

@@ -9,7 +9,7 @@
 //! Memory stays bounded: content is streamed to the visitor and drained, never
 //! buffered; per-layer bookkeeping is one small record per path.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -20,6 +20,7 @@ use flate2::read::MultiGzDecoder;
 use super::entry::{Entry, EntryKind, ImagePath, LayerEvent, PathError};
 use super::merge::MergeError;
 use crate::digest::{Digest, HashingReader};
+use crate::layer::zst::{ZSTD_MAGIC, ZstdDecoder};
 
 /// Longest path or link target accepted, in bytes (Linux `PATH_MAX`).
 pub const MAX_PATH_LEN: usize = 4096;
@@ -68,11 +69,6 @@ pub struct LayerStats {
 /// Why a layer could not be read. Paths are layer-relative entry names.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error(
-        "layer is zstd-compressed, which ironhull cannot read yet; \
-         use a base image whose layers are gzip-compressed or uncompressed"
-    )]
-    ZstdUnsupported,
     #[error(
         "layer stream is truncated{}{}: the blob ends before the tar archive does; \
          re-pull the image or re-download the blob",
@@ -217,6 +213,16 @@ struct Guard {
     eof: Cell<bool>,
     /// The decompressor failed (corrupt or truncated compressed data).
     decode_error: Cell<Option<io::ErrorKind>>,
+    /// The decompressor's own message: the tar crate wraps read errors in
+    /// its own text, which would hide e.g. "zstd window too large".
+    decode_detail: RefCell<Option<String>>,
+}
+
+impl Guard {
+    fn decode_failed(&self, e: &io::Error) {
+        self.decode_error.set(Some(e.kind()));
+        self.decode_detail.replace(Some(e.to_string()));
+    }
 }
 
 struct GuardReader<R> {
@@ -249,7 +255,7 @@ impl<R: Read> Read for GuardReader<R> {
                     Err(io::Error::other("layer size limit exceeded"))
                 }
                 Err(e) => {
-                    g.decode_error.set(Some(e.kind()));
+                    g.decode_failed(&e);
                     Err(e)
                 }
             };
@@ -269,7 +275,7 @@ impl<R: Read> Read for GuardReader<R> {
             }
             Err(e) => {
                 if e.kind() != io::ErrorKind::Interrupted {
-                    g.decode_error.set(Some(e.kind()));
+                    g.decode_failed(&e);
                 }
                 Err(e)
             }
@@ -337,7 +343,8 @@ fn sniff<R: Read>(mut r: R) -> io::Result<([u8; 4], usize, R)> {
     Ok((magic, n, r))
 }
 
-/// Reads one layer blob (gzip, or uncompressed tar; detected by magic bytes)
+/// Reads one layer blob (gzip, zstd or uncompressed tar; detected by magic
+/// bytes, not trusted from the media type)
 /// and calls `visit` for every entry, whiteout and opaque marker, in tar order.
 ///
 /// For regular files the visitor gets the content stream and may read any part
@@ -362,8 +369,11 @@ pub fn read_layer<R: Read + Send>(
             with_read_ahead(MultiGzDecoder::new(stream), |plain| {
                 read_tar(plain, opts, &mut visit)
             })
-        } else if n == 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] {
-            Err(ReadError::ZstdUnsupported)
+        } else if n == 4 && magic == ZSTD_MAGIC {
+            // Streaming, with a bounded window: see `layer::zst`. The size of
+            // what it expands to is bounded below by `max_layer_bytes`.
+            let decoder = ZstdDecoder::new(stream).map_err(ReadError::Io)?;
+            with_read_ahead(decoder, |plain| read_tar(plain, opts, &mut visit))
         } else {
             read_tar(stream, opts, &mut visit)
         }
@@ -482,10 +492,15 @@ fn stream_error(
     {
         return ReadError::Truncated { offset, path };
     }
+    let detail = guard
+        .decode_detail
+        .borrow()
+        .clone()
+        .unwrap_or_else(|| e.to_string());
     ReadError::Corrupt {
         offset,
         path,
-        detail: e.to_string(),
+        detail,
     }
 }
 
@@ -1236,14 +1251,85 @@ pub(crate) mod tests {
         );
     }
 
+    fn zst(data: &[u8]) -> Vec<u8> {
+        let mut e = crate::layer::zst::ZstdEncoder::new(Vec::new(), 3, 2).unwrap();
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
     #[test]
-    fn zstd_is_refused_clearly_and_empty_input_is_handled() {
-        let zstd = [0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0];
-        assert!(matches!(read(&zstd), Err(ReadError::ZstdUnsupported)));
+    fn zstd_layers_read_like_gzip_layers_and_empty_input_is_handled() {
+        let tar = T::new()
+            .dir("etc")
+            .file("etc/passwd", b"root:x:0:0::/root:/sbin/nologin\n")
+            .file("etc/.wh.gone", b"")
+            .finish();
+        let (gz_events, gz_stats) = read(&gz(&tar)).unwrap();
+        let (z_events, z_stats) = read(&zst(&tar)).unwrap();
+        assert_eq!(z_events, gz_events);
+        assert_eq!(z_stats, gz_stats);
+        assert_eq!(z_stats.diff_id, Digest::of(&tar));
         // An empty stream is an empty archive (no end blocks).
         let (evs, stats) = read(b"").unwrap();
         assert!(evs.is_empty());
         assert_eq!(stats.diff_id, Digest::of(b""));
+    }
+
+    #[test]
+    fn hostile_zstd_streams() {
+        let tar = T::new().file("a", &[5u8; 50_000]).finish();
+        let z = zst(&tar);
+        // Cut short: truncated, naming the entry it was in.
+        match read(&z[..z.len() / 2]) {
+            Err(ReadError::Truncated { .. }) => {}
+            other => panic!("expected Truncated, got {other:?}"),
+        }
+        // A frame that asks for a 2 GiB window is refused up front, with the
+        // decoder's explanation rather than the tar crate's wrapper text.
+        let mut huge = vec![
+            0x28,
+            0xb5,
+            0x2f,
+            0xfd,
+            0x00,
+            (31 - 10) << 3,
+            0x09,
+            0,
+            0,
+            b'x',
+        ];
+        match read(&huge) {
+            Err(e @ ReadError::Corrupt { .. }) => {
+                assert!(e.to_string().contains("window larger than 128 MiB"), "{e}")
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        // Garbage in place of the frame body.
+        huge.truncate(6);
+        huge.extend_from_slice(&[0xff; 64]);
+        assert!(matches!(read(&huge), Err(ReadError::Corrupt { .. })));
+        // A bomb: 512 MiB of zeros in a few KiB of zstd is cut off at the
+        // layer limit while streaming, never inflated into memory.
+        let mut enc = crate::layer::zst::ZstdEncoder::new(Vec::new(), 3, 2).unwrap();
+        let mut t = tar::Builder::new(&mut enc);
+        let mut h = tar::Header::new_ustar();
+        h.set_path("bomb").unwrap();
+        h.set_size(512 << 20);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append(&h, io::repeat(0).take(512 << 20)).unwrap();
+        t.finish().unwrap();
+        drop(t);
+        let bomb = enc.finish().unwrap();
+        assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+        let opts = ReadOptions {
+            max_layer_bytes: 64 << 20,
+            ..ReadOptions::default()
+        };
+        assert!(matches!(
+            read_with(&bomb, &opts),
+            Err(ReadError::LayerTooLarge { limit }) if limit == 64 << 20
+        ));
     }
 
     #[test]

@@ -751,7 +751,9 @@ impl Config {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
     Gzip,
-    /// Accepted by the spec; the layer writer decides whether it is available.
+    /// `application/vnd.oci.image.layer.v1.tar+zstd`; opt-in because older
+    /// runtimes (Docker Engine before 23, or without the containerd image
+    /// store) cannot pull it.
     Zstd,
     None,
 }
@@ -765,12 +767,15 @@ pub struct Layers {
 }
 
 impl Layers {
+    /// gzip's (and `none`'s, where it is unused) default level.
     pub const DEFAULT_LEVEL: u32 = 6;
+    /// zstd's default level, used when `compression = "zstd"` sets no level.
+    pub const DEFAULT_ZSTD_LEVEL: u32 = 3;
     pub const DEFAULT_BUDGET: u32 = 8;
     pub fn compression(&self) -> Compression {
         self.compression
     }
-    /// 1..=9.
+    /// On the codec's own scale: 1..=9 for gzip (and none), 1..=19 for zstd.
     pub fn level(&self) -> u32 {
         self.level
     }

@@ -504,6 +504,22 @@ fn ports_signals_durations_layers() {
 }
 
 #[test]
+fn zstd_levels_are_zstds_own() {
+    let with = |layers: &str| with(&format!("[layers]\n{layers}"));
+    let s = ok(&with("compression = \"zstd\"\n"));
+    assert_eq!(s.layers().compression(), Compression::Zstd);
+    assert_eq!(s.layers().level(), 3, "zstd's default, not gzip's 6");
+    let s = ok(&with("compression = \"zstd\"\nlevel = 19\n"));
+    assert_eq!(s.layers().level(), 19);
+    let e = err(&with("compression = \"zstd\"\nlevel = 20\n"));
+    assert!(matches!(e, SpecError::OutOfRange { max: 19, .. }), "{e}");
+    assert!(e.to_string().contains("zstd"), "{e}");
+    // gzip keeps 1..=9, and its message points at zstd's wider range.
+    let e = err(&with("level = 19\n"));
+    assert!(matches!(e, SpecError::OutOfRange { max: 9, .. }), "{e}");
+}
+
+#[test]
 fn image_section_errors() {
     let t =
         |image: &str| format!("[image]\n{image}\n[base]\nimage = \"static\"\n[user]\nuid = 1\n");

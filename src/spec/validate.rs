@@ -732,14 +732,26 @@ fn layers_section(t: &Table<'_, '_>) -> Result<Layers, SpecError> {
             });
         }
     };
-    let level = ranged(
-        t,
-        "level",
-        1,
-        9,
-        "1 is fastest, 9 smallest; 6 is the default",
-    )?
-    .unwrap_or(Layers::DEFAULT_LEVEL);
+    // The level is on the chosen codec's own scale, so `level = 19` means
+    // what zstd users expect and gzip's 6 stays gzip's 6.
+    let level = match compression {
+        Compression::Zstd => ranged(
+            t,
+            "level",
+            1,
+            19,
+            "with compression = \"zstd\" the level is zstd's: 1 is fastest, 19 smallest; 3 is the default",
+        )?
+        .unwrap_or(Layers::DEFAULT_ZSTD_LEVEL),
+        Compression::Gzip | Compression::None => ranged(
+            t,
+            "level",
+            1,
+            9,
+            "1 is fastest, 9 smallest; 6 is the default (with compression = \"zstd\", 1..=19 is allowed)",
+        )?
+        .unwrap_or(Layers::DEFAULT_LEVEL),
+    };
     let budget = ranged(
         t,
         "budget",

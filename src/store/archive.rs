@@ -25,11 +25,22 @@ pub(crate) enum Compression {
     Zstd,
 }
 
+impl Compression {
+    /// The OCI layer media type of a tar stream compressed this way.
+    pub(crate) fn layer_media_type(self) -> &'static str {
+        match self {
+            Compression::None => crate::image::media::OCI_LAYER_TAR,
+            Compression::Gzip => crate::image::media::OCI_LAYER_GZIP,
+            Compression::Zstd => crate::image::media::OCI_LAYER_ZSTD,
+        }
+    }
+}
+
 /// Sniffs the compression from the first bytes.
 pub(crate) fn sniff(head: &[u8]) -> Compression {
     if head.starts_with(&[0x1f, 0x8b]) {
         Compression::Gzip
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+    } else if head.starts_with(&crate::layer::zst::ZSTD_MAGIC) {
         Compression::Zstd
     } else {
         Compression::None
@@ -114,16 +125,15 @@ fn resolve_symlink(link: &str, target: &str) -> Result<String, &'static str> {
     Ok(parts.join("/"))
 }
 
-/// Opens a possibly gzip-compressed tar file for reading.
+/// Opens a possibly gzip- or zstd-compressed tar file for reading.
 pub(crate) fn open_tar(file: &Path) -> Result<Box<dyn Read>, StoreError> {
     let f = File::open(file).map_err(StoreError::io(file))?;
     let mut r = BufReader::with_capacity(1 << 20, f);
     match sniff_reader(&mut r).map_err(StoreError::io(file))? {
         Compression::None => Ok(Box::new(r)),
         Compression::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(r))),
-        Compression::Zstd => Err(StoreError::corrupt(
-            file.display(),
-            "the archive is zstd-compressed, which ironhull does not read; decompress it first (`zstd -d`)",
+        Compression::Zstd => Ok(Box::new(
+            crate::layer::zst::ZstdDecoder::new(r).map_err(StoreError::io(file))?,
         )),
     }
 }

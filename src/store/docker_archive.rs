@@ -11,7 +11,7 @@ use crate::digest::Digest;
 use crate::image::{
     Descriptor, ImageSet, Index, LayerBlob, Manifest, PlatformImage, annotation, media,
 };
-use crate::store::archive::{self, Compression, Links};
+use crate::store::archive::{self, Links};
 use crate::store::blobs::BlobStore;
 use crate::store::error::StoreError;
 use crate::store::layout::{
@@ -304,11 +304,7 @@ fn synthesize(
                 actual: diff_id,
             });
         }
-        let media_type = if comp == Compression::Gzip {
-            media::OCI_LAYER_GZIP
-        } else {
-            media::OCI_LAYER_TAR
-        };
+        let media_type = comp.layer_media_type();
         layers.push(LayerBlob {
             media_type: media_type.into(),
             digest,

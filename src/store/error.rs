@@ -46,7 +46,7 @@ pub enum StoreError {
     NoImage { where_: String },
 
     #[error(
-        "{where_}: unsupported media type {media_type:?}; ironhull reads OCI and Docker schema2 manifests, indexes, configs and tar / tar+gzip layers"
+        "{where_}: unsupported media type {media_type:?}; ironhull reads OCI and Docker schema2 manifests, indexes, configs and tar / tar+gzip / tar+zstd layers"
     )]
     UnsupportedMediaType { media_type: String, where_: String },
 

@@ -5,9 +5,9 @@
 //! tarball always yields the same config, manifest and digests.
 
 use crate::digest::{Digest, HashingReader};
-use crate::image::{ImageSet, LayerBlob, Platform, media};
+use crate::image::{ImageSet, LayerBlob, Platform};
 use crate::store::Source;
-use crate::store::archive::{Compression, sniff};
+use crate::store::archive::Compression;
 use crate::store::blobs::BlobStore;
 use crate::store::error::StoreError;
 use crate::store::oci_archive::work_dir;
@@ -31,22 +31,19 @@ pub(crate) fn diff_id_of(
     let inner: Box<dyn Read> = match comp {
         Compression::None => Box::new(r),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
-        Compression::Zstd => {
-            return Err(StoreError::UnsupportedMediaType {
-                media_type: media::OCI_LAYER_ZSTD.into(),
-                where_: format!("{what} (zstd-compressed; decompress it or use a gzip tarball)"),
-            });
-        }
+        Compression::Zstd => Box::new(
+            crate::layer::zst::ZstdDecoder::new(r).map_err(StoreError::io(&store.path(d)))?,
+        ),
     };
     let corrupt = |e: io::Error| {
         StoreError::corrupt(
             what,
             format!(
                 "corrupt {noun}: not a readable {}tar ({e})",
-                if comp == Compression::Gzip {
-                    "gzip'd "
-                } else {
-                    ""
+                match comp {
+                    Compression::Gzip => "gzip'd ",
+                    Compression::Zstd => "zstd'd ",
+                    Compression::None => "",
                 }
             ),
         )
@@ -77,23 +74,11 @@ pub fn read_rootfs(file: &Path, platform: &Platform, work: &Path) -> Result<Sour
     let (tmp, blobs) = work_dir(work, "ironhull-rootfs-")?;
     let what = file.display().to_string();
     let mut f = File::open(file).map_err(StoreError::io(file))?;
-    let mut head = [0u8; 4];
-    let got = f.read(&mut head).map_err(StoreError::io(file))?;
-    if sniff(&head[..got]) == Compression::Zstd {
-        return Err(StoreError::UnsupportedMediaType {
-            media_type: media::OCI_LAYER_ZSTD.into(),
-            where_: format!("{what} (zstd-compressed base tarball; use .tar or .tar.gz)"),
-        });
-    }
-    let mut f = File::open(file).map_err(StoreError::io(file))?;
     let (digest, size) = blobs
         .put_reader(&mut f, None)
         .map_err(StoreError::from_blob(&what))?;
     let (comp, diff_id) = diff_id_of(&blobs, &digest, &what, "base tarball")?;
-    let media_type = match comp {
-        Compression::Gzip => media::OCI_LAYER_GZIP,
-        _ => media::OCI_LAYER_TAR,
-    };
+    let media_type = comp.layer_media_type();
     let layer = LayerBlob {
         media_type: media_type.into(),
         digest,
@@ -135,6 +120,7 @@ pub fn read_rootfs(file: &Path, platform: &Platform, work: &Path) -> Result<Sour
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::media;
     use crate::store::testutil::{fixture, gzip, tar_with};
     use std::fs;
 
@@ -180,6 +166,31 @@ mod tests {
         assert_eq!(img.config["variant"], "v7");
         assert_eq!(img.platform, p);
         assert_eq!(img.config_bytes, crate::cjson::to_vec(&img.config).unwrap());
+    }
+
+    #[test]
+    fn zstd_tarball_is_a_zstd_layer() {
+        use std::io::Write;
+        let work = tempfile::tempdir().unwrap();
+        let f = work.path().join("root.tar.zst");
+        let tar = tar_with("etc/os-release", b"ID=test\n");
+        let mut enc = crate::layer::zst::ZstdEncoder::new(Vec::new(), 3, 1).unwrap();
+        enc.write_all(&tar).unwrap();
+        let z = enc.finish().unwrap();
+        fs::write(&f, &z).unwrap();
+        let s = read_rootfs(&f, &Platform::host(), work.path()).unwrap();
+        let l = &s.images.images[0].layers[0];
+        assert_eq!(l.media_type, media::OCI_LAYER_ZSTD);
+        assert_eq!(
+            (l.digest.clone(), l.diff_id.clone()),
+            (Digest::of(&z), Digest::of(&tar))
+        );
+        // Cut short: corrupt, like a truncated gzip.
+        fs::write(&f, &z[..z.len() / 2]).unwrap();
+        assert!(matches!(
+            read_rootfs(&f, &Platform::host(), work.path()),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 
     #[test]

@@ -736,11 +736,14 @@ pub fn layout_manifests(layout: &Path, digest: &str) -> Vec<serde_json::Value> {
     }
 }
 
-/// Decompresses a (gzip or plain) layer blob fully into memory.
+/// Decompresses a (gzip, zstd or plain) layer blob fully into memory.
 #[track_caller]
 pub fn layer_bytes(blob: &Path) -> Vec<u8> {
     let raw = fs::read(blob).unwrap_or_else(|e| panic!("cannot read {}: {e}", blob.display()));
-    if raw.starts_with(&[0x1f, 0x8b]) {
+    if raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        zstd::stream::decode_all(&raw[..])
+            .unwrap_or_else(|e| panic!("{} is not valid zstd: {e}", blob.display()))
+    } else if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut out)
