@@ -72,6 +72,21 @@ impl LayerScanner {
         ev: &LayerEvent,
         content: &mut dyn Read,
     ) -> io::Result<()> {
+        let found = match ev {
+            LayerEvent::Entry(e) if matches!(e.kind, EntryKind::File) => {
+                scan_content(layer, &e.path, content, &mut self.buf)?
+            }
+            _ => Vec::new(),
+        };
+        self.observe_scanned(layer, ev, found);
+        Ok(())
+    }
+
+    /// [`Self::observe`] for a file whose content was already scanned by
+    /// [`scan_content`] (possibly on another thread, which is how audits
+    /// read several layers at once); `found` are its findings, empty for
+    /// anything but a regular file.
+    pub fn observe_scanned(&mut self, layer: &Digest, ev: &LayerEvent, found: Vec<Finding>) {
         let idx = self.layer_index(layer);
         match ev {
             LayerEvent::Whiteout(p) => {
@@ -87,7 +102,11 @@ impl LayerScanner {
             LayerEvent::Entry(e) => {
                 self.hide(idx, |t| t == &e.path, "overwritten");
                 match &e.kind {
-                    EntryKind::File => self.scan_file(layer, idx, &e.path, content)?,
+                    EntryKind::File => {
+                        for f in found {
+                            self.push(idx, &e.path, f);
+                        }
+                    }
                     EntryKind::Hardlink { .. } => {
                         if let Some(why) = secrets::secret_file_name(&e.path) {
                             let f = Finding::new(
@@ -103,7 +122,6 @@ impl LayerScanner {
                 }
             }
         }
-        Ok(())
     }
 
     fn push(&mut self, idx: usize, path: &ImagePath, f: Finding) {
@@ -135,71 +153,6 @@ impl LayerScanner {
         }
     }
 
-    fn scan_file(
-        &mut self,
-        layer: &Digest,
-        idx: usize,
-        path: &ImagePath,
-        content: &mut dyn Read,
-    ) -> io::Result<()> {
-        let mut scanner = ContentScanner::new();
-        let mut prefix: Vec<u8> = Vec::new();
-        loop {
-            let n = match content.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            let chunk = self.buf.get(..n).unwrap_or(&[]);
-            if prefix.len() < PREFIX {
-                let take = (PREFIX - prefix.len()).min(chunk.len());
-                prefix.extend_from_slice(chunk.get(..take).unwrap_or(&[]));
-            }
-            scanner.feed(chunk);
-        }
-        if let Some(h) = secrets::secret_file(path, &prefix) {
-            let f = Finding::new(
-                "SEC-001",
-                Some(path.to_abs()),
-                format!("{path}: {}", h.description),
-            )
-            .in_layer(layer);
-            self.push(idx, path, f);
-        }
-        // One finding per rule and file: the first offset plus a count.
-        let mut per_rule: Vec<(secrets::SecretHit, usize)> = Vec::new();
-        for h in scanner.finish() {
-            if let Some((_, n)) = per_rule.iter_mut().find(|(r, _)| r.rule == h.rule) {
-                *n += 1;
-            } else if per_rule.len() < MAX_RULES_PER_FILE {
-                per_rule.push((h, 1));
-            }
-        }
-        for (h, n) in per_rule {
-            let at = h
-                .offset
-                .map(|o| format!(" at byte {o}"))
-                .unwrap_or_default();
-            let more = if n > 1 {
-                format!(" ({} more matches)", n - 1)
-            } else {
-                String::new()
-            };
-            let f = Finding::new(
-                "SEC-002",
-                Some(path.to_abs()),
-                format!(
-                    "{path}: {} [{}]{at}: {}{more}",
-                    h.description, h.rule, h.preview
-                ),
-            )
-            .in_layer(layer);
-            self.push(idx, path, f);
-        }
-        Ok(())
-    }
-
     /// The findings, with a note on those a later layer deleted or replaced.
     pub fn finish(self) -> Vec<Finding> {
         self.findings
@@ -213,6 +166,76 @@ impl LayerScanner {
             })
             .collect()
     }
+}
+
+/// The SEC-001 (secret file by name and first bytes) and SEC-002 (secret
+/// content) findings for one regular file of `layer`, reading `content` to
+/// its end through `buf` (any size; one chunk is read at a time).
+pub fn scan_content(
+    layer: &Digest,
+    path: &ImagePath,
+    content: &mut dyn Read,
+    buf: &mut [u8],
+) -> io::Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    let mut scanner = ContentScanner::new();
+    let mut prefix: Vec<u8> = Vec::new();
+    loop {
+        let n = match content.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = buf.get(..n).unwrap_or(&[]);
+        if prefix.len() < PREFIX {
+            let take = (PREFIX - prefix.len()).min(chunk.len());
+            prefix.extend_from_slice(chunk.get(..take).unwrap_or(&[]));
+        }
+        scanner.feed(chunk);
+    }
+    if let Some(h) = secrets::secret_file(path, &prefix) {
+        out.push(
+            Finding::new(
+                "SEC-001",
+                Some(path.to_abs()),
+                format!("{path}: {}", h.description),
+            )
+            .in_layer(layer),
+        );
+    }
+    // One finding per rule and file: the first offset plus a count.
+    let mut per_rule: Vec<(secrets::SecretHit, usize)> = Vec::new();
+    for h in scanner.finish() {
+        if let Some((_, n)) = per_rule.iter_mut().find(|(r, _)| r.rule == h.rule) {
+            *n += 1;
+        } else if per_rule.len() < MAX_RULES_PER_FILE {
+            per_rule.push((h, 1));
+        }
+    }
+    for (h, n) in per_rule {
+        let at = h
+            .offset
+            .map(|o| format!(" at byte {o}"))
+            .unwrap_or_default();
+        let more = if n > 1 {
+            format!(" ({} more matches)", n - 1)
+        } else {
+            String::new()
+        };
+        out.push(
+            Finding::new(
+                "SEC-002",
+                Some(path.to_abs()),
+                format!(
+                    "{path}: {} [{}]{at}: {}{more}",
+                    h.description, h.rule, h.preview
+                ),
+            )
+            .in_layer(layer),
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub mod report;
 
 pub use catalog::{Check, Severity, SeverityError, catalog};
 pub use file::{Policy, PolicyError};
-pub use layer_scan::LayerScanner;
+pub use layer_scan::{LayerScanner, scan_content};
 pub use report::{Finding, Report, Summary, Waived};
 
 use crate::digest::{Digest, HashingReader};
@@ -28,6 +28,8 @@ use crate::image::{LayerBlob, PlatformImage};
 use crate::store::blobs::{BlobError, BlobStore};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufReader, Read};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
 
 /// What the engine evaluates. It does not know whether the image was just
 /// built or pulled from somewhere.
@@ -147,114 +149,216 @@ pub fn scan_layers(
 pub type Prepared = BTreeMap<Digest, Vec<crate::fs::Entry>>;
 
 /// [`scan_layers`] with some layers taken from `prepared` instead of their blobs.
+///
+/// Layers are read and scanned on up to [`LAYER_WORKERS`] threads at once
+/// (inflating and hashing is most of an audit, one core per layer), while
+/// this thread applies their results strictly bottom-up: the merged view,
+/// the hiding notes and the first error reported are exactly those of a
+/// serial read.
 pub fn scan_layers_with(
     layers: &[LayerBlob],
     blobs: &BlobStore,
     prepared: &Prepared,
 ) -> Result<(MergedTree, Vec<Finding>), AuditError> {
     let capture = CaptureSet::standard();
-    let limit = capture.limit();
     let mut tree = MergedTree::with_capture(capture.clone());
     let mut scanner = LayerScanner::new();
     let opts = ReadOptions::default();
-    for (index, layer) in layers.iter().enumerate() {
-        let digest = &layer.digest;
-        if let Some(entries) = prepared.get(digest)
-            && !entries.iter().any(|e| capture.matches(&e.path))
-        {
-            for e in entries {
-                let ev = LayerEvent::Entry(e.clone());
-                tree.apply(index, &ev, &mut io::empty())
-                    .map_err(|source| AuditError::Read {
-                        index,
-                        digest: digest.clone(),
-                        source: source.into(),
-                    })?;
-                // Content was scanned while the layer was written; names are
-                // checked here (an empty stream leaves only the name checks).
-                scanner
-                    .observe(digest, &ev, &mut io::empty())
-                    .map_err(|e| AuditError::Read {
-                        index,
-                        digest: digest.clone(),
-                        source: ReadError::Io(e),
-                    })?;
-            }
-            continue;
-        }
-        if !crate::image::media::is_layer(&layer.media_type) {
-            return Err(AuditError::NotALayer {
-                index,
-                digest: digest.clone(),
-                media_type: layer.media_type.chars().take(200).collect(),
+    let from_prepared = |layer: &LayerBlob| {
+        prepared
+            .get(&layer.digest)
+            .filter(|entries| !entries.iter().any(|e| capture.matches(&e.path)))
+    };
+    let todo: Vec<usize> = (0..layers.len())
+        .filter(|&i| layers.get(i).is_some_and(|l| from_prepared(l).is_none()))
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, LAYER_WORKERS)
+        .min(todo.len().max(1));
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..layers.len())
+        .map(|_| sync_channel::<Result<Vec<Scanned>, AuditError>>(1))
+        .unzip();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = todo.get(k) else { return };
+                    let (Some(layer), Some(tx)) = (layers.get(i), txs.get(i)) else {
+                        return;
+                    };
+                    // Each channel gets exactly one message and has room
+                    // for it, so this never blocks.
+                    let _ = tx.send(read_and_scan(i, layer, blobs, &capture, &opts));
+                }
             });
         }
-        let file = blobs.open_read(digest).map_err(|source| AuditError::Blob {
-            index,
-            digest: digest.clone(),
-            source,
-        })?;
-        let mut hr = HashingReader::new(BufReader::with_capacity(1 << 16, file));
-        let result = read_layer(&mut hr, &opts, |ev, content| {
-            let capture_this = matches!(&ev, LayerEvent::Entry(e)
-                if e.is_file() && capture.matches(&e.path) && e.size <= limit);
-            if capture_this {
-                // The tree keeps this small file; the scanner sees the same
-                // bytes followed by whatever the tree did not read.
-                let mut buf = Vec::new();
-                content
-                    .take(limit.saturating_add(1))
-                    .read_to_end(&mut buf)?;
-                tree.apply(index, &ev, &mut buf.as_slice())?;
-                scanner.observe(digest, &ev, &mut buf.as_slice().chain(content))?;
-            } else {
-                tree.apply(index, &ev, &mut io::empty())?;
-                scanner.observe(digest, &ev, content)?;
+        let applied = (|| {
+            for (index, layer) in layers.iter().enumerate() {
+                let digest = &layer.digest;
+                let read_err = |source: ReadError| AuditError::Read {
+                    index,
+                    digest: digest.clone(),
+                    source,
+                };
+                let records = match from_prepared(layer) {
+                    // Content was scanned while the layer was written; names
+                    // are checked here (an empty stream leaves only those).
+                    Some(entries) => entries
+                        .iter()
+                        .map(|e| {
+                            let ev = LayerEvent::Entry(e.clone());
+                            let found = match &ev {
+                                LayerEvent::Entry(e) if e.is_file() => {
+                                    scan_content(digest, &e.path, &mut io::empty(), &mut [])
+                                        .map_err(|e| read_err(ReadError::Io(e)))?
+                                }
+                                _ => Vec::new(),
+                            };
+                            Ok(Scanned {
+                                ev,
+                                captured: Vec::new(),
+                                found,
+                            })
+                        })
+                        .collect::<Result<Vec<_>, AuditError>>()?,
+                    None => rxs
+                        .get(index)
+                        .and_then(|rx| rx.recv().ok())
+                        .unwrap_or_else(|| {
+                            Err(read_err(ReadError::Io(io::Error::other(
+                                "the layer reader thread stopped unexpectedly",
+                            ))))
+                        })?,
+                };
+                for r in records {
+                    tree.apply(index, &r.ev, &mut r.captured.as_slice())
+                        .map_err(|e| read_err(e.into()))?;
+                    scanner.observe_scanned(digest, &r.ev, r.found);
+                }
             }
             Ok(())
-        });
-        // Hash whatever follows the tar stream too, so the digest covers the
-        // whole blob; a drain error only matters if the digest then matches.
-        let drained = io::copy(&mut hr, &mut io::sink());
-        let (actual, size) = hr.finish();
-        if &actual != digest && drained.is_ok() {
-            return Err(AuditError::DigestMismatch {
-                index,
-                expected: digest.clone(),
-                actual,
-            });
-        }
-        let stats = result.map_err(|source| AuditError::Read {
-            index,
-            digest: digest.clone(),
-            source,
-        })?;
-        if let Err(e) = drained {
-            return Err(AuditError::Read {
-                index,
-                digest: digest.clone(),
-                source: ReadError::Io(e),
-            });
-        }
-        if size != layer.size {
-            return Err(AuditError::SizeMismatch {
-                index,
-                digest: digest.clone(),
-                expected: layer.size,
-                actual: size,
-            });
-        }
-        if stats.diff_id != layer.diff_id {
-            return Err(AuditError::DiffIdMismatch {
-                index,
-                digest: digest.clone(),
-                expected: layer.diff_id.clone(),
-                actual: stats.diff_id,
-            });
-        }
-    }
+        })();
+        // On an error, start no further layers (those running finish).
+        next.store(todo.len(), Ordering::Relaxed);
+        applied
+    })?;
     Ok((tree, scanner.finish()))
 }
+
+/// Layers read at once by an audit: enough for the cores of a CI runner,
+/// few enough that their buffers stay small.
+pub const LAYER_WORKERS: usize = 4;
+
+/// One event of a layer, with the small file the merged view captures (if
+/// any) and the secret findings of its content.
+struct Scanned {
+    ev: LayerEvent,
+    captured: Vec<u8>,
+    found: Vec<Finding>,
+}
+
+/// Reads one layer blob, verifying its digest, size and diffID, and scans
+/// every file's content; the results are applied in order by the caller.
+fn read_and_scan(
+    index: usize,
+    layer: &LayerBlob,
+    blobs: &BlobStore,
+    capture: &CaptureSet,
+    opts: &ReadOptions,
+) -> Result<Vec<Scanned>, AuditError> {
+    let digest = &layer.digest;
+    if !crate::image::media::is_layer(&layer.media_type) {
+        return Err(AuditError::NotALayer {
+            index,
+            digest: digest.clone(),
+            media_type: layer.media_type.chars().take(200).collect(),
+        });
+    }
+    let limit = capture.limit();
+    let file = blobs.open_read(digest).map_err(|source| AuditError::Blob {
+        index,
+        digest: digest.clone(),
+        source,
+    })?;
+    let mut hr = HashingReader::new(BufReader::with_capacity(1 << 16, file));
+    let mut records = Vec::new();
+    let mut buf = vec![0u8; SCAN_CHUNK];
+    let result = read_layer(&mut hr, opts, |ev, content| {
+        let (captured, found) = match &ev {
+            LayerEvent::Entry(e) if e.is_file() => {
+                let mut captured = Vec::new();
+                if capture.matches(&e.path) && e.size <= limit {
+                    // The tree keeps this small file; the scanner sees the
+                    // same bytes followed by whatever was not captured.
+                    content
+                        .take(limit.saturating_add(1))
+                        .read_to_end(&mut captured)?;
+                }
+                let found = scan_content(
+                    digest,
+                    &e.path,
+                    &mut captured.as_slice().chain(content),
+                    &mut buf,
+                )?;
+                (captured, found)
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+        records.push(Scanned {
+            ev,
+            captured,
+            found,
+        });
+        Ok(())
+    });
+    // Hash whatever follows the tar stream too, so the digest covers the
+    // whole blob; a drain error only matters if the digest then matches.
+    let drained = io::copy(&mut hr, &mut io::sink());
+    let (actual, size) = hr.finish();
+    if &actual != digest && drained.is_ok() {
+        return Err(AuditError::DigestMismatch {
+            index,
+            expected: digest.clone(),
+            actual,
+        });
+    }
+    let stats = result.map_err(|source| AuditError::Read {
+        index,
+        digest: digest.clone(),
+        source,
+    })?;
+    if let Err(e) = drained {
+        return Err(AuditError::Read {
+            index,
+            digest: digest.clone(),
+            source: ReadError::Io(e),
+        });
+    }
+    if size != layer.size {
+        return Err(AuditError::SizeMismatch {
+            index,
+            digest: digest.clone(),
+            expected: layer.size,
+            actual: size,
+        });
+    }
+    if stats.diff_id != layer.diff_id {
+        return Err(AuditError::DiffIdMismatch {
+            index,
+            digest: digest.clone(),
+            expected: layer.diff_id.clone(),
+            actual: stats.diff_id,
+        });
+    }
+    Ok(records)
+}
+
+/// Bytes read per `read` call while a file streams through the scanner.
+const SCAN_CHUNK: usize = 64 * 1024;
 
 /// The manifest's annotations; a manifest that is not a JSON object with
 /// string annotations simply has none.
@@ -973,6 +1077,44 @@ mod tests {
             scan_layers(&[weird], &store),
             Err(AuditError::NotALayer { .. })
         ));
+    }
+
+    #[test]
+    fn layers_read_in_parallel_report_like_a_serial_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        // Many layers, so several worker threads race: the first bad layer
+        // bottom-up is reported, whichever thread finishes first.
+        let mut layers: Vec<LayerBlob> = (0..12)
+            .map(|i| {
+                let body = format!("AKIAIOSFODNN7EXAMPL{i:X} layer {i}");
+                store_layer(&store, &T::new().file("creds", body.as_bytes()).finish())
+            })
+            .collect();
+        let (_, found) = scan_layers(&layers, &store).unwrap();
+        // Every layer's copy of /creds is reported, in layer order, and all
+        // but the top one are marked as overwritten later.
+        let sec: Vec<&Finding> = found.iter().filter(|f| f.id == "SEC-002").collect();
+        assert_eq!(sec.len(), 12);
+        for (f, l) in sec.iter().zip(&layers) {
+            assert!(f.message.contains("AKIA"), "{}", f.message);
+            assert_eq!(f.layer.as_ref(), Some(&l.digest));
+        }
+        assert_eq!(
+            sec.iter()
+                .filter(|f| f.message.contains("overwritten"))
+                .count(),
+            11
+        );
+        for bad in [7, 3] {
+            layers[bad].diff_id = Digest::of(b"other");
+        }
+        for _ in 0..5 {
+            match scan_layers(&layers, &store) {
+                Err(AuditError::DiffIdMismatch { index, .. }) => assert_eq!(index, 3),
+                other => panic!("{:?}", other.err().map(|e| e.to_string())),
+            }
+        }
     }
 
     fn fixture(name: &str) -> Option<std::path::PathBuf> {
