@@ -67,6 +67,10 @@ pub struct BuildOptions {
     pub work: PathBuf,
     /// How to reach registries (for registry bases).
     pub registry: crate::registry::RegistryOptions,
+    /// Staged output stores that receive every blob as soon as it is
+    /// written (see [`BlobStore::mirror_to`]); empty for none. The caller
+    /// calls `built.store.finish_mirror()` before writing outputs.
+    pub mirror: Vec<BlobStore>,
 }
 
 /// One built platform image.
@@ -98,7 +102,8 @@ pub struct Built {
 
 /// Runs the pipeline up to and including the gate.
 pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildError> {
-    let store = BlobStore::open_cache(&opts.store)?;
+    let mut store = BlobStore::open_cache(&opts.store)?;
+    store.mirror_to(opts.mirror.clone())?;
     std::fs::create_dir_all(&opts.work).map_err(|e| BlobError::Io {
         path: opts.work.clone(),
         source: e,
@@ -689,6 +694,7 @@ mod tests {
             store: d.path().join("s/blobs"),
             work: d.path().join("s/work"),
             registry: Default::default(),
+            mirror: Vec::new(),
         };
         let b = build(&req, &opts).unwrap();
         assert_eq!(b.top.digest, digest);

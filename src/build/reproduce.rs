@@ -22,6 +22,7 @@ pub fn verify(
             store: dir.join("blobs"),
             work: dir.join("work"),
             registry: registry.clone(),
+            mirror: Vec::new(),
         };
         results.push(build(req, &opts)?);
     }

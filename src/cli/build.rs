@@ -7,6 +7,7 @@ use ironhull::output::sbom::{self as sbom_out, SbomFormat};
 use ironhull::output::{self, Destination};
 use ironhull::reference::Transport;
 use ironhull::spec;
+use ironhull::store::StagedLayout;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -210,10 +211,20 @@ pub fn run(a: BuildArgs) -> i32 {
             );
         }
     };
+    // Fresh oci: outputs are staged now, so the build copies blobs into them
+    // while it runs; a failed build drops (removes) them.
+    let mut staged = Vec::with_capacity(dests.len());
+    for d in &dests {
+        match output::stage(d) {
+            Ok(s) => staged.push(s),
+            Err(e) => return fail_with(a.json, exit::IO, "Output", &e),
+        }
+    }
     let opts = BuildOptions {
         store: cache.join("blobs"),
         work: work.path().to_path_buf(),
         registry: a.registry.options(a.quiet, a.json),
+        mirror: staged.iter().flatten().map(|s| s.store().clone()).collect(),
     };
 
     if a.verify_reproducible {
@@ -247,6 +258,7 @@ pub fn run(a: BuildArgs) -> i32 {
         }
         Err(e) => return fail_with(a.json, build_exit(&e), "Build", &e),
     };
+    built.store.finish_mirror();
     if !a.quiet && !a.json {
         print_report(&built);
     }
@@ -260,17 +272,18 @@ pub fn run(a: BuildArgs) -> i32 {
     }
     // Pushes first: a registry that is down then fails the build before any
     // local output exists, instead of leaving some outputs written.
-    let mut ordered: Vec<&Destination> = dests
-        .iter()
-        .filter(|d| matches!(d.transport, Transport::Docker(_)))
-        .collect();
-    ordered.extend(
-        dests
-            .iter()
-            .filter(|d| !matches!(d.transport, Transport::Docker(_))),
-    );
-    for d in ordered {
-        match output::write(&built, d, &req.name, &req.tags, &opts.registry) {
+    let mut ordered: Vec<(&Destination, Option<StagedLayout>)> = Vec::new();
+    let mut local = Vec::new();
+    for (d, st) in dests.iter().zip(staged) {
+        if matches!(d.transport, Transport::Docker(_)) {
+            ordered.push((d, st));
+        } else {
+            local.push((d, st));
+        }
+    }
+    ordered.extend(local);
+    for (d, st) in ordered {
+        match output::write_staged(&built, d, &req.name, &req.tags, &opts.registry, st) {
             Err(e) => {
                 return fail_with(a.json, exit::IO, "Output", &e);
             }

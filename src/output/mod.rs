@@ -147,6 +147,34 @@ pub fn write(
     tags: &[String],
     registry: &RegistryOptions,
 ) -> Result<Option<Digest>, OutputError> {
+    write_staged(built, dest, name, tags, registry, None)
+}
+
+/// Stages a fresh `oci:` destination before the build, so the build can
+/// mirror blobs into it while it runs (see [`store::StagedLayout`]); `None`
+/// for every other destination, or when the directory exists already.
+pub fn stage(dest: &Destination) -> Result<Option<store::StagedLayout>, OutputError> {
+    match &dest.transport {
+        Transport::Oci { dir, .. } => {
+            store::StagedLayout::new(dir).map_err(|source| OutputError::Store {
+                dest: dest.to_string(),
+                source,
+            })
+        }
+        _ => Ok(None),
+    }
+}
+
+/// [`write`], finishing the layout `staged` for this destination (from
+/// [`stage`]) when there is one.
+pub fn write_staged(
+    built: &Built,
+    dest: &Destination,
+    name: &str,
+    tags: &[String],
+    registry: &RegistryOptions,
+    mut staged: Option<store::StagedLayout>,
+) -> Result<Option<Digest>, OutputError> {
     let first_tag = tags.first().map(String::as_str).unwrap_or("latest");
     let serr = |source| OutputError::Store {
         dest: dest.to_string(),
@@ -166,8 +194,11 @@ pub fn write(
                 want
             };
             for t in want {
-                store::write_oci_layout(dir, t, &built.top, &built.blobs, &built.store)
-                    .map_err(serr)?;
+                match staged.take() {
+                    Some(st) => st.commit(t, &built.top, &built.blobs, &built.store),
+                    None => store::write_oci_layout(dir, t, &built.top, &built.blobs, &built.store),
+                }
+                .map_err(serr)?;
             }
             Ok(None)
         }

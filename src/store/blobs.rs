@@ -82,6 +82,36 @@ pub struct BlobStore {
     root: PathBuf,
     durable: bool,
     written: Option<Written>,
+    mirror: Option<Arc<Mirror>>,
+}
+
+/// Copies every blob a cache store writes into other stores on a
+/// background thread, while the build goes on: see [`BlobStore::mirror_to`].
+#[derive(Debug)]
+struct Mirror {
+    tx: Mutex<Option<std::sync::mpsc::Sender<Digest>>>,
+    handle: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Mirror {
+    fn finish(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        let handle = self.handle.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            // A panicked copier only means blobs the output step copies itself.
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Mirror {
+    /// Joined, never detached: a failed build drops its store and then its
+    /// staged outputs, which must not be written to while they are removed.
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 impl BlobStore {
@@ -95,6 +125,7 @@ impl BlobStore {
             root,
             durable: true,
             written: None,
+            mirror: None,
         })
     }
 
@@ -113,6 +144,7 @@ impl BlobStore {
             root: root.into(),
             durable: true,
             written: None,
+            mirror: None,
         }
     }
 
@@ -134,12 +166,61 @@ impl BlobStore {
         (now == rec).then_some(rec.size)
     }
 
+    /// From now on, copies every blob this cache store writes into each of
+    /// `targets` as soon as it is written, on one background thread.
+    ///
+    /// Why: writing an output layout means copying and fsyncing every blob,
+    /// which on its own is I/O the CPU waits for at the end of a build.
+    /// Mirrored into a staged output while later layers are still being
+    /// compressed, that wait overlaps the CPU work; at output time the blobs
+    /// are already there (see `store::StagedLayout`). Copy errors are
+    /// ignored here: the output step copies whatever is missing and reports
+    /// its own errors. Call [`Self::finish_mirror`] before the outputs.
+    pub fn mirror_to(&mut self, targets: Vec<BlobStore>) -> Result<(), BlobError> {
+        if targets.is_empty() || self.written.is_none() {
+            return Ok(());
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<Digest>();
+        let mut src = self.clone();
+        src.mirror = None;
+        let handle = std::thread::Builder::new()
+            .name("ironhull-mirror".into())
+            .spawn(move || {
+                for d in rx {
+                    for t in &targets {
+                        let _ = t.copy_from(&src, &d);
+                    }
+                }
+            })
+            .map_err(io_err(&self.root))?;
+        self.mirror = Some(Arc::new(Mirror {
+            tx: Mutex::new(Some(tx)),
+            handle: Mutex::new(Some(handle)),
+        }));
+        Ok(())
+    }
+
+    /// Waits until every blob written so far is mirrored, and stops mirroring.
+    pub fn finish_mirror(&self) {
+        if let Some(m) = &self.mirror {
+            m.finish();
+        }
+    }
+
     fn note_written(&self, d: &Digest) {
         if let Some(w) = &self.written
             && let Ok(meta) = fs::metadata(self.path(d))
             && let Ok(mut map) = w.lock()
         {
             map.insert(d.clone(), StatKey::of(&meta));
+        }
+        // After the record, so the copier takes the untouched-blob fast path.
+        if let Some(m) = &self.mirror
+            && let Ok(tx) = m.tx.lock()
+            && let Some(tx) = tx.as_ref()
+        {
+            // The copier may have been stopped; then the output step copies.
+            let _ = tx.send(d.clone());
         }
     }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Maximum nesting of indexes (index → index → ... → manifest).
 pub(crate) const MAX_DEPTH: usize = 4;
@@ -781,6 +781,97 @@ pub fn write_oci_layout(
     }
 }
 
+/// A fresh `oci:` layout directory, staged as a hidden temporary directory
+/// beside its final path before the build has finished, so blobs can be
+/// copied (and fsynced) into it while later layers are still being
+/// compressed (see [`BlobStore::mirror_to`]). [`StagedLayout::commit`]
+/// writes the index and renames it into place; dropping it removes it, so a
+/// failed build still leaves nothing behind.
+#[derive(Debug)]
+pub struct StagedLayout {
+    dir: PathBuf,
+    tmp: tempfile::TempDir,
+    store: BlobStore,
+}
+
+impl StagedLayout {
+    /// Stages `dir`, or returns `None` when it already exists (an existing
+    /// layout is updated in place at output time instead).
+    pub fn new(dir: &Path) -> Result<Option<Self>, StoreError> {
+        match fs::metadata(dir) {
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let parent = parent_of(dir);
+                fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
+                let name = dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "layout".into());
+                let tmp = tempfile::Builder::new()
+                    .prefix(&format!(".{name}.tmp-"))
+                    .tempdir_in(parent)
+                    .map_err(StoreError::io(parent))?;
+                let store = BlobStore::open(tmp.path().join("blobs"))
+                    .map_err(StoreError::from_blob(tmp.path().display()))?;
+                Ok(Some(Self {
+                    dir: dir.to_path_buf(),
+                    tmp,
+                    store,
+                }))
+            }
+            Err(e) => Err(StoreError::Io {
+                path: dir.into(),
+                source: e,
+            }),
+        }
+    }
+
+    /// The (durable) blob store inside the staged directory.
+    pub fn store(&self) -> &BlobStore {
+        &self.store
+    }
+
+    /// Where the layout goes.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// [`write_oci_layout`] into the staged directory: copies whatever blob
+    /// is still missing, removes staged blobs the image does not reference
+    /// (the mirror copies every blob the build wrote), writes `oci-layout`
+    /// and `index.json`, and renames the directory into place. If `dir`
+    /// appeared meanwhile, it is written the normal way instead.
+    pub fn commit(
+        self,
+        tag: &str,
+        top: &Descriptor,
+        blobs: &[Digest],
+        src: &BlobStore,
+    ) -> Result<(), StoreError> {
+        if fs::metadata(&self.dir).is_ok() {
+            return write_oci_layout(&self.dir, tag, top, blobs, src);
+        }
+        validate_tag(tag)?;
+        let all = blob_set(top, blobs, src)?;
+        let sha = self.store.root().join("sha256");
+        for e in fs::read_dir(&sha).map_err(StoreError::io(&sha))? {
+            let e = e.map_err(StoreError::io(&sha))?;
+            let keep = e
+                .file_name()
+                .to_str()
+                .and_then(|hex| Digest::parse(&format!("sha256:{hex}")).ok())
+                .is_some_and(|d| all.contains(&d));
+            if !keep {
+                fs::remove_file(e.path()).map_err(StoreError::io(&e.path()))?;
+            }
+        }
+        populate(self.tmp.path(), tag, top, &all, src)?;
+        fs::rename(self.tmp.path(), &self.dir).map_err(StoreError::io(&self.dir))?;
+        let _ = self.tmp.keep();
+        Ok(())
+    }
+}
+
 fn add_to_layout(
     dir: &Path,
     tag: &str,
@@ -856,6 +947,43 @@ mod tests {
 
     fn desc_json(mt: &str, d: &Digest, size: u64) -> serde_json::Value {
         json!({"mediaType": mt, "digest": d.to_string(), "size": size})
+    }
+
+    #[test]
+    fn staged_layout_gets_mirrored_blobs_and_only_keeps_referenced_ones() {
+        let cache_dir = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("app");
+        let staged = StagedLayout::new(&dir).unwrap().unwrap();
+        let mut cache = BlobStore::open_cache(cache_dir.path()).unwrap();
+        cache.mirror_to(vec![staged.store().clone()]).unwrap();
+        let a = tiny_image(&cache, &amd64(), "a");
+        // Written by the build, never referenced by the image.
+        let stray = cache.put(b"a base layer hardening replaced").unwrap();
+        cache.finish_mirror();
+        assert!(staged.store().contains(&a.layers[0].digest));
+        assert!(staged.store().contains(&stray));
+        assert!(!dir.exists(), "nothing is visible before the commit");
+        staged
+            .commit("v1", &manifest_desc(&a), &image_blobs(&a), &cache)
+            .unwrap();
+        let s = read_oci_layout(&dir, Some("v1")).unwrap();
+        assert_eq!(s.images.images[0].manifest_digest, a.manifest_digest);
+        let out_store = BlobStore::existing(dir.join("blobs"));
+        assert!(!out_store.contains(&stray));
+        assert_eq!(fs::read_dir(out.path()).unwrap().count(), 1);
+
+        // Dropped without a commit (a failed build): nothing is left.
+        let other = out.path().join("other");
+        let staged = StagedLayout::new(&other).unwrap().unwrap();
+        let mut cache = BlobStore::open_cache(cache_dir.path().join("2")).unwrap();
+        cache.mirror_to(vec![staged.store().clone()]).unwrap();
+        tiny_image(&cache, &amd64(), "b");
+        drop(cache);
+        drop(staged);
+        assert_eq!(fs::read_dir(out.path()).unwrap().count(), 1);
+        // An existing directory is not staged.
+        assert!(StagedLayout::new(&dir).unwrap().is_none());
     }
 
     #[test]
