@@ -735,22 +735,12 @@ pub fn write_oci_layout(
     validate_tag(tag)?;
     let all = blob_set(top, blobs, src)?;
     match fs::metadata(dir) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let parent = parent_of(dir);
-            fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "layout".into());
-            let tmp = tempfile::Builder::new()
-                .prefix(&format!(".{name}.tmp-"))
-                .tempdir_in(parent)
-                .map_err(StoreError::io(parent))?;
-            populate(tmp.path(), tag, top, &all, src)?;
-            fs::rename(tmp.path(), dir).map_err(StoreError::io(dir))?;
-            let _ = tmp.keep();
-            Ok(())
-        }
+        // A new layout is staged beside `dir` and renamed into place.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match StagedLayout::new(dir)? {
+            Some(staged) => staged.commit(tag, top, blobs, src),
+            // It appeared meanwhile: update it in place.
+            None => write_oci_layout(dir, tag, top, blobs, src),
+        },
         Err(e) => Err(StoreError::Io {
             path: dir.into(),
             source: e,
