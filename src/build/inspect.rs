@@ -4,7 +4,8 @@
 
 use super::artifacts::FORBIDDEN_MARKERS;
 use crate::digest::{Digest, HashingReader};
-use crate::secrets::{ContentScanner, SecretHit};
+use crate::fs::ImagePath;
+use crate::secrets::{FileScanner, SecretHit};
 use memchr::memmem::Finder;
 use std::io::{self, Read};
 
@@ -12,7 +13,7 @@ const OVERLAP: usize = 64;
 
 pub struct Inspector<R> {
     inner: HashingReader<R>,
-    secrets: ContentScanner,
+    secrets: FileScanner,
     finders: Vec<(Finder<'static>, &'static str)>,
     tail: Vec<u8>,
     marker: Option<(&'static str, String)>,
@@ -21,16 +22,19 @@ pub struct Inspector<R> {
 /// What was found in one file.
 pub struct Findings {
     pub digest: Digest,
+    /// The one secret decision ([`FileScanner`]) for the file, name and content.
     pub secrets: Vec<SecretHit>,
     /// (what it is, the marker text)
     pub forbidden: Option<(&'static str, String)>,
 }
 
 impl<R: Read> Inspector<R> {
-    pub fn new(inner: R) -> Self {
+    /// An inspector for the file that will be at `dest` in the image: the
+    /// secret decision depends on the name too (`.npmrc`, `*.pem`, …).
+    pub fn new(inner: R, dest: &ImagePath) -> Self {
         Self {
             inner: HashingReader::new(inner),
-            secrets: ContentScanner::new(),
+            secrets: FileScanner::new(dest),
             finders: FORBIDDEN_MARKERS
                 .iter()
                 .map(|(m, what)| (Finder::new(*m), *what))
@@ -91,7 +95,7 @@ mod tests {
         data.extend_from_slice(b"BusyBox is a multi-call binary");
         data.extend(vec![1u8; 100]);
         // Read in small chunks so the marker straddles a boundary.
-        let mut r = Inspector::new(&data[..]);
+        let mut r = Inspector::new(&data[..], &ImagePath::parse("app/x").unwrap());
         let mut buf = [0u8; 7];
         while r.read(&mut buf).unwrap() > 0 {}
         let f = r.finish();
@@ -102,7 +106,7 @@ mod tests {
     #[test]
     fn finds_private_keys() {
         let data = b"xx\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\n-----END RSA PRIVATE KEY-----\n";
-        let mut r = Inspector::new(&data[..]);
+        let mut r = Inspector::new(&data[..], &ImagePath::parse("app/x").unwrap());
         std::io::copy(&mut r, &mut std::io::sink()).unwrap();
         assert!(!r.finish().secrets.is_empty());
     }

@@ -149,33 +149,40 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
     let policy_key = gate_cache::policy_key(req);
     // Identical artifact groups (same sources, same entries) across platforms
     // give identical layers: write each once.
-    let mut written: Vec<(Vec<(ImagePath, Content)>, LayerBlob)> = Vec::new();
+    let mut written: Vec<WrittenGroup> = Vec::new();
     for (base_img, groups) in base.images.iter().zip(&per_platform) {
         let hardened = harden::harden(base_img, &base.blobs, &store, params)?;
         changes.extend(hardened.changes.iter().cloned());
         dropped.extend(hardened.dropped_packages.iter().cloned());
         let accounts_layer = write_accounts_layer(&hardened.tree, &req.user, &store, params)?;
         let mut art = Vec::new();
-        // The gate need not read back the artifact layers: their entries are
-        // known and their content was scanned while they were written.
+        // The gate need not read back the artifact layers written in this
+        // build: their entries are known, and it keeps the secret verdict
+        // the detector gave each file while it was written. A layer taken
+        // from the layer cache has no verdict from this build and is read.
         let mut prepared = policy::Prepared::new();
         for g in groups {
             let key: Vec<(ImagePath, Content)> = g
                 .iter()
                 .map(|p| (p.entry.path.clone(), p.content.clone()))
                 .collect();
-            let blob = match written.iter().find(|(k, _)| *k == key) {
-                Some((_, b)) => b.clone(),
+            let (blob, verdicts) = match written.iter().find(|(k, _, _)| *k == key) {
+                Some((_, b, v)) => (b.clone(), v.clone()),
                 None => {
-                    let b = caches.artifact_layer(g, &store, params)?;
-                    written.push((key, b.clone()));
-                    b
+                    let (b, v) = caches.artifact_layer(g, &store, params)?;
+                    written.push((key, b.clone(), v.clone()));
+                    (b, v)
                 }
             };
-            prepared.insert(
-                blob.digest.clone(),
-                g.iter().map(|p| p.entry.clone()).collect(),
-            );
+            if let Some(verdicts) = verdicts {
+                prepared.insert(
+                    blob.digest.clone(),
+                    policy::PreparedLayer {
+                        entries: g.iter().map(|p| p.entry.clone()).collect(),
+                        verdicts,
+                    },
+                );
+            }
             art.push((blob, describe_group(g)));
         }
 
@@ -368,6 +375,14 @@ fn group_layers(lists: Vec<Vec<Planned>>, budget: usize) -> Result<Vec<Vec<Plann
     Ok(out)
 }
 
+/// An artifact group written (or taken from the cache) in this build: its
+/// entries and contents, its layer, and the secret verdict of the write.
+type WrittenGroup = (
+    Vec<(ImagePath, Content)>,
+    LayerBlob,
+    Option<policy::Verdicts>,
+);
+
 fn describe_group(g: &[Planned]) -> String {
     let mut tops: Vec<String> = Vec::new();
     for p in g {
@@ -383,24 +398,41 @@ fn describe_group(g: &[Planned]) -> String {
 }
 
 /// Writes one artifact layer, streaming every file once through the
-/// inspector (pin, secrets, forbidden programs). Returns the layer and each
-/// entry's content digest (for the layer cache key).
+/// inspector (pin, secrets, forbidden programs). Returns the layer, each
+/// entry's content digest (for the layer cache key) and the secret verdict
+/// the detector gave for every file (for the gate, which does not read the
+/// layer back). A file the detector flags stops the build here.
 fn write_artifact_layer(
     group: &[Planned],
     store: &BlobStore,
     params: &LayerParams,
-) -> Result<(LayerBlob, Vec<cache::ContentDigest>), BuildError> {
+) -> Result<(LayerBlob, Vec<cache::ContentDigest>, policy::Verdicts), BuildError> {
     let mut w = LayerWriter::new(store, params)?;
     let mut digests = Vec::with_capacity(group.len());
+    let mut verdicts = policy::Verdicts::new();
     for p in group {
+        let secret = |hit: &crate::secrets::SecretHit| ArtifactError::Secret {
+            number: p.artifact,
+            dest: p.entry.path.to_abs(),
+            why: match (hit.offset, &hit.member) {
+                (_, Some(m)) => format!("{} in archive member {m}", hit.description),
+                (Some(o), None) => format!("{} at byte {o}", hit.description),
+                (None, None) => hit.description.to_string(),
+            },
+        };
         match &p.content {
             Content::None => {
                 w.append(&p.entry, None)?;
                 digests.push(None);
             }
             Content::Bytes(b) => {
+                let hits = crate::secrets::scan_file_bytes(&p.entry.path, b);
+                if let Some(hit) = hits.first() {
+                    return Err(secret(hit).into());
+                }
                 w.append(&p.entry, Some(&mut &b[..]))?;
                 digests.push(Some(Digest::of(b)));
+                verdicts.insert(p.entry.path.clone(), hits);
             }
             Content::File(path) => {
                 let f = std::fs::File::open(path).map_err(|e| ArtifactError::Io {
@@ -408,8 +440,10 @@ fn write_artifact_layer(
                     path: path.clone(),
                     source: e,
                 })?;
-                let mut insp =
-                    inspect::Inspector::new(std::io::BufReader::with_capacity(1 << 20, f));
+                let mut insp = inspect::Inspector::new(
+                    std::io::BufReader::with_capacity(1 << 20, f),
+                    &p.entry.path,
+                );
                 w.append(&p.entry, Some(&mut insp as &mut dyn Read))?;
                 let found = insp.finish();
                 if let Some(expected) = &p.pin
@@ -424,12 +458,7 @@ fn write_artifact_layer(
                     .into());
                 }
                 if let Some(hit) = found.secrets.first() {
-                    return Err(ArtifactError::Secret {
-                        number: p.artifact,
-                        dest: p.entry.path.to_abs(),
-                        why: format!("{} at byte {}", hit.description, hit.offset.unwrap_or(0)),
-                    }
-                    .into());
+                    return Err(secret(hit).into());
                 }
                 if let Some((what, marker)) = found.forbidden {
                     return Err(ArtifactError::ForbiddenContent {
@@ -441,10 +470,11 @@ fn write_artifact_layer(
                     .into());
                 }
                 digests.push(Some(found.digest));
+                verdicts.insert(p.entry.path.clone(), found.secrets);
             }
         }
     }
-    Ok((w.finish()?, digests))
+    Ok((w.finish()?, digests, verdicts))
 }
 
 /// The layer cache and the stat cache, used together: a group whose files
@@ -505,7 +535,7 @@ impl Caches {
         group: &[Planned],
         store: &BlobStore,
         params: &LayerParams,
-    ) -> Result<LayerBlob, BuildError> {
+    ) -> Result<(LayerBlob, Option<policy::Verdicts>), BuildError> {
         let entries = |d: &[cache::ContentDigest]| -> Vec<(Entry, cache::ContentDigest)> {
             group
                 .iter()
@@ -517,7 +547,8 @@ impl Caches {
         if let (Some(lc), Some(d)) = (&self.layers, known)
             && let Some(blob) = lc.get(&cache::key(params, true, &entries(&d)), store)
         {
-            return Ok(blob);
+            // Not scanned in this build: the gate reads it back.
+            return Ok((blob, None));
         }
         let before: Vec<Option<cache::StatKey>> = group
             .iter()
@@ -526,7 +557,7 @@ impl Caches {
                 _ => None,
             })
             .collect();
-        let (blob, digests) = write_artifact_layer(group, store, params)?;
+        let (blob, digests, verdicts) = write_artifact_layer(group, store, params)?;
         for ((p, d), b) in group.iter().zip(&digests).zip(&before) {
             if let (Content::File(path), Some(d), Some(b)) = (&p.content, d, b) {
                 // Record only if the file did not change while it was read.
@@ -543,7 +574,7 @@ impl Caches {
         if let Some(lc) = &self.layers {
             let _ = lc.put(&cache::key(params, true, &entries(&digests)), &blob);
         }
-        Ok(blob)
+        Ok((blob, Some(verdicts)))
     }
 }
 

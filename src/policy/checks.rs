@@ -6,7 +6,6 @@
 
 use super::report::Finding;
 use crate::fs::{EntryKind, ImagePath, MergedTree, Node};
-use crate::secrets;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -660,100 +659,6 @@ pub(crate) fn check_modes(tree: &MergedTree, out: &mut Vec<Finding>) {
                     if e.is_dir() { " and not sticky" } else { "" }
                 ),
             ));
-        }
-    }
-}
-
-/// SEC-001 over the merged view, for files not already reported by the layer
-/// scan (which sees every layer and the full content, so it is more precise).
-pub(crate) fn check_secret_files(
-    tree: &MergedTree,
-    already: &BTreeSet<String>,
-    out: &mut Vec<Finding>,
-) {
-    for (path, node) in tree.iter() {
-        if node.entry.is_dir() || matches!(node.entry.kind, EntryKind::Symlink { .. }) {
-            continue;
-        }
-        let abs = path.to_abs();
-        if already.contains(&abs) {
-            continue;
-        }
-        let hit = match tree.content(path) {
-            Some(c) => secrets::secret_file(path, c),
-            None => secrets::secret_file_name(path).map(|why| secrets::SecretHit {
-                rule: "secret-file",
-                description: why,
-                offset: None,
-                preview: String::new(),
-            }),
-        };
-        if let Some(h) = hit {
-            out.push(Finding::new(
-                "SEC-001",
-                Some(abs),
-                format!("{path}: {}", h.description),
-            ));
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Config checks
-// ---------------------------------------------------------------------------
-
-/// SEC-003: secrets in Env, Labels and the build history.
-pub(crate) fn check_config_secrets(cfg: &Config<'_>, out: &mut Vec<Finding>) {
-    for (i, k, v) in cfg.env() {
-        if let Some(h) = secrets::env_var_secret(k, v) {
-            out.push(Finding::new(
-                "SEC-003",
-                None,
-                format!("config.Env[{i}] {k}: {} ({})", h.description, h.preview),
-            ));
-        }
-    }
-    if let Some(Value::Object(labels)) = cfg.field("Labels") {
-        for (k, v) in labels {
-            let Some(v) = v.as_str() else { continue };
-            if let Some(h) = secrets::env_var_secret(k, v) {
-                out.push(Finding::new(
-                    "SEC-003",
-                    None,
-                    format!("config.Labels[{k:?}]: {} ({})", h.description, h.preview),
-                ));
-            }
-        }
-    }
-    let history = match cfg.root.get("history") {
-        Some(Value::Array(h)) => h.as_slice(),
-        _ => &[],
-    };
-    for (i, item) in history.iter().enumerate() {
-        for field in ["created_by", "comment"] {
-            let Some(text) = item.get(field).and_then(Value::as_str) else {
-                continue;
-            };
-            let mut hits: Vec<secrets::SecretHit> = secrets::scan_content(text.as_bytes());
-            for tok in text.split_whitespace() {
-                if let Some((k, v)) = tok.split_once('=') {
-                    let valid_key = !k.is_empty()
-                        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                        && !k.as_bytes()[0].is_ascii_digit();
-                    if valid_key
-                        && let Some(h) = secrets::env_var_secret(k, v.trim_matches(['"', '\'']))
-                    {
-                        hits.push(h);
-                    }
-                }
-            }
-            for h in hits {
-                out.push(Finding::new(
-                    "SEC-003",
-                    None,
-                    format!("history[{i}].{field}: {} ({})", h.description, h.preview),
-                ));
-            }
         }
     }
 }

@@ -9,13 +9,11 @@
 use super::report::Finding;
 use crate::digest::Digest;
 use crate::fs::{EntryKind, ImagePath, LayerEvent};
-use crate::secrets::{self, ContentScanner};
+use crate::secrets::{self, FileScanner};
 use std::io::{self, Read};
 
 /// Bytes read per `read` call while streaming a file through the scanner.
 const CHUNK: usize = 64 * 1024;
-/// How much of the start of a file `secrets::secret_file` gets to look at.
-const PREFIX: usize = 8 * 1024;
 /// Findings per file and rule are merged; this caps distinct rules per file.
 const MAX_RULES_PER_FILE: usize = 16;
 
@@ -168,18 +166,22 @@ impl LayerScanner {
     }
 }
 
-/// The SEC-001 (secret file by name and first bytes) and SEC-002 (secret
-/// content) findings for one regular file of `layer`, reading `content` to
-/// its end through `buf` (any size; one chunk is read at a time).
+/// The SEC-001 (secret file by name, with its content where the name needs
+/// it) and SEC-002 (secret content, also inside archives) findings for one
+/// regular file of `layer`, reading `content` to its end through `buf` (any
+/// size; one chunk is read at a time). The decision is
+/// [`secrets::FileScanner`]'s, the same one artifact intake makes.
 pub fn scan_content(
     layer: &Digest,
     path: &ImagePath,
     content: &mut dyn Read,
     buf: &mut [u8],
 ) -> io::Result<Vec<Finding>> {
-    let mut out = Vec::new();
-    let mut scanner = ContentScanner::new();
-    let mut prefix: Vec<u8> = Vec::new();
+    let mut scanner = FileScanner::new(path);
+    if buf.is_empty() {
+        // Nothing can be read through an empty buffer; judge the name alone.
+        return Ok(findings(layer, path, scanner.finish()));
+    }
     loop {
         let n = match content.read(buf) {
             Ok(0) => break,
@@ -187,33 +189,43 @@ pub fn scan_content(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        let chunk = buf.get(..n).unwrap_or(&[]);
-        if prefix.len() < PREFIX {
-            let take = (PREFIX - prefix.len()).min(chunk.len());
-            prefix.extend_from_slice(chunk.get(..take).unwrap_or(&[]));
-        }
-        scanner.feed(chunk);
+        scanner.feed(buf.get(..n).unwrap_or(&[]));
     }
-    if let Some(h) = secrets::secret_file(path, &prefix) {
-        out.push(
-            Finding::new(
-                "SEC-001",
-                Some(path.to_abs()),
-                format!("{path}: {}", h.description),
-            )
-            .in_layer(layer),
-        );
-    }
-    // One finding per rule and file: the first offset plus a count.
+    Ok(findings(layer, path, scanner.finish()))
+}
+
+/// Turns the detector's hits for one file into SEC-001/SEC-002 findings: one
+/// per rule and file (and archive member), the first offset plus a count.
+pub fn findings(layer: &Digest, path: &ImagePath, hits: Vec<secrets::SecretHit>) -> Vec<Finding> {
+    let mut out = Vec::new();
     let mut per_rule: Vec<(secrets::SecretHit, usize)> = Vec::new();
-    for h in scanner.finish() {
-        if let Some((_, n)) = per_rule.iter_mut().find(|(r, _)| r.rule == h.rule) {
+    for h in hits {
+        if let Some((_, n)) = per_rule
+            .iter_mut()
+            .find(|(r, _)| r.rule == h.rule && r.member == h.member)
+        {
             *n += 1;
         } else if per_rule.len() < MAX_RULES_PER_FILE {
             per_rule.push((h, 1));
         }
     }
     for (h, n) in per_rule {
+        let inside = h
+            .member
+            .as_ref()
+            .map(|m| format!(" (archive member {m})"))
+            .unwrap_or_default();
+        if h.is_file_rule() {
+            out.push(
+                Finding::new(
+                    "SEC-001",
+                    Some(path.to_abs()),
+                    format!("{path}{inside}: {}", h.description),
+                )
+                .in_layer(layer),
+            );
+            continue;
+        }
         let at = h
             .offset
             .map(|o| format!(" at byte {o}"))
@@ -228,14 +240,14 @@ pub fn scan_content(
                 "SEC-002",
                 Some(path.to_abs()),
                 format!(
-                    "{path}: {} [{}]{at}: {}{more}",
+                    "{path}{inside}: {} [{}]{at}: {}{more}",
                     h.description, h.rule, h.preview
                 ),
             )
             .in_layer(layer),
         );
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

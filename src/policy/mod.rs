@@ -16,6 +16,7 @@ pub mod file;
 mod layer_scan;
 pub mod render;
 pub mod report;
+mod secret_checks;
 
 pub use catalog::{Check, Severity, SeverityError, catalog};
 pub use file::{Policy, PolicyError};
@@ -65,8 +66,8 @@ pub fn evaluate(input: &AuditInput<'_>, policy: &Policy) -> Report {
         .filter(|f| f.id == "SEC-001")
         .filter_map(|f| f.path.clone())
         .collect();
-    checks::check_secret_files(tree, &from_layers, &mut out);
-    checks::check_config_secrets(&cfg, &mut out);
+    secret_checks::check_secret_files(tree, &from_layers, &mut out);
+    secret_checks::check_config_secrets(input.config, &mut out);
     checks::check_config(&cfg, &mut out);
     checks::check_base(input.annotations, &mut out);
     out.extend(input.layer_findings.iter().cloned());
@@ -140,13 +141,25 @@ pub fn scan_layers(
     scan_layers_with(layers, blobs, &BTreeMap::new())
 }
 
-/// Entries of layers the caller wrote itself in this process, keyed by layer
-/// digest, with their content already scanned for secrets (the build does
+/// Layers the caller wrote itself in this process, keyed by layer digest,
+/// with their content already judged by the secret detector (the build does
 /// that while writing). Such a layer is not read back: its entries feed the
-/// merged view and the name checks directly. A layer whose entries include a
-/// file the tree captures (account or package files) is still read, since
-/// the checks need those bytes.
-pub type Prepared = BTreeMap<Digest, Vec<crate::fs::Entry>>;
+/// merged view, and each file's findings are exactly the verdict the
+/// detector gave during the write (a file without a recorded verdict is
+/// judged by its name alone). A layer whose entries include a file the tree
+/// captures (account or package files) is still read, since the checks need
+/// those bytes.
+pub type Prepared = BTreeMap<Digest, PreparedLayer>;
+
+/// The secret detector's hits per file, recorded while a layer was written.
+pub type Verdicts = BTreeMap<crate::fs::ImagePath, Vec<crate::secrets::SecretHit>>;
+
+/// One layer of [`Prepared`].
+#[derive(Clone, Debug, Default)]
+pub struct PreparedLayer {
+    pub entries: Vec<crate::fs::Entry>,
+    pub verdicts: Verdicts,
+}
 
 /// [`scan_layers`] with some layers taken from `prepared` instead of their blobs.
 ///
@@ -167,7 +180,7 @@ pub fn scan_layers_with(
     let from_prepared = |layer: &LayerBlob| {
         prepared
             .get(&layer.digest)
-            .filter(|entries| !entries.iter().any(|e| capture.matches(&e.path)))
+            .filter(|p| !p.entries.iter().any(|e| capture.matches(&e.path)))
     };
     let todo: Vec<usize> = (0..layers.len())
         .filter(|&i| layers.get(i).is_some_and(|l| from_prepared(l).is_none()))
@@ -205,16 +218,24 @@ pub fn scan_layers_with(
                     source,
                 };
                 let records = match from_prepared(layer) {
-                    // Content was scanned while the layer was written; names
-                    // are checked here (an empty stream leaves only those).
-                    Some(entries) => entries
+                    // Content was judged while the layer was written: keep
+                    // that verdict (the name alone for a file without one).
+                    Some(p) => p
+                        .entries
                         .iter()
                         .map(|e| {
                             let ev = LayerEvent::Entry(e.clone());
                             let found = match &ev {
                                 LayerEvent::Entry(e) if e.is_file() => {
-                                    scan_content(digest, &e.path, &mut io::empty(), &mut [])
-                                        .map_err(|e| read_err(ReadError::Io(e)))?
+                                    match p.verdicts.get(&e.path) {
+                                        Some(hits) => {
+                                            layer_scan::findings(digest, &e.path, hits.clone())
+                                        }
+                                        None => {
+                                            scan_content(digest, &e.path, &mut io::empty(), &mut [])
+                                                .map_err(|e| read_err(ReadError::Io(e)))?
+                                        }
+                                    }
                                 }
                                 _ => Vec::new(),
                             };

@@ -179,6 +179,15 @@ pub enum SpecError {
         rule: &'static str,
     },
     #[error(
+        "{at}: `{key}` argument {index} looks like a credential ({rule}). The command line is public image metadata; read the secret at runtime from a mounted file or the environment your orchestrator injects (e.g. `--password-file /run/secrets/db`)"
+    )]
+    SecretInArgv {
+        at: Location,
+        key: String,
+        index: usize,
+        rule: &'static str,
+    },
+    #[error(
         "{at}: {section} `{key}` looks like it holds a credential ({rule}). Labels and annotations are public image metadata; remove the secret and inject it at runtime"
     )]
     SecretInMetadata {
@@ -288,6 +297,7 @@ impl SpecError {
             | RelativeProgram { at, .. }
             | EmptyExec { at, .. }
             | SecretInEnv { at, .. }
+            | SecretInArgv { at, .. }
             | SecretInMetadata { at, .. }
             | BadEnvKey { at, .. }
             | BadPath { at, .. }

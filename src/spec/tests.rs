@@ -603,3 +603,23 @@ fn load_reads_files_but_not_artifacts() {
     std::fs::write(&p, [0xff, 0xfe]).unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(load(&p), Err(SpecError::Io { .. })));
 }
+
+#[test]
+fn secrets_in_cmd_entrypoint_and_healthcheck() {
+    let tok = format!("ghp_{}", "c".repeat(36));
+    for toml in [
+        format!("[config]\nentrypoint = [\"/app/x\", \"--token\", \"{tok}\"]\n"),
+        "[config]\ncmd = [\"/app/x\", \"--password\", \"Zx81kq2mv\"]\n".to_string(),
+        "[config]\nentrypoint = [\"/app/x\"]\ncmd = [\"--db-password=Zx81kq2mv\"]\n".to_string(),
+        "[config]\nhealthcheck = { test = [\"CMD\", \"/app/x\", \"https://bob:Zx81kq2mv@db.example.com\"] }\n"
+            .to_string(),
+    ] {
+        let e = assert_err!(with(&toml), SpecError::SecretInArgv { .. });
+        let msg = e.to_string();
+        assert!(!msg.contains("Zx81kq2mv") && !msg.contains(&tok), "{msg}");
+        assert!(msg.contains("argument"), "{msg}");
+    }
+    ok(&with(
+        "[config]\nentrypoint = [\"/app/x\", \"--password-file\", \"/run/secrets/db\"]\n",
+    ));
+}

@@ -467,8 +467,25 @@ fn argv(t: &Table<'_, '_>, key: &str) -> Result<Option<SpannedArgv>, SpecError> 
             key: t.key_path(key),
         });
     }
-    Ok(t.str_array(key, EXEC_HINT)?
-        .map(|(l, span)| (l.into_iter().map(|(s, _)| s.to_string()).collect(), span)))
+    let Some((l, span)) = t.str_array(key, EXEC_HINT)? else {
+        return Ok(None);
+    };
+    // The argv ends up in the image config, which anyone who pulls the
+    // image can read: the same rules as SEC-003.
+    let words: Vec<&str> = l.iter().map(|(s, _)| *s).collect();
+    if let Some((i, hit)) = secrets::argv_secret(&words) {
+        let at = l.get(i).map(|(_, sp)| sp).unwrap_or(&span);
+        return Err(SpecError::SecretInArgv {
+            at: t.ctx.at(at),
+            key: t.key_path(key),
+            index: i,
+            rule: hit.rule,
+        });
+    }
+    Ok(Some((
+        l.into_iter().map(|(s, _)| s.to_string()).collect(),
+        span,
+    )))
 }
 
 fn exec(
