@@ -94,6 +94,11 @@ pub fn match_putty(w: &[u8], kw: &[u8], _before: Option<u8>) -> Option<usize> {
         .then_some(kw.len() + 3 + alg)
 }
 
+/// Identities published as examples: age-keygen prints this one in its own
+/// usage text (and age's README shows it), so every age-keygen binary holds it.
+const AGE_EXAMPLES: &[&[u8]] =
+    &[b"AGE-SECRET-KEY-1N9JEPW6DWJ0ZQUDX63F5A03GX8QUW7PXDE39N8UYF82VZ9PC8UFS3M7XA9"];
+
 /// An age identity: `AGE-SECRET-KEY-1` and 58 bech32 characters.
 pub fn match_age(w: &[u8], kw: &[u8], before: Option<u8>) -> Option<usize> {
     if !boundary_before(before) {
@@ -102,7 +107,8 @@ pub fn match_age(w: &[u8], kw: &[u8], before: Option<u8>) -> Option<usize> {
     const BECH32: &[u8] = b"QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
     let n = count_while(&w[kw.len()..], |b| BECH32.contains(&b));
     let after = w.get(kw.len() + n).copied();
-    (n == 58 && !after.is_some_and(is_alnum)).then_some(kw.len() + n)
+    let key = &w[..kw.len() + n];
+    (n == 58 && !after.is_some_and(is_alnum) && !AGE_EXAMPLES.contains(&key)).then_some(kw.len() + n)
 }
 
 /// Reads a DER length at `w[0..]`; returns (length, header bytes).
@@ -172,8 +178,8 @@ pub fn match_der_pkcs8(w: &[u8], kw: &[u8], _before: Option<u8>) -> Option<usize
 /// then a modulus of at least 1024 bits, the public exponent and the private
 /// exponent, each an INTEGER.
 pub fn match_der_rsa(w: &[u8], kw: &[u8], _before: Option<u8>) -> Option<usize> {
-    // The keyword ends with the modulus INTEGER's tag.
-    let mut at = kw.len() - 1;
+    // The keyword ends with the modulus INTEGER's tag and length byte.
+    let mut at = kw.len() - 2;
     let mut ints = Vec::new();
     for _ in 0..3 {
         if *w.get(at)? != 0x02 {

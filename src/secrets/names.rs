@@ -17,7 +17,7 @@ enum NameCheck {
     /// Only a secret when a `key = value` (or `key: value`, `export
     /// key=value`) line has a key this judge accepts and a real value (not
     /// empty, not a `${VAR}` reference, not a placeholder).
-    Assignments(fn(&str) -> bool),
+    Assignments(fn(&str, &str) -> bool),
     /// Only a secret when one of these JSON fields has a non-empty value.
     JsonFields(&'static [&'static str]),
 }
@@ -195,17 +195,18 @@ const FILE_RULES: &[FileRule] = &[
 
 /// `.npmrc`: `_auth`, `_password`, `_authToken`, also scoped
 /// (`//registry.example.com/:_authToken`).
-fn npmrc_key(key: &str) -> bool {
+fn npmrc_key(key: &str, _value: &str) -> bool {
     let k = key.rsplit(':').next().unwrap_or(key);
     matches!(k, "_auth" | "_password" | "_authToken" | "password")
 }
 
-fn pypirc_key(key: &str) -> bool {
+fn pypirc_key(key: &str, _value: &str) -> bool {
     key.eq_ignore_ascii_case("password")
 }
 
-fn dotenv_key(key: &str) -> bool {
-    super::env::env_name_is_secret(key, "x")
+/// `DB_PASSWORD_FILE=/run/secrets/db` references a secret, like in Env.
+fn dotenv_key(key: &str, value: &str) -> bool {
+    super::env::env_name_is_secret(key, value.trim_matches(['"', '\'']))
 }
 
 /// Templates meant to be committed next to the real `.env`.
@@ -289,7 +290,7 @@ pub(super) fn placeholder_value(v: &str) -> bool {
 
 /// The `key = value` lines of a credential file whose key `judge` accepts
 /// and whose value is real.
-fn has_assignment(content: &[u8], judge: fn(&str) -> bool) -> bool {
+fn has_assignment(content: &[u8], judge: fn(&str, &str) -> bool) -> bool {
     content.split(|b| *b == b'\n').any(|line| {
         let Ok(line) = std::str::from_utf8(line) else {
             return false;
@@ -311,7 +312,7 @@ fn has_assignment(content: &[u8], judge: fn(&str) -> bool) -> bool {
             at
         };
         let (key, value) = (line[..at].trim(), line[at + 1..].trim());
-        !key.is_empty() && judge(key) && !placeholder_value(value)
+        !key.is_empty() && judge(key, value) && !placeholder_value(value)
     })
 }
 

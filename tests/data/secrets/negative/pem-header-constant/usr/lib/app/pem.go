@@ -1,0 +1,2 @@
+const rsaHeader = "-----BEGIN RSA PRIVATE KEY-----"
+const ecHeader = "-----BEGIN EC PRIVATE KEY-----"

@@ -1,0 +1,3 @@
+import getpass
+password = getpass.getpass('Password: ')
+token = os.environ['API_TOKEN']

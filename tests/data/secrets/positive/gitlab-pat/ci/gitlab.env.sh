@@ -1,0 +1,1 @@
+GL_TOKEN=glpat-SRvtNG1pFKD2H9wQJzOn

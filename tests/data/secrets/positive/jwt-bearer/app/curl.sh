@@ -1,0 +1,1 @@
+curl -H 'Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiAibGdVSEZyVTkiLCAiaWF0IjogMTcwMDAwMDAwMH0.071xzJu0Whlw9ISItBqt11xUNbyNaPy0-azJi54AuYk' https://api.example.com

@@ -1,0 +1,1 @@
+CACHE_URL = 'redis://default:HqWqUpccPU1IV4sxOpQwMUYL@cache.example.com:6379/0'
