@@ -418,7 +418,8 @@ fn planted() -> Vec<(&'static str, ImageDef, Vec<&'static str>)> {
                 0o600,
                 "https://deploy:not-a-real-token@git.example.com\n",
             )]),
-            vec!["SEC-001"],
+            // The name (SEC-001) and the password in the URL (SEC-002).
+            vec!["SEC-001", "SEC-002"],
         ),
         (
             "netrc",

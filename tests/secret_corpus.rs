@@ -87,7 +87,10 @@ fn add_system_negatives(root: &Path) {
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
     certs.sort();
-    for c in certs.iter().filter(|c| c.extension().is_some_and(|e| e == "pem")) {
+    for c in certs
+        .iter()
+        .filter(|c| c.extension().is_some_and(|e| e == "pem"))
+    {
         picked.push(("system-ca".into(), c.clone()));
     }
     picked.push((
@@ -104,7 +107,9 @@ fn add_system_negatives(root: &Path) {
         if !m.is_file() || m.len() > 8 << 20 {
             continue;
         }
-        let head = fs::read(&b).map(|d| d.starts_with(b"\x7fELF")).unwrap_or(false);
+        let head = fs::read(&b)
+            .map(|d| d.starts_with(b"\x7fELF"))
+            .unwrap_or(false);
         if head {
             picked.push(("system-bin".into(), b));
             n += 1;
@@ -143,10 +148,7 @@ fn add_system_negatives(root: &Path) {
         .filter(|p| p.extension().is_some_and(|e| e == "js"))
         .take(150)
     {
-        picked.push((
-            "system-js".into(),
-            Path::new("/usr/share/nodejs").join(j),
-        ));
+        picked.push(("system-js".into(), Path::new("/usr/share/nodejs").join(j)));
     }
     for (case, src) in picked {
         if !src.is_file() {

@@ -46,12 +46,7 @@ fn generated() -> Vec<Case> {
     let key = fake_rsa_pem();
     let three_line = {
         let lines: Vec<&str> = key.lines().collect();
-        format!(
-            "{}\n{}\n{}\n",
-            lines[0],
-            lines[1],
-            lines[lines.len() - 1]
-        )
+        format!("{}\n{}\n{}\n", lines[0], lines[1], lines[lines.len() - 1])
     };
     let tok = format!("ghp_{}", "Zq9".repeat(12));
     let contents: Vec<(&str, Vec<u8>)> = vec![
@@ -164,9 +159,17 @@ fn build(dir: &Path, n: usize, c: &Case) -> Result<(), String> {
     fs::create_dir_all(&d).unwrap();
     fs::write(d.join("artifact"), &c.content).unwrap();
     let spec = d.join("builder.toml");
-    fs::write(&spec, SPEC.replace("DEST", &format!("/cases/{n}/{}", c.path))).unwrap();
+    fs::write(
+        &spec,
+        SPEC.replace("DEST", &format!("/cases/{n}/{}", c.path)),
+    )
+    .unwrap();
     let out = format!("oci:{}:1", d.join("out").display());
-    let r = run(ironhull_build(&spec, &dir.join("cache"), &["--json", "-o", &out]));
+    let r = run(ironhull_build(
+        &spec,
+        &dir.join("cache"),
+        &["--json", "-o", &out],
+    ));
     let result = if r.success() {
         Ok(())
     } else {

@@ -108,7 +108,8 @@ pub fn match_age(w: &[u8], kw: &[u8], before: Option<u8>) -> Option<usize> {
     let n = count_while(&w[kw.len()..], |b| BECH32.contains(&b));
     let after = w.get(kw.len() + n).copied();
     let key = &w[..kw.len() + n];
-    (n == 58 && !after.is_some_and(is_alnum) && !AGE_EXAMPLES.contains(&key)).then_some(kw.len() + n)
+    (n == 58 && !after.is_some_and(is_alnum) && !AGE_EXAMPLES.contains(&key))
+        .then_some(kw.len() + n)
 }
 
 /// Reads a DER length at `w[0..]`; returns (length, header bytes).
