@@ -430,11 +430,7 @@ fn write_artifact_layer(
                 digests.push(Some(Digest::of(b)));
             }
             Content::File(path) => {
-                let f = std::fs::File::open(path).map_err(|e| ArtifactError::Io {
-                    number: p.artifact,
-                    path: path.clone(),
-                    source: e,
-                })?;
+                let f = artifacts::open_listed(p.artifact, path, p.source_id.as_ref())?;
                 let mut insp =
                     inspect::Inspector::new(std::io::BufReader::with_capacity(1 << 20, f));
                 w.append(&p.entry, Some(&mut insp as &mut dyn Read))?;
