@@ -671,6 +671,8 @@ mod tests {
             .read_to_string(&mut text)
             .unwrap();
         assert_eq!(text, "harmless", "unchanged: read normally");
+        // Keep the inode allocated, so the files below cannot reuse its number.
+        fs::hard_link(path, d.path().join("keep-alive")).unwrap();
 
         fs::remove_file(path).unwrap();
         std::os::unix::fs::symlink(d.path().join("host-secret"), path).unwrap();
