@@ -9,7 +9,6 @@
 
 mod common;
 #[path = "common/images.rs"]
-#[allow(dead_code)]
 mod images;
 
 use common::*;

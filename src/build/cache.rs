@@ -238,7 +238,7 @@ impl LayerCache {
         if f.take(64 * 1024).read_to_end(&mut buf).is_err() {
             return Lookup::Miss;
         }
-        let Some(body) = self.auth.open(KIND_LAYER, &key.0.hex(), &buf) else {
+        let Some(body) = self.auth.open(KIND_LAYER, key.0.hex(), &buf) else {
             return Lookup::Rejected(format!(
                 "layer cache record {} is not authenticated by this machine's cache key (planted, or sealed with another key); rebuilding the layer",
                 path.display()
@@ -283,7 +283,7 @@ impl LayerCache {
             path: path.clone(),
             source,
         })?;
-        let sealed = self.auth.seal(KIND_LAYER, &key.0.hex(), &bytes);
+        let sealed = self.auth.seal(KIND_LAYER, key.0.hex(), &bytes);
         write_atomic(&self.dir, &path, &sealed)
     }
 }
@@ -674,7 +674,7 @@ mod tests {
         ] {
             std::fs::write(&rec, junk).unwrap();
             assert!(!matches!(cache.get(&k, &store, &mut hashing), Lookup::Hit(_)));
-            let sealed = auth().seal(KIND_LAYER, &k.0.hex(), junk);
+            let sealed = auth().seal(KIND_LAYER, k.0.hex(), junk);
             std::fs::write(&rec, sealed).unwrap();
             assert!(!matches!(cache.get(&k, &store, &mut hashing), Lookup::Hit(_)));
         }
