@@ -463,7 +463,16 @@ impl BlobStore {
             .tempfile_in(&self.root)
             .map_err(io_err(&self.root))?;
         // std's File→File io::copy uses copy_file_range on Linux.
-        let n = io::copy(&mut src, tmp.as_file_mut()).map_err(io_err(&src_path))?;
+        // A full disk is the destination's problem; other errors name the source.
+        let n = io::copy(&mut src, tmp.as_file_mut()).map_err(|e| {
+            let full = matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT));
+            let path = if full {
+                tmp.path().to_path_buf()
+            } else {
+                src_path.clone()
+            };
+            BlobError::Io { path, source: e }
+        })?;
         if n != size || other.written_intact(d) != Some(size) {
             drop(tmp);
             let mut f = io::BufReader::with_capacity(1 << 20, other.open_read(d)?);
