@@ -316,8 +316,10 @@ pub struct StatCache {
     file: PathBuf,
     auth: CacheAuth,
     known: BTreeMap<String, StatRecord>,
-    /// Records looked up or added in this run; only these are saved, so the
-    /// file does not grow with every path ever built.
+    /// Records looked up or added in this run. These are saved, plus the
+    /// other known records whose file is still there unchanged (a blob of an
+    /// output this run did not write to, say), so the file does not grow with
+    /// every path ever built, and alternating builds do not evict each other.
     used: BTreeMap<String, StatRecord>,
     hits: u64,
     misses: u64,
@@ -428,7 +430,15 @@ impl StatCache {
             path: dir.to_path_buf(),
             source,
         })?;
-        let bytes = serde_json::to_vec(&self.used).map_err(|source| CacheError::Encode {
+        let mut keep = self.used.clone();
+        for (k, rec) in &self.known {
+            if !keep.contains_key(k)
+                && std::fs::symlink_metadata(k).is_ok_and(|m| StatKey::of(&m) == rec.stat)
+            {
+                keep.insert(k.clone(), rec.clone());
+            }
+        }
+        let bytes = serde_json::to_vec(&keep).map_err(|source| CacheError::Encode {
             path: self.file.clone(),
             source,
         })?;
