@@ -6,6 +6,7 @@
 
 pub mod base;
 pub mod build;
+pub mod cache_auth;
 pub mod cjson;
 pub mod digest;
 pub mod error;

@@ -136,7 +136,9 @@ fn ironhull_command_has_clean_environment() {
                 "PATH",
                 "RUST_BACKTRACE",
                 "TMPDIR",
-                "TZ"
+                "TZ",
+                // Where the cache key lives (outside every cache dir).
+                "XDG_STATE_HOME"
             ]
             .contains(k),
             "unexpected variable {k} in {keys:?}"

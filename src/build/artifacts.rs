@@ -54,6 +54,14 @@ pub enum ArtifactError {
         "artifact #{number}: src {src} does not exist; paths are relative to the directory of builder.toml — build the artifact first or fix `src`"
     )]
     Missing { number: usize, src: PathBuf },
+    #[error(
+        "artifact #{number}: {path} changed after the directory walk listed it ({why}); refusing to read it, so nothing is read through a swapped file or symlink; rebuild once the artifacts are no longer being modified"
+    )]
+    Changed {
+        number: usize,
+        path: PathBuf,
+        why: String,
+    },
     #[error("artifact #{number}: cannot read {path}: {source}")]
     Io {
         number: usize,
@@ -143,6 +151,86 @@ pub struct Planned {
     pub content: Content,
     pub artifact: usize,
     pub pin: Option<Digest>,
+    /// For [`Content::File`]: the file the walk saw, which
+    /// [`open_listed`] insists on.
+    pub source_id: Option<FileId>,
+}
+
+/// The identity of a host file when the walk listed it: device and inode
+/// (a regular file), and whether the path itself was a symlink that the
+/// spec named as the artifact (only then is it followed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub follow: bool,
+}
+
+impl FileId {
+    fn of(meta: &fs::Metadata, follow: bool) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            follow,
+        }
+    }
+}
+
+/// Opens an artifact file for reading its content, refusing anything but
+/// the regular file the walk saw: opened with `O_NOFOLLOW` (a file swapped
+/// for a symlink after the walk is never read through the link), then
+/// checked with `fstat` against the walk's device, inode and type (a file
+/// renamed over it is refused too).
+pub fn open_listed(
+    number: usize,
+    path: &Path,
+    id: Option<&FileId>,
+) -> Result<fs::File, ArtifactError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let mut o = fs::OpenOptions::new();
+    o.read(true);
+    if !id.is_some_and(|i| i.follow) {
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    } else {
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    let changed = |why: String| ArtifactError::Changed {
+        number,
+        path: path.to_path_buf(),
+        why,
+    };
+    let f = o.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            changed("it is now a symlink".into())
+        } else {
+            ArtifactError::Io {
+                number,
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })?;
+    let meta = f.metadata().map_err(|e| ArtifactError::Io {
+        number,
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    if !meta.is_file() {
+        return Err(changed("it is no longer a regular file".into()));
+    }
+    if let Some(id) = id
+        && (meta.dev(), meta.ino()) != (id.dev, id.ino)
+    {
+        return Err(changed(format!(
+            "it is now another file: device {} inode {}, listed as device {} inode {}",
+            meta.dev(),
+            meta.ino(),
+            id.dev,
+            id.ino
+        )));
+    }
+    Ok(f)
 }
 
 /// Owner and mtime applied to artifact entries.
@@ -275,11 +363,13 @@ pub fn collect(
         check_elf(n, &a.src, platform)?;
         use std::os::unix::fs::PermissionsExt;
         let mode = file_mode(a, meta.permissions().mode());
+        let follow = fs::symlink_metadata(&a.src).is_ok_and(|m| m.file_type().is_symlink());
         out.push(Planned {
             entry: mk(a.dest.clone(), EntryKind::File, mode, meta.len()),
             content: Content::File(a.src.clone()),
             artifact: n,
             pin: a.sha256.clone(),
+            source_id: Some(FileId::of(&meta, follow)),
         });
         return Ok(out);
     }
@@ -302,6 +392,7 @@ pub fn collect(
         content: Content::None,
         artifact: n,
         pin: None,
+        source_id: None,
     });
     let mut files = Vec::new();
     walk(n, &a.src, Path::new(""), &mut files)?;
@@ -381,6 +472,7 @@ pub fn collect(
                 content: Content::None,
                 artifact: n,
                 pin: None,
+                source_id: None,
             });
         } else if ft.is_file() {
             use std::os::unix::fs::PermissionsExt;
@@ -391,6 +483,7 @@ pub fn collect(
                 content: Content::File(host),
                 artifact: n,
                 pin: None,
+                source_id: Some(FileId::of(&lmeta, false)),
             });
         } else {
             return Err(ArtifactError::UnsupportedType {
@@ -414,6 +507,7 @@ pub fn collect(
             content: Content::None,
             artifact: n,
             pin: None,
+            source_id: None,
         });
     }
     out.sort_by(|x, y| crate::layer::path_order(&x.entry.path, &y.entry.path));
@@ -552,6 +646,57 @@ mod tests {
         gid: 10001,
         mtime: 0,
     };
+
+    /// Issue 13: an artifact file swapped after the walk (for a symlink to a
+    /// host file, or for another file) is never read.
+    #[test]
+    fn files_swapped_after_the_walk_are_refused() {
+        use std::io::Read as _;
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("app");
+        fs::create_dir(&src).unwrap();
+        fs::write(src.join("conf"), b"harmless").unwrap();
+        fs::write(d.path().join("host-secret"), b"root only").unwrap();
+        let planned = collect(&input(&src, "/app"), OWN, None).unwrap();
+        let p = planned
+            .iter()
+            .find(|p| p.entry.path.as_str() == "app/conf")
+            .unwrap();
+        let Content::File(path) = &p.content else {
+            panic!("a file")
+        };
+        let mut text = String::new();
+        open_listed(1, path, p.source_id.as_ref())
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "harmless", "unchanged: read normally");
+        // Keep the inode allocated, so the files below cannot reuse its number.
+        fs::hard_link(path, d.path().join("keep-alive")).unwrap();
+
+        fs::remove_file(path).unwrap();
+        std::os::unix::fs::symlink(d.path().join("host-secret"), path).unwrap();
+        let e = open_listed(1, path, p.source_id.as_ref()).unwrap_err();
+        assert!(matches!(e, ArtifactError::Changed { .. }), "{e}");
+        assert!(e.to_string().contains("now a symlink"), "{e}");
+
+        // Another regular file renamed over it (same name, other inode).
+        fs::remove_file(path).unwrap();
+        fs::write(d.path().join("other"), b"root only").unwrap();
+        fs::rename(d.path().join("other"), path).unwrap();
+        let e = open_listed(1, path, p.source_id.as_ref()).unwrap_err();
+        assert!(e.to_string().contains("now another file"), "{e}");
+
+        // A single-file artifact named through a symlink by the spec is
+        // followed, but still pinned to the file it pointed at.
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(d.path().join("host-secret"), &link).unwrap();
+        let one = collect(&input(&link, "/s"), OWN, None).unwrap();
+        assert!(open_listed(1, &link, one[0].source_id.as_ref()).is_ok());
+        fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(path, &link).unwrap();
+        assert!(open_listed(1, &link, one[0].source_id.as_ref()).is_err());
+    }
 
     #[test]
     fn escape_detection() {

@@ -19,10 +19,19 @@
 //!   last [`RACY_WINDOW_NS`] are never recorded, because a second write in
 //!   the same timestamp tick would be invisible (git's "racy clean" problem).
 //!
-//! Both files are untrusted input on load: a corrupt or hostile record is
-//! treated as a miss (never a panic, never a wrong blob: a layer hit still
-//! needs the blob in the content-addressed store).
+//! Both are untrusted input on load: CI restores the cache directory, so
+//! anyone who can write it can plant records. Every record is sealed with an
+//! HMAC under a key kept outside the cache ([`crate::cache_auth`]) and bound
+//! to its name (a layer record to its [`CacheKey`], the stat cache to its
+//! file). A record that does not open is ignored with a warning and the work
+//! is redone the slow way (the layer rebuilt from the artifacts, the file
+//! hashed), then sealed again. A layer hit also needs its blob to hash to the
+//! recorded digest: verified through the stat cache (a blob file whose stat
+//! matches an authenticated record of an earlier hash) or by hashing it; a
+//! truncated or swapped blob is removed and the layer rebuilt.
+//! A corrupt record is a miss too: never a panic, never a wrong blob.
 
+use crate::cache_auth::CacheAuth;
 use crate::digest::Digest;
 use crate::fs::entry::{Entry, EntryKind};
 use crate::image::LayerBlob;
@@ -32,6 +41,17 @@ use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Reports a cache record that was not trusted. On stderr as it happens, so
+/// it is seen even when the build then fails for another reason.
+pub fn warn(msg: &str) {
+    eprintln!("warning: {msg}");
+}
+
+/// Record kinds, part of what each MAC covers.
+const KIND_LAYER: &str = "layer";
+const KIND_STAT: &str = "stat-cache";
 
 /// Bumped whenever the bytes a [`crate::layer::LayerWriter`] produces for the
 /// same inputs change (tar headers, gzip block size, …), so old cache entries
@@ -165,42 +185,83 @@ struct LayerRecord {
     diff_id: Digest,
 }
 
-/// `CacheKey → LayerBlob`, one small JSON file per key under `<dir>/layers/`.
+/// `CacheKey → LayerBlob`, one small sealed JSON file per key under `<dir>/layers/`.
 pub struct LayerCache {
     dir: PathBuf,
+    auth: CacheAuth,
+}
+
+/// What [`LayerCache::get`] found.
+#[derive(Debug, PartialEq)]
+pub enum Lookup {
+    /// An authenticated record whose blob holds the recorded digest.
+    Hit(LayerBlob),
+    /// No record (or an unreadable one): build the layer.
+    Miss,
+    /// A record or blob that must not be trusted (why): build the layer,
+    /// which replaces both.
+    Rejected(String),
 }
 
 impl LayerCache {
     /// Opens (creating if needed) the layer cache in `dir` (usually the build
-    /// cache directory, next to the blob store).
-    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, CacheError> {
+    /// cache directory, next to the blob store); records are sealed with `auth`.
+    pub fn open(dir: impl Into<PathBuf>, auth: CacheAuth) -> Result<Self, CacheError> {
         let dir = dir.into().join("layers");
         std::fs::create_dir_all(&dir).map_err(|source| CacheError::Dir {
             path: dir.clone(),
             source,
         })?;
-        Ok(Self { dir })
+        Ok(Self { dir, auth })
     }
 
     fn record_path(&self, key: &CacheKey) -> PathBuf {
         self.dir.join(format!("{}.json", key.0.hex()))
     }
 
-    /// The cached layer for `key`, if recorded and its blob is still in
-    /// `store` with the recorded size. Any unreadable, corrupt or stale
-    /// record is a miss: the caller rebuilds and [`put`](Self::put)s again.
-    pub fn get(&self, key: &CacheKey, store: &BlobStore) -> Option<LayerBlob> {
+    /// The cached layer for `key`: a hit only when the record is
+    /// authenticated and its blob in `store` holds the recorded digest
+    /// (checked by `verify`, see [`StatCache::holds`]). A blob that fails
+    /// is removed from the store so the rebuild writes it afresh.
+    pub fn get(
+        &self,
+        key: &CacheKey,
+        store: &BlobStore,
+        verify: &mut dyn FnMut(&Path, &Digest) -> bool,
+    ) -> Lookup {
         let path = self.record_path(key);
-        let f = std::fs::File::open(&path).ok()?;
+        let Ok(f) = std::fs::File::open(&path) else {
+            return Lookup::Miss;
+        };
         let mut buf = Vec::new();
-        // Records are ~300 bytes; refuse to slurp a huge planted file.
-        f.take(64 * 1024).read_to_end(&mut buf).ok()?;
-        let rec: LayerRecord = serde_json::from_slice(&buf).ok()?;
-        let meta = std::fs::metadata(store.path(&rec.digest)).ok()?;
-        if !meta.is_file() || meta.len() != rec.size {
-            return None;
+        // Records are ~400 bytes; refuse to slurp a huge planted file.
+        if f.take(64 * 1024).read_to_end(&mut buf).is_err() {
+            return Lookup::Miss;
         }
-        Some(LayerBlob {
+        let Some(body) = self.auth.open(KIND_LAYER, key.0.hex(), &buf) else {
+            return Lookup::Rejected(format!(
+                "layer cache record {} is not authenticated by this machine's cache key (planted, or sealed with another key); rebuilding the layer",
+                path.display()
+            ));
+        };
+        let Ok(rec) = serde_json::from_slice::<LayerRecord>(body) else {
+            return Lookup::Rejected(format!(
+                "layer cache record {} does not parse; rebuilding the layer",
+                path.display()
+            ));
+        };
+        let blob = store.path(&rec.digest);
+        let size_ok =
+            std::fs::symlink_metadata(&blob).is_ok_and(|m| m.is_file() && m.len() == rec.size);
+        if !size_ok || !verify(&blob, &rec.digest) {
+            let _ = std::fs::remove_file(&blob);
+            return Lookup::Rejected(format!(
+                "cached layer blob {} does not hold {} (truncated, swapped or missing); rebuilding the layer",
+                blob.display(),
+                rec.digest
+            ));
+        }
+        Lookup::Hit(LayerBlob {
             media_type: rec.media_type,
             digest: rec.digest,
             size: rec.size,
@@ -208,8 +269,8 @@ impl LayerCache {
         })
     }
 
-    /// Records `blob` as the layer for `key` (atomically: readers see the old
-    /// record, none, or the new one, never half a file).
+    /// Records `blob` as the layer for `key`, sealed (atomically: readers see
+    /// the old record, none, or the new one, never half a file).
     pub fn put(&self, key: &CacheKey, blob: &LayerBlob) -> Result<(), CacheError> {
         let rec = LayerRecord {
             media_type: blob.media_type.clone(),
@@ -222,7 +283,8 @@ impl LayerCache {
             path: path.clone(),
             source,
         })?;
-        write_atomic(&self.dir, &path, &bytes)
+        let sealed = self.auth.seal(KIND_LAYER, key.0.hex(), &bytes);
+        write_atomic(&self.dir, &path, &sealed)
     }
 }
 
@@ -240,6 +302,9 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), CacheError>
 /// The stat fields the fast path compares (shared with the blob store).
 pub use crate::store::blobs::StatKey;
 
+/// The name the stat cache's MAC is bound to.
+const STAT_NAME: &str = "stat-cache.json";
+
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct StatRecord {
     stat: StatKey,
@@ -249,9 +314,12 @@ struct StatRecord {
 /// Host path → content sha256, trusted only while every stat field matches.
 pub struct StatCache {
     file: PathBuf,
+    auth: CacheAuth,
     known: BTreeMap<String, StatRecord>,
-    /// Records looked up or added in this run; only these are saved, so the
-    /// file does not grow with every path ever built.
+    /// Records looked up or added in this run. These are saved, plus the
+    /// other known records whose file is still there unchanged (a blob of an
+    /// output this run did not write to, say), so the file does not grow with
+    /// every path ever built, and alternating builds do not evict each other.
     used: BTreeMap<String, StatRecord>,
     hits: u64,
     misses: u64,
@@ -259,19 +327,31 @@ pub struct StatCache {
 
 impl StatCache {
     /// Loads the stat cache from `<dir>/stat-cache.json`. A missing or
-    /// corrupt file gives an empty cache (everything is hashed once).
-    pub fn load(dir: &Path) -> Self {
+    /// corrupt file gives an empty cache (everything is hashed once); so
+    /// does one that is not authenticated by `auth`, with a warning.
+    pub fn load(dir: &Path, auth: CacheAuth) -> Self {
         let file = dir.join("stat-cache.json");
-        let known = std::fs::File::open(&file)
-            .ok()
-            .and_then(|f| {
-                let mut buf = Vec::new();
-                f.take(256 << 20).read_to_end(&mut buf).ok()?;
-                serde_json::from_slice::<BTreeMap<String, StatRecord>>(&buf).ok()
-            })
-            .unwrap_or_default();
+        let mut buf = Vec::new();
+        let read = std::fs::File::open(&file)
+            .and_then(|f| f.take(256 << 20).read_to_end(&mut buf))
+            .is_ok();
+        let known = if !read {
+            BTreeMap::new()
+        } else {
+            match auth.open(KIND_STAT, STAT_NAME, &buf) {
+                Some(body) => serde_json::from_slice(body).unwrap_or_default(),
+                None => {
+                    warn(&format!(
+                        "stat cache {} is not authenticated by this machine's cache key (planted, or sealed with another key); ignoring it, every file is hashed again",
+                        file.display()
+                    ));
+                    BTreeMap::new()
+                }
+            }
+        };
         Self {
             file,
+            auth,
             known,
             used: BTreeMap::new(),
             hits: 0,
@@ -322,7 +402,12 @@ impl StatCache {
             path: path.to_path_buf(),
             source,
         };
-        let f = std::fs::File::open(path).map_err(rerr)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(rerr)?;
         let before = StatKey::of(&f.metadata().map_err(rerr)?);
         if let Some(d) = self.lookup(path, &before) {
             self.hits += 1;
@@ -345,11 +430,53 @@ impl StatCache {
             path: dir.to_path_buf(),
             source,
         })?;
-        let bytes = serde_json::to_vec(&self.used).map_err(|source| CacheError::Encode {
+        let mut keep = self.used.clone();
+        for (k, rec) in &self.known {
+            if !keep.contains_key(k)
+                && std::fs::symlink_metadata(k).is_ok_and(|m| StatKey::of(&m) == rec.stat)
+            {
+                keep.insert(k.clone(), rec.clone());
+            }
+        }
+        let bytes = serde_json::to_vec(&keep).map_err(|source| CacheError::Encode {
             path: self.file.clone(),
             source,
         })?;
-        write_atomic(dir, &self.file, &bytes)
+        write_atomic(
+            dir,
+            &self.file,
+            &self.auth.seal(KIND_STAT, STAT_NAME, &bytes),
+        )
+    }
+
+    /// Whether the file at `path` (a blob, not followed if a symlink) holds
+    /// exactly `d`: from an authenticated record when every stat field
+    /// matches, else by hashing it (and recording the result).
+    pub fn holds(&mut self, path: &Path, d: &Digest) -> bool {
+        self.digest_file(path).is_ok_and(|got| &got == d)
+    }
+}
+
+/// A [`StatCache`] shared with the blob stores, so copying into outputs
+/// verifies existing blobs through the same records.
+#[derive(Debug)]
+pub struct SharedStat(pub Arc<Mutex<StatCache>>);
+
+impl std::fmt::Debug for StatCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatCache")
+            .field("file", &self.file)
+            .field("known", &self.known.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl crate::store::blobs::BlobVerifier for SharedStat {
+    fn holds(&self, path: &Path, d: &Digest) -> bool {
+        match self.0.lock() {
+            Ok(mut s) => s.holds(path, d),
+            Err(_) => crate::store::blobs::file_holds(path, d),
+        }
     }
 }
 
@@ -357,6 +484,14 @@ impl StatCache {
 mod tests {
     use super::*;
     use crate::fs::entry::ImagePath;
+
+    fn auth() -> CacheAuth {
+        CacheAuth::from_key(&[42; 32])
+    }
+
+    fn hashing(p: &Path, d: &Digest) -> bool {
+        crate::store::blobs::file_holds(p, d)
+    }
 
     fn file(path: &str, size: u64) -> Entry {
         let mut e = Entry::new(ImagePath::parse(path).unwrap(), EntryKind::File, 0o644);
@@ -457,27 +592,86 @@ mod tests {
     fn layer_cache_round_trip_and_verifies_blob() {
         let d = tempfile::tempdir().unwrap();
         let store = BlobStore::open(d.path().join("blobs")).unwrap();
-        let cache = LayerCache::open(d.path()).unwrap();
+        let cache = LayerCache::open(d.path(), auth()).unwrap();
         let k = key(&LayerParams::default(), true, &[(file("a", 1), None)]);
-        assert!(cache.get(&k, &store).is_none());
+        assert_eq!(cache.get(&k, &store, &mut hashing), Lookup::Miss);
         let blob = blob_in(&store, b"layer bytes");
         cache.put(&k, &blob).unwrap();
-        assert_eq!(cache.get(&k, &store), Some(blob.clone()));
+        assert_eq!(
+            cache.get(&k, &store, &mut hashing),
+            Lookup::Hit(blob.clone())
+        );
         // Reopening sees the record.
-        let again = LayerCache::open(d.path()).unwrap();
-        assert_eq!(again.get(&k, &store), Some(blob.clone()));
-        // A blob that vanished (cache pruned) or was truncated is a miss.
+        let again = LayerCache::open(d.path(), auth()).unwrap();
+        assert_eq!(
+            again.get(&k, &store, &mut hashing),
+            Lookup::Hit(blob.clone())
+        );
+        // A blob swapped for other bytes of the same size is rejected and removed.
+        std::fs::write(store.path(&blob.digest), b"LAYER BYTES").unwrap();
+        assert!(matches!(
+            cache.get(&k, &store, &mut hashing),
+            Lookup::Rejected(_)
+        ));
+        assert!(!store.path(&blob.digest).exists());
+        // Truncated or vanished blobs are rejected too.
+        let blob = blob_in(&store, b"layer bytes");
         std::fs::write(store.path(&blob.digest), b"short").unwrap();
-        assert!(cache.get(&k, &store).is_none());
-        std::fs::remove_file(store.path(&blob.digest)).unwrap();
-        assert!(cache.get(&k, &store).is_none());
+        assert!(matches!(
+            cache.get(&k, &store, &mut hashing),
+            Lookup::Rejected(_)
+        ));
+        let _ = std::fs::remove_file(store.path(&blob.digest));
+        assert!(matches!(
+            cache.get(&k, &store, &mut hashing),
+            Lookup::Rejected(_)
+        ));
     }
 
     #[test]
-    fn corrupt_records_are_misses() {
+    fn unauthenticated_layer_records_are_rejected() {
         let d = tempfile::tempdir().unwrap();
         let store = BlobStore::open(d.path().join("blobs")).unwrap();
-        let cache = LayerCache::open(d.path()).unwrap();
+        let cache = LayerCache::open(d.path(), auth()).unwrap();
+        let k = key(&LayerParams::default(), true, &[]);
+        let k2 = key(&LayerParams::default(), false, &[]);
+        let blob = blob_in(&store, b"x");
+        // Sealed with another key (a restored cache, or an attacker's).
+        let foreign = LayerCache::open(d.path(), CacheAuth::from_key(&[1; 32])).unwrap();
+        foreign.put(&k, &blob).unwrap();
+        assert!(matches!(
+            cache.get(&k, &store, &mut hashing),
+            Lookup::Rejected(_)
+        ));
+        // A valid record copied to another key's name.
+        cache.put(&k2, &blob).unwrap();
+        std::fs::copy(cache.record_path(&k2), cache.record_path(&k)).unwrap();
+        assert!(matches!(
+            cache.get(&k, &store, &mut hashing),
+            Lookup::Rejected(_)
+        ));
+        // The plain JSON of the old format.
+        let plain = serde_json::to_vec(&LayerRecord {
+            media_type: blob.media_type.clone(),
+            digest: blob.digest.clone(),
+            size: blob.size,
+            diff_id: blob.diff_id.clone(),
+        })
+        .unwrap();
+        std::fs::write(cache.record_path(&k), plain).unwrap();
+        assert!(matches!(
+            cache.get(&k, &store, &mut hashing),
+            Lookup::Rejected(_)
+        ));
+        cache.put(&k, &blob).unwrap();
+        assert_eq!(cache.get(&k, &store, &mut hashing), Lookup::Hit(blob));
+    }
+
+    #[test]
+    fn corrupt_records_are_not_hits() {
+        let d = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(d.path().join("blobs")).unwrap();
+        let cache = LayerCache::open(d.path(), auth()).unwrap();
         let k = key(&LayerParams::default(), true, &[]);
         let blob = blob_in(&store, b"x");
         cache.put(&k, &blob).unwrap();
@@ -489,10 +683,16 @@ mod tests {
             b"{\"media_type\":\"x\",\"digest\":\"sha256:../../etc\",\"size\":1,\"diff_id\":\"sha256:00\"}",
         ] {
             std::fs::write(&rec, junk).unwrap();
-            assert!(cache.get(&k, &store).is_none());
+            assert!(!matches!(cache.get(&k, &store, &mut hashing), Lookup::Hit(_)));
+            let sealed = auth().seal(KIND_LAYER, k.0.hex(), junk);
+            std::fs::write(&rec, sealed).unwrap();
+            assert!(!matches!(cache.get(&k, &store, &mut hashing), Lookup::Hit(_)));
         }
         std::fs::write(&rec, vec![b' '; 1 << 20]).unwrap();
-        assert!(cache.get(&k, &store).is_none());
+        assert!(!matches!(
+            cache.get(&k, &store, &mut hashing),
+            Lookup::Hit(_)
+        ));
     }
 
     fn set_old_mtime(path: &Path) {
@@ -510,7 +710,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("art.bin");
         std::fs::write(&f, b"version one").unwrap();
-        let mut sc = StatCache::load(d.path());
+        let mut sc = StatCache::load(d.path(), auth());
         let d1 = sc.digest_file(&f).unwrap();
         assert_eq!(d1, Digest::of(b"version one"));
         // Just written: racy, so not recorded; hashed again.
@@ -546,7 +746,7 @@ mod tests {
         let f = d.path().join("a");
         std::fs::write(&f, b"AAAA").unwrap();
         set_old_mtime(&f);
-        let mut sc = StatCache::load(d.path());
+        let mut sc = StatCache::load(d.path(), auth());
         // ctime is "now", so force a trusted record the way an old build would have.
         let mut stat = StatKey::of(&std::fs::metadata(&f).unwrap());
         stat.ctime_ns -= 10 * RACY_WINDOW_NS;
@@ -572,20 +772,53 @@ mod tests {
             s
         };
         let (sf, sg) = (stat(&f), stat(&g));
-        let mut sc = StatCache::load(d.path());
+        let mut sc = StatCache::load(d.path(), auth());
         sc.record(&f, &sf, &Digest::of(b"x"));
         sc.record(&g, &sg, &Digest::of(b"y"));
         sc.save().unwrap();
-        let mut sc2 = StatCache::load(d.path());
+        let mut sc2 = StatCache::load(d.path(), auth());
         assert_eq!(sc2.lookup(&f, &sf), Some(Digest::of(b"x")));
         sc2.save().unwrap();
         // Only `f` was used in the second run.
-        let mut sc3 = StatCache::load(d.path());
+        let mut sc3 = StatCache::load(d.path(), auth());
         assert_eq!(sc3.lookup(&f, &sf), Some(Digest::of(b"x")));
         assert_eq!(sc3.lookup(&g, &sg), None);
         std::fs::write(d.path().join("stat-cache.json"), b"{not json").unwrap();
-        let mut sc4 = StatCache::load(d.path());
+        let mut sc4 = StatCache::load(d.path(), auth());
         assert_eq!(sc4.lookup(&f, &sf), None);
         assert_eq!(sc4.digest_file(&f).unwrap(), Digest::of(b"x"));
+    }
+
+    #[test]
+    fn planted_stat_records_are_ignored() {
+        // A record claiming `f` holds other content, sealed with another key
+        // or not at all, is never used.
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("a");
+        std::fs::write(&f, b"real").unwrap();
+        // The live stat, as an attacker would copy it.
+        let st = StatKey::of(&std::fs::metadata(&f).unwrap());
+        let lie: BTreeMap<String, StatRecord> = [(
+            f.to_str().unwrap().to_string(),
+            StatRecord {
+                stat: st,
+                digest: Digest::of(b"planted"),
+            },
+        )]
+        .into();
+        let body = serde_json::to_vec(&lie).unwrap();
+        let file = d.path().join("stat-cache.json");
+        for planted in [
+            body.clone(),
+            CacheAuth::from_key(&[1; 32]).seal(KIND_STAT, STAT_NAME, &body),
+        ] {
+            std::fs::write(&file, planted).unwrap();
+            let mut sc = StatCache::load(d.path(), auth());
+            assert_eq!(sc.digest_file(&f).unwrap(), Digest::of(b"real"));
+        }
+        // The same record sealed with our key is used (the MAC is what decides).
+        std::fs::write(&file, auth().seal(KIND_STAT, STAT_NAME, &body)).unwrap();
+        let mut sc = StatCache::load(d.path(), auth());
+        assert_eq!(sc.lookup(&f, &st), Some(Digest::of(b"planted")));
     }
 }

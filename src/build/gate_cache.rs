@@ -2,10 +2,15 @@
 //! layer, so the same digest under the same policy and ironhull version gives
 //! the same report; a no-op rebuild need not read every layer again.
 //!
-//! Only passing reports are stored, as JSON keyed by digest. A record that
-//! does not parse, or names a check this build does not know, is a miss.
+//! Only passing reports are stored, as JSON keyed by digest. Each record is
+//! sealed ([`crate::cache_auth`]) and bound to the exact manifest digest and
+//! policy key, so a verdict planted in a restored cache directory, or one
+//! copied from another image's record, is ignored with a warning and the
+//! gate runs again. A record that does not parse, or names a check this
+//! build does not know, is a miss.
 
 use super::BuildRequest;
+use crate::cache_auth::CacheAuth;
 use crate::digest::Digest;
 use crate::policy::{Finding, Report, Severity, catalog};
 use serde_json::{Value, json};
@@ -25,9 +30,30 @@ fn path(root: &Path, manifest: &Digest, policy: &Digest) -> PathBuf {
         .join(format!("{}-{}.json", manifest.hex(), &policy.hex()[..16]))
 }
 
-pub fn load(root: &Path, manifest: &Digest, policy: &Digest) -> Option<Report> {
-    let bytes = std::fs::read(path(root, manifest, policy)).ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
+/// What the MAC of a verdict is bound to: the full manifest digest and policy key.
+fn record_name(manifest: &Digest, policy: &Digest) -> String {
+    format!("{manifest} {policy}")
+}
+
+const KIND: &str = "gate-verdict";
+
+pub fn load(root: &Path, manifest: &Digest, policy: &Digest, auth: &CacheAuth) -> Option<Report> {
+    use std::io::Read;
+    let p = path(root, manifest, policy);
+    let mut bytes = Vec::new();
+    std::fs::File::open(&p)
+        .ok()?
+        .take(16 << 20)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let Some(body) = auth.open(KIND, &record_name(manifest, policy), &bytes) else {
+        super::cache::warn(&format!(
+            "gate verdict {} is not authenticated by this machine's cache key (planted, or sealed with another key); ignoring it and running the gate",
+            p.display()
+        ));
+        return None;
+    };
+    let v: Value = serde_json::from_slice(body).ok()?;
     let mut findings = Vec::new();
     for f in v.get("findings")?.as_array()? {
         let check = catalog::lookup(f.get("id")?.as_str()?)?;
@@ -48,7 +74,7 @@ pub fn load(root: &Path, manifest: &Digest, policy: &Digest) -> Option<Report> {
     Some(Report::new(findings, Vec::new()))
 }
 
-pub fn store(root: &Path, manifest: &Digest, policy: &Digest, report: &Report) {
+pub fn store(root: &Path, manifest: &Digest, policy: &Digest, report: &Report, auth: &CacheAuth) {
     let p = path(root, manifest, policy);
     let Some(dir) = p.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
@@ -58,8 +84,13 @@ pub fn store(root: &Path, manifest: &Digest, policy: &Digest, report: &Report) {
         "id": f.id, "severity": f.severity.as_str(), "path": f.path,
         "layer": f.layer.as_ref().map(|d| d.to_string()), "message": f.message,
     })).collect::<Vec<_>>()});
+    let sealed = auth.seal(
+        KIND,
+        &record_name(manifest, policy),
+        v.to_string().as_bytes(),
+    );
     if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir)
-        && std::io::Write::write_all(&mut tmp, v.to_string().as_bytes()).is_ok()
+        && std::io::Write::write_all(&mut tmp, &sealed).is_ok()
     {
         let _ = tmp.persist(&p);
     }

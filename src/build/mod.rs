@@ -98,11 +98,40 @@ pub struct Built {
     pub top_bytes: Vec<u8>,
     /// The base, for cross-repository blob mounts when pushing.
     pub base: crate::reference::Transport,
+    /// The stat cache, which also remembers the output blobs verified while
+    /// writing outputs: [`Built::save_caches`] after the outputs.
+    stat: std::sync::Arc<std::sync::Mutex<cache::StatCache>>,
+}
+
+impl Built {
+    /// Saves the stat cache (sealed) with what the outputs verified, so the
+    /// next no-op rebuild need not hash those blobs again. Best effort: a
+    /// cache that cannot be written only costs time next run.
+    pub fn save_caches(&self) {
+        if let Ok(s) = self.stat.lock() {
+            let _ = s.save();
+        }
+    }
 }
 
 /// Runs the pipeline up to and including the gate.
 pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildError> {
     let mut store = BlobStore::open_cache(&opts.store)?;
+    let cache_root = opts
+        .store
+        .parent()
+        .map(|p| p.join("cache"))
+        .unwrap_or_else(|| opts.store.join("cache"));
+    let auth = crate::cache_auth::CacheAuth::load();
+    if let crate::cache_auth::KeySource::Ephemeral(why) = auth.source() {
+        cache::warn(&format!(
+            "no cache key ({why}); nothing cached by earlier builds is trusted, everything is verified again"
+        ));
+    }
+    let mut caches = Caches::open(&cache_root, auth.clone());
+    // Blobs already in the cache (or in an existing output) are kept only
+    // when verified; the stat cache makes that cheap for untouched files.
+    store.set_verifier(std::sync::Arc::new(cache::SharedStat(caches.stat.clone())));
     store.mirror_to(opts.mirror.clone())?;
     std::fs::create_dir_all(&opts.work).map_err(|e| BlobError::Io {
         path: opts.work.clone(),
@@ -140,12 +169,6 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
     let mut images = Vec::new();
     let mut changes = Vec::new();
     let mut dropped = Vec::new();
-    let cache_root = opts
-        .store
-        .parent()
-        .map(|p| p.join("cache"))
-        .unwrap_or_else(|| opts.store.join("cache"));
-    let mut caches = Caches::open(&cache_root);
     let policy_key = gate_cache::policy_key(req);
     // Identical artifact groups (same sources, same entries) across platforms
     // give identical layers: write each once.
@@ -223,12 +246,13 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
         // A manifest digest names its config and every layer, so an image
         // gated before under the same policy and ironhull version needs no
         // second reading.
-        let report = match gate_cache::load(&cache_root, &image.manifest_digest, &policy_key) {
+        let report = match gate_cache::load(&cache_root, &image.manifest_digest, &policy_key, &auth)
+        {
             Some(r) => r,
             None => {
                 let r = policy::audit_image_with(&image, &store, &policy, &prepared)?;
                 if !gate_fails(&r) {
-                    gate_cache::store(&cache_root, &image.manifest_digest, &policy_key, &r);
+                    gate_cache::store(&cache_root, &image.manifest_digest, &policy_key, &r, &auth);
                 }
                 r
             }
@@ -281,7 +305,9 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
             bytes,
         )
     };
-    let _ = caches.stat.save();
+    if let Ok(s) = caches.stat.lock() {
+        let _ = s.save();
+    }
     blobs.sort();
     blobs.dedup();
     dropped.sort();
@@ -296,6 +322,7 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
         base_name: base.name.clone(),
         top_bytes,
         base: req.base.clone(),
+        stat: caches.stat.clone(),
     })
 }
 
@@ -435,11 +462,7 @@ fn write_artifact_layer(
                 verdicts.insert(p.entry.path.clone(), hits);
             }
             Content::File(path) => {
-                let f = std::fs::File::open(path).map_err(|e| ArtifactError::Io {
-                    number: p.artifact,
-                    path: path.clone(),
-                    source: e,
-                })?;
+                let f = artifacts::open_listed(p.artifact, path, p.source_id.as_ref())?;
                 let mut insp = inspect::Inspector::new(
                     std::io::BufReader::with_capacity(1 << 20, f),
                     &p.entry.path,
@@ -483,15 +506,24 @@ fn write_artifact_layer(
 /// written (one read per file) and then recorded.
 struct Caches {
     layers: Option<cache::LayerCache>,
-    stat: cache::StatCache,
+    stat: std::sync::Arc<std::sync::Mutex<cache::StatCache>>,
 }
 
 impl Caches {
-    fn open(root: &std::path::Path) -> Self {
+    fn open(root: &std::path::Path, auth: crate::cache_auth::CacheAuth) -> Self {
         Self {
-            layers: cache::LayerCache::open(root.join("layers")).ok(),
-            stat: cache::StatCache::load(&root.join("stat")),
+            layers: cache::LayerCache::open(root.join("layers"), auth.clone()).ok(),
+            stat: std::sync::Arc::new(std::sync::Mutex::new(cache::StatCache::load(
+                &root.join("stat"),
+                auth,
+            ))),
         }
+    }
+
+    /// The stat cache (a poisoned lock only means another thread panicked
+    /// mid-update; its records are still individually valid).
+    fn stat(&self) -> std::sync::MutexGuard<'_, cache::StatCache> {
+        self.stat.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The content digests of a group when every file is known; pins are
@@ -506,10 +538,10 @@ impl Caches {
                 Content::None => out.push(None),
                 Content::Bytes(b) => out.push(Some(Digest::of(b))),
                 Content::File(path) => {
-                    let Ok(meta) = std::fs::metadata(path) else {
+                    let Ok(meta) = std::fs::symlink_metadata(path) else {
                         return Ok(None);
                     };
-                    let Some(d) = self.stat.lookup(path, &cache::StatKey::of(&meta)) else {
+                    let Some(d) = self.stat().lookup(path, &cache::StatKey::of(&meta)) else {
                         return Ok(None);
                     };
                     if let Some(expected) = &p.pin
@@ -544,16 +576,22 @@ impl Caches {
                 .collect()
         };
         let known = self.known_digests(group)?;
-        if let (Some(lc), Some(d)) = (&self.layers, known)
-            && let Some(blob) = lc.get(&cache::key(params, true, &entries(&d)), store)
-        {
-            // Not scanned in this build: the gate reads it back.
-            return Ok((blob, None));
+        if let (Some(lc), Some(d)) = (&self.layers, known) {
+            let mut stat = self.stat();
+            let mut verify = |p: &std::path::Path, d: &Digest| stat.holds(p, d);
+            match lc.get(&cache::key(params, true, &entries(&d)), store, &mut verify) {
+                // Not scanned in this build: the gate reads it back.
+                cache::Lookup::Hit(blob) => return Ok((blob, None)),
+                cache::Lookup::Miss => {}
+                cache::Lookup::Rejected(why) => cache::warn(&why),
+            }
         }
         let before: Vec<Option<cache::StatKey>> = group
             .iter()
             .map(|p| match &p.content {
-                Content::File(path) => std::fs::metadata(path).ok().map(|m| cache::StatKey::of(&m)),
+                Content::File(path) => std::fs::symlink_metadata(path)
+                    .ok()
+                    .map(|m| cache::StatKey::of(&m)),
                 _ => None,
             })
             .collect();
@@ -561,13 +599,13 @@ impl Caches {
         for ((p, d), b) in group.iter().zip(&digests).zip(&before) {
             if let (Content::File(path), Some(d), Some(b)) = (&p.content, d, b) {
                 // Record only if the file did not change while it was read.
-                if std::fs::metadata(path)
+                if std::fs::symlink_metadata(path)
                     .ok()
                     .map(|m| cache::StatKey::of(&m))
                     .as_ref()
                     == Some(b)
                 {
-                    self.stat.record(path, b, d);
+                    self.stat().record(path, b, d);
                 }
             }
         }

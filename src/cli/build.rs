@@ -310,6 +310,7 @@ pub fn run(a: BuildArgs) -> i32 {
             }
         }
     }
+    built.save_caches();
     let digest = built.top.digest.to_string();
     if let Some(f) = &a.digest_file
         && let Err(e) = write_atomic(f, format!("{digest}\n").as_bytes())

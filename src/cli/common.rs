@@ -63,8 +63,26 @@ pub fn sanitize(msg: &str) -> String {
 
 /// Prints `error: MSG` (sanitized) on stderr and returns `code`.
 pub fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {}", sanitize(&msg.to_string()));
+    let text = msg.to_string();
+    eprintln!("error: {}", sanitize(&text));
+    if let Some(h) = disk_full_hint(&text) {
+        eprintln!("hint: {h}");
+    }
     code
+}
+
+/// What to do about a full disk (ENOSPC or EDQUOT anywhere in the error):
+/// every writer cleans up its temporary files, so the fix is only space.
+pub fn disk_full_hint(text: &str) -> Option<&'static str> {
+    let full = [
+        "No space left on device",
+        "os error 28",
+        "Disk quota exceeded",
+        "os error 122",
+    ];
+    full.iter().any(|m| text.contains(m)).then_some(
+        "the filesystem holding the path above is full (ENOSPC): free space there, or point --cache-dir or the output at a bigger disk, and run again; nothing partial was written and the cache stays usable",
+    )
 }
 
 /// Opens any image named on the command line (every transport, all

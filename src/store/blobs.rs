@@ -76,6 +76,29 @@ impl StatKey {
 /// file right after its rename.
 type Written = Arc<Mutex<HashMap<Digest, StatKey>>>;
 
+/// Decides whether a file already on disk holds exactly blob `d`, e.g. by
+/// hashing it, or by an authenticated record that a file with the same
+/// [`StatKey`] was hashed before (the build's stat cache). Content
+/// addressing alone proves nothing about a file someone else could write:
+/// a planted blob of the right size must never be kept unverified.
+pub trait BlobVerifier: Send + Sync + std::fmt::Debug {
+    fn holds(&self, path: &Path, d: &Digest) -> bool;
+}
+
+/// Hashes the file at `path` (not following a symlink) and compares.
+pub fn file_holds(path: &Path, d: &Digest) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(f) = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    else {
+        return false;
+    };
+    let mut r = io::BufReader::with_capacity(1 << 20, f);
+    crate::digest::digest_reader(&mut r).is_ok_and(|(got, _)| &got == d)
+}
+
 /// A content-addressed directory of blobs.
 #[derive(Clone, Debug)]
 pub struct BlobStore {
@@ -83,6 +106,7 @@ pub struct BlobStore {
     durable: bool,
     written: Option<Written>,
     mirror: Option<Arc<Mirror>>,
+    verifier: Option<Arc<dyn BlobVerifier>>,
 }
 
 /// Copies every blob a cache store writes into other stores on a
@@ -126,6 +150,7 @@ impl BlobStore {
             durable: true,
             written: None,
             mirror: None,
+            verifier: None,
         })
     }
 
@@ -145,6 +170,27 @@ impl BlobStore {
             durable: true,
             written: None,
             mirror: None,
+            verifier: None,
+        }
+    }
+
+    /// Uses `v` to decide whether blobs already present (in this store, and
+    /// in the stores it copies into) can be kept without hashing them.
+    pub fn set_verifier(&mut self, v: Arc<dyn BlobVerifier>) {
+        self.verifier = Some(v);
+    }
+
+    /// Whether the file for `d` in this store holds exactly `d`: through the
+    /// verifier when set, else by hashing it.
+    pub fn verify_present(&self, d: &Digest) -> bool {
+        self.holds_with(self.verifier.as_deref(), d)
+    }
+
+    fn holds_with(&self, v: Option<&dyn BlobVerifier>, d: &Digest) -> bool {
+        let p = self.path(d);
+        match v {
+            Some(v) => v.holds(&p, d),
+            None => file_holds(&p, d),
         }
     }
 
@@ -313,7 +359,11 @@ impl BlobStore {
     /// Stores bytes and returns their digest.
     pub fn put(&self, bytes: &[u8]) -> Result<Digest, BlobError> {
         let d = Digest::of(bytes);
-        if self.size_of(&d) == Some(bytes.len() as u64) {
+        // Kept only when the bytes are really there (a planted file of the
+        // same size is replaced).
+        if self.size_of(&d) == Some(bytes.len() as u64)
+            && fs::read(self.path(&d)).is_ok_and(|b| b == bytes)
+        {
             return Ok(d);
         }
         let mut w = self.writer()?;
@@ -336,13 +386,18 @@ impl BlobStore {
     /// for outputs: an output never shares an inode with the cache, so editing
     /// an output cannot corrupt the cache (or the other way round).
     ///
-    /// A blob already present with the source's size is kept. A blob this
+    /// A blob already present is kept only when it is verified (see
+    /// [`BlobVerifier`]; the source's verifier is used, else this store's,
+    /// else it is hashed); otherwise it is replaced. A blob this
     /// process wrote into `other` and that is provably untouched since (see
     /// [`Self::open_cache`]) is copied by the kernel (`copy_file_range`)
     /// without hashing it again; anything else is hashed as it is copied.
     pub fn copy_from(&self, other: &BlobStore, d: &Digest) -> Result<(), BlobError> {
         let src_size = other.size_of(d);
-        if src_size.is_some() && self.size_of(d) == src_size {
+        if src_size.is_some()
+            && self.size_of(d) == src_size
+            && self.holds_with(other.verifier.as_deref().or(self.verifier.as_deref()), d)
+        {
             return Ok(());
         }
         if let Some(size) = other.written_intact(d) {
@@ -408,7 +463,16 @@ impl BlobStore {
             .tempfile_in(&self.root)
             .map_err(io_err(&self.root))?;
         // std's File→File io::copy uses copy_file_range on Linux.
-        let n = io::copy(&mut src, tmp.as_file_mut()).map_err(io_err(&src_path))?;
+        // A full disk is the destination's problem; other errors name the source.
+        let n = io::copy(&mut src, tmp.as_file_mut()).map_err(|e| {
+            let full = matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT));
+            let path = if full {
+                tmp.path().to_path_buf()
+            } else {
+                src_path.clone()
+            };
+            BlobError::Io { path, source: e }
+        })?;
         if n != size || other.written_intact(d) != Some(size) {
             drop(tmp);
             let mut f = io::BufReader::with_capacity(1 << 20, other.open_read(d)?);
@@ -442,8 +506,11 @@ impl BlobStore {
 
     /// Links (or copies, across filesystems) a blob from another store into this
     /// one. Only between ironhull's own stores (cache and build stage).
+    ///
+    /// A blob already here is kept only when verified (a cache directory
+    /// restored by CI may hold a planted one); otherwise it is replaced.
     pub fn import_from(&self, other: &BlobStore, d: &Digest) -> Result<(), BlobError> {
-        if self.contains(d) {
+        if self.contains(d) && self.verify_present(d) {
             return Ok(());
         }
         let src = other.path(d);
@@ -486,12 +553,9 @@ impl BlobWriter {
                 actual: digest,
             });
         }
-        // A blob already there with the right size is kept (content
-        // addressing); a short one, left by a crash in a cache store, is
-        // replaced.
-        if self.store.size_of(&digest) == Some(size) {
-            return Ok((digest, size));
-        }
+        // Always renamed over whatever is there: the new file is known to
+        // hold `digest`, an existing one (maybe planted, maybe short after
+        // a crash) is not.
         self.store.finish_tmp(tmp, &digest)?;
         Ok((digest, size))
     }

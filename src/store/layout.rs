@@ -16,7 +16,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Maximum nesting of indexes (index → index → ... → manifest).
 pub(crate) const MAX_DEPTH: usize = 4;
@@ -698,7 +698,7 @@ fn json_bytes<T: serde::Serialize>(v: &T, what: &str) -> Result<Vec<u8>, StoreEr
 }
 
 /// Fills an empty directory with a layout holding one tagged entry.
-fn populate(
+pub(crate) fn populate(
     dir: &Path,
     tag: &str,
     top: &Descriptor,
@@ -736,7 +736,7 @@ pub fn write_oci_layout(
     let all = blob_set(top, blobs, src)?;
     match fs::metadata(dir) {
         // A new layout is staged beside `dir` and renamed into place.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match StagedLayout::new(dir)? {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match super::StagedLayout::new(dir)? {
             Some(staged) => staged.commit(tag, top, blobs, src),
             // It appeared meanwhile: update it in place.
             None => write_oci_layout(dir, tag, top, blobs, src),
@@ -765,100 +765,11 @@ pub fn write_oci_layout(
                         why: "it is not empty and has no `oci-layout` file; refusing to write into it".into(),
                     });
                 }
-                populate(dir, tag, top, &all, src)
+                // Another build may fill the same empty directory at once:
+                // the locked index update keeps both tags.
+                add_to_layout(dir, tag, top, &all, src)
             }
         }
-    }
-}
-
-/// A fresh `oci:` layout directory, staged as a hidden temporary directory
-/// beside its final path before the build has finished, so blobs can be
-/// copied (and fsynced) into it while later layers are still being
-/// compressed (see [`BlobStore::mirror_to`]). [`StagedLayout::commit`]
-/// writes the index and renames it into place; dropping it removes it, so a
-/// failed build still leaves nothing behind.
-#[derive(Debug)]
-pub struct StagedLayout {
-    dir: PathBuf,
-    tmp: tempfile::TempDir,
-    store: BlobStore,
-}
-
-impl StagedLayout {
-    /// Stages `dir`, or returns `None` when it already exists (an existing
-    /// layout is updated in place at output time instead).
-    pub fn new(dir: &Path) -> Result<Option<Self>, StoreError> {
-        match fs::metadata(dir) {
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let parent = parent_of(dir);
-                fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
-                let name = dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "layout".into());
-                let tmp = tempfile::Builder::new()
-                    .prefix(&format!(".{name}.tmp-"))
-                    .tempdir_in(parent)
-                    .map_err(StoreError::io(parent))?;
-                let store = BlobStore::open(tmp.path().join("blobs"))
-                    .map_err(StoreError::from_blob(tmp.path().display()))?;
-                Ok(Some(Self {
-                    dir: dir.to_path_buf(),
-                    tmp,
-                    store,
-                }))
-            }
-            Err(e) => Err(StoreError::Io {
-                path: dir.into(),
-                source: e,
-            }),
-        }
-    }
-
-    /// The (durable) blob store inside the staged directory.
-    pub fn store(&self) -> &BlobStore {
-        &self.store
-    }
-
-    /// Where the layout goes.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// [`write_oci_layout`] into the staged directory: copies whatever blob
-    /// is still missing, removes staged blobs the image does not reference
-    /// (the mirror copies every blob the build wrote), writes `oci-layout`
-    /// and `index.json`, and renames the directory into place. If `dir`
-    /// appeared meanwhile, it is written the normal way instead.
-    pub fn commit(
-        self,
-        tag: &str,
-        top: &Descriptor,
-        blobs: &[Digest],
-        src: &BlobStore,
-    ) -> Result<(), StoreError> {
-        if fs::metadata(&self.dir).is_ok() {
-            return write_oci_layout(&self.dir, tag, top, blobs, src);
-        }
-        validate_tag(tag)?;
-        let all = blob_set(top, blobs, src)?;
-        let sha = self.store.root().join("sha256");
-        for e in fs::read_dir(&sha).map_err(StoreError::io(&sha))? {
-            let e = e.map_err(StoreError::io(&sha))?;
-            let keep = e
-                .file_name()
-                .to_str()
-                .and_then(|hex| Digest::parse(&format!("sha256:{hex}")).ok())
-                .is_some_and(|d| all.contains(&d));
-            if !keep {
-                fs::remove_file(e.path()).map_err(StoreError::io(&e.path()))?;
-            }
-        }
-        populate(self.tmp.path(), tag, top, &all, src)?;
-        fs::rename(self.tmp.path(), &self.dir).map_err(StoreError::io(&self.dir))?;
-        let _ = self.tmp.keep();
-        Ok(())
     }
 }
 
@@ -869,6 +780,22 @@ fn add_to_layout(
     all: &BTreeSet<Digest>,
     src: &BlobStore,
 ) -> Result<(), StoreError> {
+    // Blobs first, index last: a reader never sees an entry without its
+    // blobs. Copies need no lock (content-addressed, renamed into place).
+    let store = BlobStore::open(dir.join("blobs")).map_err(StoreError::from_blob(dir.display()))?;
+    store
+        .copy_many(src, all)
+        .map_err(StoreError::from_blob(format!(
+            "copying into {}",
+            dir.display()
+        )))?;
+    // The read-modify-write of index.json, under the layout's lock (see
+    // `store::staged`), so concurrent builds never lose a tag.
+    let _lock = super::staged::DirLock::exclusive(dir)?;
+    let marker = dir.join("oci-layout");
+    if !marker.is_file() {
+        write_atomic(&marker, &oci_layout_bytes())?;
+    }
     let index_path = dir.join("index.json");
     let where_ = index_path.display().to_string();
     let mut index: serde_json::Value = if index_path.is_file() {
@@ -899,20 +826,13 @@ fn add_to_layout(
     });
     list.push(entry);
     let bytes = json_bytes(&index, &where_)?;
-    // Blobs first, index last: a reader never sees an entry without its blobs.
-    let store = BlobStore::open(dir.join("blobs")).map_err(StoreError::from_blob(dir.display()))?;
-    store
-        .copy_many(src, all)
-        .map_err(StoreError::from_blob(format!(
-            "copying into {}",
-            dir.display()
-        )))?;
     write_atomic(&index_path, &bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StagedLayout;
     use crate::store::image_blobs;
     use crate::store::testutil::{index_of, manifest_desc, tiny_image};
     use serde_json::json;

@@ -13,13 +13,15 @@ mod error;
 mod layout;
 mod oci_archive;
 mod rootfs;
+pub mod staged;
 
 pub use blobs::{BlobError, BlobStore};
 pub use docker_archive::{read_docker_archive, write_docker_archive};
 pub use error::StoreError;
-pub use layout::{StagedLayout, read_oci_layout, write_oci_layout};
+pub use layout::{read_oci_layout, write_oci_layout};
 pub use oci_archive::{read_oci_archive, write_oci_archive};
 pub use rootfs::read_rootfs;
+pub use staged::StagedLayout;
 
 use crate::digest::Digest;
 use crate::image::{ImageSet, PlatformImage};

@@ -308,7 +308,17 @@ pub fn ironhull() -> Command {
         .env("LC_ALL", "C")
         .env("TZ", "UTC")
         .stdin(Stdio::null());
+    // The cache key lives outside the cache (src/cache_auth.rs); without
+    // HOME the build would use a throwaway key and trust no cache record.
+    // One shared state directory, so rebuilds in a test hit their cache.
+    cmd.env("XDG_STATE_HOME", test_state_home());
     cmd
+}
+
+/// `XDG_STATE_HOME` for the binary under test (holds `ironhull/cache.key`).
+pub fn test_state_home() -> PathBuf {
+    let uid = current_uid().unwrap_or(0);
+    std::env::temp_dir().join(format!("ironhull-test-state-{uid}"))
 }
 
 /// Runs `cmd` to completion with [`DEFAULT_TIMEOUT`]; see [`run_timeout`].
