@@ -344,6 +344,9 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(core, want);
+        // The spec's list of unwaivable checks is the same set.
+        let spec: BTreeSet<_> = crate::spec::CORE_CHECKS.iter().copied().collect();
+        assert_eq!(spec, want);
         for id in [
             "USR-002", "USR-003", "USR-004", "USR-005", "FS-001", "CFG-001", "CFG-002", "CFG-003",
             "SRC-001",

@@ -17,8 +17,8 @@ use std::time::Duration;
 /// invariants (non-root, no shell, no package manager, safe filesystem, no
 /// secrets).
 pub const CORE_CHECKS: &[&str] = &[
-    "USR-001", "SH-001", "SH-002", "PKG-001", "PKG-002", "FS-002", "FS-003", "SEC-001", "SEC-002",
-    "SEC-003",
+    "USR-001", "USR-006", "SH-001", "SH-002", "PKG-001", "PKG-002", "FS-002", "FS-003", "FS-004",
+    "FS-005", "SEC-001", "SEC-002", "SEC-003",
 ];
 
 /// Shell program names (interpreters and multi-call binaries such as
