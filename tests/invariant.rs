@@ -52,8 +52,10 @@ const ENABLE_PM_VARIANTS: bool = false;
 /// NuGet `packages`, pip's `http` cache); off until section 4 merges.
 const ENABLE_NEW_CACHES: bool = false;
 /// Tar entries the readers may disagree on (duplicate paths in one layer,
-/// `./` and `//` names); off until section 1's reader work merges.
-const ENABLE_WEIRD_TAR: bool = false;
+/// `./` and `//` names). On: today's reader normalizes them and the last
+/// duplicate wins, and a stricter reader that refuses them keeps the
+/// invariant (a refusal is allowed).
+const ENABLE_WEIRD_TAR: bool = true;
 
 /// The user every case asks for.
 const UID: u32 = 10001;
@@ -340,8 +342,16 @@ fn plan(hazards: &[Hazard], project: &Path) -> Case {
                 c.expect.absent.extend(["bin/sh".to_string(), l]);
             }
             Hazard::HardlinkToShell(n) => {
-                base_add.push(file("bin/bash", 0o755, shell_bytes("hardlinked")));
-                base_add.push(hardlink(&format!("usr/bin/neutral{i}{n}"), "bin/bash"));
+                // Both directions: a shell name linked to a neutral file, and
+                // a neutral name linked to a shell name. The bytes must go.
+                let neutral = format!("usr/bin/neutral{i}{n}");
+                if n % 2 == 0 {
+                    base_add.push(file(&neutral, 0o755, shell_bytes("hardlinked")));
+                    base_add.push(hardlink("bin/sh", &neutral));
+                } else {
+                    base_add.push(file("bin/bash", 0o755, shell_bytes("hardlinked")));
+                    base_add.push(hardlink(&neutral, "bin/bash"));
+                }
                 c.expect
                     .bytes_gone
                     .push(b"PLANTED-SHELL-hardlinked".to_vec());
