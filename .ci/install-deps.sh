@@ -15,6 +15,15 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+# --- privilege tests (tests/privilege.rs) ------------------------------------
+# setcap/getcap (libcap2-bin) plant a real file capability on an artifact and
+# check that umoci kept one on an unpacked control rootfs.
+if ! command -v setcap >/dev/null 2>&1 || ! command -v getcap >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+  apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends libcap2-bin
+fi
+
 # --- pip tools ---------------------------------------------------------------
 # Python tools the tests drive (none yet). Add them here as `pip_tools+=(...)`
 # entries, pinned to exact versions so CI is reproducible, e.g.

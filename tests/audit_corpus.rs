@@ -291,6 +291,33 @@ fn planted() -> Vec<(&'static str, ImageDef, Vec<&'static str>)> {
             vec!["FS-002"],
         ),
         (
+            "file-capability",
+            with_layer(vec![
+                file("usr/bin/ping", 0o755, FAKE_ELF).xattr(
+                    "security.capability",
+                    &[1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                ),
+            ]),
+            vec!["FS-004"],
+        ),
+        (
+            "posix-acl",
+            with_layer(vec![dir("app/shared", 0o755).xattr(
+                "system.posix_acl_default",
+                &[2, 0, 0, 0, 0x20, 0, 7, 0, 255, 255, 255, 255],
+            )]),
+            vec!["FS-005"],
+        ),
+        (
+            "user-in-privileged-group",
+            with_layer(vec![file(
+                "etc/group",
+                0o644,
+                format!("{GROUP}docker:x:999:nonroot\n"),
+            )]),
+            vec!["USR-006"],
+        ),
+        (
             "world-writable-dir",
             with_layer(vec![dir("app/uploads", 0o777)]),
             vec!["FS-003"],

@@ -95,6 +95,23 @@ pub enum ArtifactError {
         what: &'static str,
     },
     #[error(
+        "artifact #{number}: {dest} {why}; an artifact may not replace account or privilege files (set the account in [user] instead, and exclude the file from the artifact)"
+    )]
+    AccountFile {
+        number: usize,
+        dest: String,
+        why: &'static str,
+    },
+    #[error(
+        "artifact #{number}: {path} has the extended attribute {name} (a {what}), which would grant privilege to whoever runs it; ironhull images never carry one. Remove it (setcap -r {path}) and give the program no capabilities"
+    )]
+    PrivilegedXattr {
+        number: usize,
+        path: PathBuf,
+        name: String,
+        what: &'static str,
+    },
+    #[error(
         "artifact #{number}: {dest} looks like a secret ({why}); inject secrets at runtime (a mounted file or your orchestrator's secret store), never bake them into an image"
     )]
     Secret {
@@ -360,6 +377,7 @@ pub fn collect(
     let mut out = Vec::new();
     if meta.is_file() {
         check_name(n, &a.dest)?;
+        check_xattrs(n, &a.src)?;
         check_elf(n, &a.src, platform)?;
         use std::os::unix::fs::PermissionsExt;
         let mode = file_mode(a, meta.permissions().mode());
@@ -384,6 +402,13 @@ pub fn collect(
         return Err(ArtifactError::PinOnDirectory {
             number: n,
             src: a.src.clone(),
+        });
+    }
+    if let Some(why) = crate::harden::accounts::account_file(&a.dest) {
+        return Err(ArtifactError::AccountFile {
+            number: n,
+            dest: a.dest.to_abs(),
+            why,
         });
     }
     let dir_mode = if a.writable { 0o755 } else { 0o555 };
@@ -476,6 +501,7 @@ pub fn collect(
             });
         } else if ft.is_file() {
             use std::os::unix::fs::PermissionsExt;
+            check_xattrs(n, &host)?;
             check_elf(n, &host, platform)?;
             let mode = file_mode(a, lmeta.permissions().mode());
             out.push(Planned {
@@ -572,6 +598,13 @@ pub fn escapes_root(at: &ImagePath, target: &str) -> bool {
 }
 
 fn check_name(n: usize, dest: &ImagePath) -> Result<(), ArtifactError> {
+    if let Some(why) = crate::harden::accounts::account_file(dest) {
+        return Err(ArtifactError::AccountFile {
+            number: n,
+            dest: dest.to_abs(),
+            why,
+        });
+    }
     if let Some(what) = forbidden_name(dest.file_name()) {
         return Err(ArtifactError::Forbidden {
             number: n,
@@ -585,6 +618,30 @@ fn check_name(n: usize, dest: &ImagePath) -> Result<(), ArtifactError> {
             dest: dest.to_abs(),
             why: why.to_string(),
         });
+    }
+    Ok(())
+}
+
+/// Refuses a host file that carries a file capability. Other xattrs (ACLs,
+/// SELinux labels, `user.*`) are host metadata like its mode and owner, and
+/// are dropped: artifact entries never carry xattrs (see
+/// [`crate::harden::xattrs`]). One `llistxattr` call per file.
+fn check_xattrs(n: usize, host: &Path) -> Result<(), ArtifactError> {
+    use crate::harden::xattrs::{XattrClass, classify, host_xattr_names};
+    let names = host_xattr_names(host).map_err(|e| ArtifactError::Io {
+        number: n,
+        path: host.to_path_buf(),
+        source: e,
+    })?;
+    for name in names {
+        if classify(&name) == XattrClass::Capability {
+            return Err(ArtifactError::PrivilegedXattr {
+                number: n,
+                path: host.to_path_buf(),
+                name,
+                what: "file capability",
+            });
+        }
     }
     Ok(())
 }

@@ -664,6 +664,17 @@ fn write_accounts_layer(
             se.gid,
         ));
     }
+    // gshadow repeats group membership (admins and members); the image user
+    // leaves the privileged groups there too.
+    let (gse, gstext) = file("etc/gshadow");
+    if let Some(gse) = gse {
+        files.push((
+            ImagePath::parse("etc/gshadow").unwrap_or_default(),
+            accounts::gshadow(&gstext, &gtext, &u).into_bytes(),
+            gse.mode,
+            gse.gid,
+        ));
+    }
     let mut entries: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
     for (p, bytes, mode, gid) in files {
         let mut e = Entry::new(

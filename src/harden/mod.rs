@@ -11,6 +11,7 @@ pub mod apk;
 pub mod dpkg;
 pub mod plan;
 pub mod rules;
+pub mod xattrs;
 
 pub use plan::{Action, Plan};
 pub use rules::Reason;
@@ -128,7 +129,7 @@ pub fn harden(
     dst: &BlobStore,
     params: &LayerParams,
 ) -> Result<Hardened, HardenError> {
-    let opts = ReadOptions::default();
+    let opts = read_options();
     // Pass 1: merged view, and every entry of every layer (metadata only).
     let mut tree = MergedTree::with_capture(CaptureSet::standard().with_dir(plan::DPKG_INFO));
     let mut per_layer: Vec<Vec<Entry>> = Vec::new();
@@ -166,7 +167,9 @@ pub fn harden(
             if let Action::Drop(_) = a {
                 dropped.insert(e.path.clone());
             }
-            a != Action::Keep
+            // An entry with any xattr (a file capability, an ACL, ...) makes
+            // the layer unusable as is: see [`xattrs`].
+            a != Action::Keep || !e.xattrs.is_empty()
         });
         if !touched {
             dst.import_from(src, &layer.digest)
@@ -207,6 +210,19 @@ pub fn harden(
     for (layer, e) in remode {
         tree.insert(layer, e);
     }
+    // The rewritten layers carry no xattrs; neither does the view of them.
+    let with_xattrs: Vec<(usize, Entry)> = tree
+        .iter()
+        .filter(|(_, n)| !n.entry.xattrs.is_empty())
+        .map(|(_, n)| {
+            let mut e = n.entry.clone();
+            e.xattrs.clear();
+            (n.layer, e)
+        })
+        .collect();
+    for (layer, e) in with_xattrs {
+        tree.insert(layer, e);
+    }
     for (p, (_, bytes)) in &plan.replacements {
         tree.set_content(p, bytes.clone());
     }
@@ -217,6 +233,41 @@ pub fn harden(
         dropped_packages: plan.dropped_packages.into_iter().collect(),
         rewritten,
     })
+}
+
+/// How hardening reads base layers: with xattrs, so that a layer carrying
+/// any is rewritten without them instead of being reused byte for byte.
+fn read_options() -> ReadOptions {
+    ReadOptions {
+        keep_xattrs: true,
+        ..ReadOptions::default()
+    }
+}
+
+/// Drops every xattr of a kept entry, recording each privilege-conferring
+/// one (file capabilities, ACLs) as a change; see [`xattrs`].
+fn strip_xattrs(index: usize, e: &mut Entry, changes: &mut Vec<Change>) {
+    if e.xattrs.is_empty() {
+        return;
+    }
+    let names = xattrs::strip(e);
+    let privileged: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| xattrs::is_privileged(n))
+        .collect();
+    changes.push(Change {
+        path: e.path.to_abs(),
+        what: format!("xattrs {} removed", names.join(",")),
+        why: if privileged.contains(&xattrs::CAPABILITY) {
+            "file capability".into()
+        } else if !privileged.is_empty() {
+            "POSIX ACL".into()
+        } else {
+            "extended attributes are never shipped".into()
+        },
+        layer: index,
+    });
 }
 
 fn whiteout_entry(dir: Option<ImagePath>, name: &str, mtime: u64) -> Option<Entry> {
@@ -243,13 +294,16 @@ fn rewrite_layer(
     let mut writer = LayerWriter::new_unordered(dst, params).map_err(werr)?;
     let mut dropped = BTreeSet::new();
     let mut write_err = None;
-    read_verified(src, layer, &ReadOptions::default(), |ev, content| {
+    read_verified(src, layer, &read_options(), |ev, content| {
         if write_err.is_some() {
             return Ok(());
         }
         let res = match ev {
-            LayerEvent::Entry(e) => match plan.action(index, &e, &dropped) {
-                Action::Keep => writer.append(&e, Some(content)),
+            LayerEvent::Entry(mut e) => match plan.action(index, &e, &dropped) {
+                Action::Keep => {
+                    strip_xattrs(index, &mut e, changes);
+                    writer.append(&e, Some(content))
+                }
                 Action::Drop(why) => {
                     changes.push(Change {
                         path: e.path.to_abs(),
@@ -261,6 +315,7 @@ fn rewrite_layer(
                     Ok(())
                 }
                 Action::Rewrite { mode, content: new } => {
+                    strip_xattrs(index, &mut e, changes);
                     let mut e2 = e.clone();
                     if mode != e.mode {
                         changes.push(Change {

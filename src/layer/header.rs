@@ -183,8 +183,14 @@ pub fn header_for(entry: &Entry) -> Result<EntryHeaders, LayerError> {
 /// Why an xattr name cannot be stored as a PAX `SCHILY.xattr.<name>` key, if so.
 /// A PAX key ends at the first `=`, so a name containing one would be split
 /// differently by every reader.
+///
+/// A privilege-conferring attribute (a file capability, a POSIX ACL) is
+/// refused too, whatever `keep_xattrs` says: ironhull never ships one (see
+/// [`crate::harden::xattrs`]), and refusing here means no path can slip one in.
 fn bad_xattr_name(name: &str) -> Option<&'static str> {
-    if name.is_empty() {
+    if crate::harden::xattrs::is_privileged(name) {
+        Some("grants privilege (a file capability or POSIX ACL), which ironhull never writes")
+    } else if name.is_empty() {
         Some("is empty")
     } else if name.contains('=') {
         Some("contains '=', which cannot appear in a PAX record key")
@@ -445,6 +451,18 @@ mod tests {
         let mut x = entry("f", EntryKind::File, 0o644);
         x.xattrs.insert("user.a=b".into(), vec![]);
         assert!(matches!(header_for(&x), Err(LayerError::BadXattr { .. })));
+        for privileged in [
+            "security.capability",
+            "system.posix_acl_access",
+            "system.posix_acl_default",
+        ] {
+            let mut x = entry("f", EntryKind::File, 0o644);
+            x.xattrs.insert(privileged.into(), vec![1, 0, 0, 2]);
+            assert!(
+                matches!(header_for(&x), Err(LayerError::BadXattr { .. })),
+                "{privileged} must never be written"
+            );
+        }
         let s = entry(
             "l",
             EntryKind::Symlink {

@@ -152,6 +152,15 @@ static CATALOG: &[Check] = &[
         core: false,
     },
     Check {
+        id: "USR-006",
+        severity: Severity::High,
+        title: "Image user in a privileged group",
+        description: "The config's user belongs to a privileged group (gid 0, root, wheel, sudo, adm, shadow, disk, kmem, tty, docker, lxd, libvirt, staff) as its primary group or in /etc/group: privilege that is not uid 0, such as reading password hashes or raw disks, or controlling a container daemon.",
+        fix: "Remove the user from the group's member list in /etc/group (and /etc/gshadow), and give it an unprivileged primary gid; ironhull does both for images it builds.",
+        anchors: &["CIS 5.4", "dockle CIS-DI-0001"],
+        core: true,
+    },
+    Check {
         id: "SH-001",
         severity: Severity::High,
         title: "Shell present",
@@ -211,6 +220,24 @@ static CATALOG: &[Check] = &[
         title: "World-writable path",
         description: "A file or directory is writable by every user and is not a sticky directory, so any process can replace or tamper with it.",
         fix: "Remove the world-write bit (chmod o-w), or make shared directories sticky (chmod +t).",
+        anchors: &["CIS 6.1.10"],
+        core: true,
+    },
+    Check {
+        id: "FS-004",
+        severity: Severity::High,
+        title: "File capability",
+        description: "A file carries file capabilities (the security.capability extended attribute, e.g. cap_setuid+ep): whoever runs it gains kernel privileges, such as setuid(0), without any setuid bit. Layers carry it as a PAX SCHILY.xattr record and runtimes apply it on unpack.",
+        fix: "Remove the capability (setcap -r FILE) before the file is added to the image; ironhull strips every xattr from images it builds.",
+        anchors: &["CIS 4.8", "NIST SP 800-190 4.4.3"],
+        core: true,
+    },
+    Check {
+        id: "FS-005",
+        severity: Severity::High,
+        title: "POSIX ACL",
+        description: "A file or directory carries a POSIX ACL (system.posix_acl_access or system.posix_acl_default), which can grant read or write to users and groups the mode bits do not show; an ACL that lets group or other write is as bad as a world-writable path.",
+        fix: "Remove the ACL (setfacl -b FILE) and express the permission in the mode bits; ironhull strips every xattr from images it builds.",
         anchors: &["CIS 6.1.10"],
         core: true,
     },
@@ -311,12 +338,15 @@ mod tests {
         assert_eq!(ids.len(), catalog().len());
         let core: BTreeSet<_> = catalog().iter().filter(|c| c.core).map(|c| c.id).collect();
         let want: BTreeSet<_> = [
-            "USR-001", "SH-001", "SH-002", "PKG-001", "PKG-002", "FS-002", "FS-003", "SEC-001",
-            "SEC-002", "SEC-003",
+            "USR-001", "USR-006", "SH-001", "SH-002", "PKG-001", "PKG-002", "FS-002", "FS-003",
+            "FS-004", "FS-005", "SEC-001", "SEC-002", "SEC-003",
         ]
         .into_iter()
         .collect();
         assert_eq!(core, want);
+        // The spec's list of unwaivable checks is the same set.
+        let spec: BTreeSet<_> = crate::spec::CORE_CHECKS.iter().copied().collect();
+        assert_eq!(spec, want);
         for id in [
             "USR-002", "USR-003", "USR-004", "USR-005", "FS-001", "CFG-001", "CFG-002", "CFG-003",
             "SRC-001",

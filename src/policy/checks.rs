@@ -63,7 +63,7 @@ impl<'a> Config<'a> {
             .filter(|v| !v.is_null())
     }
 
-    fn str_field(&self, key: &str) -> Option<&'a str> {
+    pub(crate) fn str_field(&self, key: &str) -> Option<&'a str> {
         self.field(key).and_then(Value::as_str)
     }
 

@@ -14,6 +14,7 @@ pub mod catalog;
 mod checks;
 pub mod file;
 mod layer_scan;
+mod privilege;
 pub mod render;
 pub mod report;
 mod secret_checks;
@@ -60,6 +61,8 @@ pub fn evaluate(input: &AuditInput<'_>, policy: &Policy) -> Report {
     checks::check_caches(tree, &mut out);
     checks::check_junk(tree, &mut out);
     checks::check_modes(tree, &mut out);
+    privilege::check_xattrs(tree, &mut out);
+    privilege::check_groups(&cfg, tree, &mut out);
     let from_layers: BTreeSet<String> = input
         .layer_findings
         .iter()
@@ -176,7 +179,11 @@ pub fn scan_layers_with(
     let capture = CaptureSet::standard();
     let mut tree = MergedTree::with_capture(capture.clone());
     let mut scanner = LayerScanner::new();
-    let opts = ReadOptions::default();
+    // With xattrs: file capabilities and ACLs are findings (FS-004, FS-005).
+    let opts = ReadOptions {
+        keep_xattrs: true,
+        ..ReadOptions::default()
+    };
     let from_prepared = |layer: &LayerBlob| {
         prepared
             .get(&layer.digest)
@@ -775,6 +782,42 @@ mod tests {
                     i.file("usr/bin/su-exec", 0o4755, b"\x7fELF");
                 },
                 &["FS-002"],
+            ),
+            (
+                "file capability",
+                |i| {
+                    let mut e = Entry::new(p("app/ping"), EntryKind::File, 0o755);
+                    e.xattrs
+                        .insert("security.capability".into(), vec![1, 0, 0, 2, 0x80]);
+                    i.tree.insert(0, e);
+                },
+                &["FS-004"],
+            ),
+            (
+                "posix acl",
+                |i| {
+                    let mut e = Entry::new(p("app/shared"), EntryKind::Dir, 0o755);
+                    e.xattrs
+                        .insert("system.posix_acl_default".into(), vec![2, 0, 0, 0]);
+                    e.xattrs.insert("user.ok".into(), vec![1]);
+                    i.tree.insert(0, e);
+                },
+                &["FS-005"],
+            ),
+            (
+                "user in a privileged group",
+                |i| {
+                    i.file("etc/group", 0o644, b"app:x:10001:\nsudo:x:27:app\n");
+                },
+                &["USR-006"],
+            ),
+            (
+                "primary group is shadow",
+                |i| {
+                    i.cfg("User", json!("10001:42"));
+                    i.file("etc/group", 0o644, b"app:x:10001:\nshadow:x:42:\n");
+                },
+                &["USR-006"],
             ),
             (
                 "world-writable file",

@@ -268,6 +268,47 @@ fn root_is_refused() {
 }
 
 #[test]
+fn homes_in_system_directories_are_refused() {
+    for home in [
+        "/",
+        "/etc",
+        "/etc/app",
+        "/usr",
+        "/usr/local/app",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib64/x",
+        "/libexec/app",
+        "/boot",
+        "/root",
+        "/proc",
+        "/sys",
+        "/dev/x",
+        "/var",
+        "/run/app",
+    ] {
+        let e = assert_err!(
+            doc(&format!("uid = 10001\nhome = \"{home}\""), ""),
+            SpecError::BadPath { .. }
+        );
+        // [user] is line 5, home is line 7, its value starts at column 8.
+        let at = e.location().map(|l| (l.line, l.col));
+        assert_eq!(at, Some((7, 8)), "{home}: {e}");
+        assert!(e.to_string().contains("user.home"), "{e}");
+    }
+    for home in [
+        "/var/lib/app",
+        "/home/app",
+        "/srv/app",
+        "/app/home",
+        "/var/app",
+    ] {
+        ok(&doc(&format!("uid = 10001\nhome = \"{home}\""), ""));
+    }
+}
+
+#[test]
 fn shell_form_and_shell_programs() {
     let e = assert_err!(
         with("[config]\nentrypoint = \"/app/x --flag\"\n"),

@@ -291,7 +291,11 @@ fn user_section(t: &Table<'_, '_>) -> Result<User, SpecError> {
             image_path(&d, false).map_err(|why| bad_path(t, "home", &d, &t.span, why))?
         }
         Some((s, span)) => {
-            image_path(s, false).map_err(|why| bad_path(t, "home", s, &span, why))?
+            let p = image_path(s, false).map_err(|why| bad_path(t, "home", s, &span, why))?;
+            if let Some(why) = system_home(&p) {
+                return Err(bad_path(t, "home", s, &span, why));
+            }
+            p
         }
     };
     Ok(User {
@@ -300,6 +304,39 @@ fn user_section(t: &Table<'_, '_>) -> Result<User, SpecError> {
         name,
         home,
     })
+}
+
+/// System directories a home may not be or lie under: the user owns its home
+/// (mode 0700), so a home there would hand it part of the system. `/var`
+/// itself is refused, but a dedicated subdirectory such as `/var/lib/app` is
+/// fine.
+const SYSTEM_DIRS: &[&str] = &[
+    "etc", "usr", "bin", "sbin", "boot", "root", "proc", "sys", "dev", "run",
+];
+
+/// Why `home` cannot be the user's home directory, if so.
+fn system_home(home: &ImagePath) -> Option<String> {
+    let fix = "use a dedicated directory such as /home/app or /var/lib/app";
+    if home.is_root() {
+        return Some(format!(
+            "is the root directory, which the user would own; {fix}"
+        ));
+    }
+    let top = home.components().next().unwrap_or("");
+    if SYSTEM_DIRS.contains(&top) || top.starts_with("lib") {
+        return Some(format!(
+            "{} is a system directory; {fix}",
+            if home.components().count() == 1 {
+                home.to_abs()
+            } else {
+                format!("it lies under /{top}, which")
+            }
+        ));
+    }
+    if home.as_str() == "var" {
+        return Some(format!("/var holds system state; {fix}"));
+    }
+    None
 }
 
 fn bad_path(

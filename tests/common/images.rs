@@ -40,6 +40,9 @@ pub struct TarEntry {
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
+    /// Extended attributes, written as PAX `SCHILY.xattr.<name>` records
+    /// (how Docker and containerd carry file capabilities and ACLs).
+    pub xattrs: Vec<(String, Vec<u8>)>,
 }
 
 /// A regular file owned by root.
@@ -50,6 +53,7 @@ pub fn file(path: &str, mode: u32, content: impl AsRef<[u8]>) -> TarEntry {
         mode,
         uid: 0,
         gid: 0,
+        xattrs: Vec::new(),
     }
 }
 
@@ -61,6 +65,7 @@ pub fn dir(path: &str, mode: u32) -> TarEntry {
         mode,
         uid: 0,
         gid: 0,
+        xattrs: Vec::new(),
     }
 }
 
@@ -72,6 +77,7 @@ pub fn symlink(path: &str, target: &str) -> TarEntry {
         mode: 0o777,
         uid: 0,
         gid: 0,
+        xattrs: Vec::new(),
     }
 }
 
@@ -83,6 +89,7 @@ pub fn hardlink(path: &str, target: &str) -> TarEntry {
         mode: 0o755,
         uid: 0,
         gid: 0,
+        xattrs: Vec::new(),
     }
 }
 
@@ -101,6 +108,12 @@ impl TarEntry {
     pub fn owned(mut self, uid: u64, gid: u64) -> Self {
         self.uid = uid;
         self.gid = gid;
+        self
+    }
+
+    /// The same entry with the extended attribute `name` = `value`.
+    pub fn xattr(mut self, name: &str, value: &[u8]) -> Self {
+        self.xattrs.push((name.to_string(), value.to_vec()));
         self
     }
 }
@@ -128,6 +141,19 @@ pub fn layer_tar(entries: &[TarEntry]) -> Vec<u8> {
         h.set_uid(e.uid);
         h.set_gid(e.gid);
         h.set_mtime(1_700_000_000);
+        if !e.xattrs.is_empty() {
+            let keys: Vec<String> = e
+                .xattrs
+                .iter()
+                .map(|(k, _)| format!("SCHILY.xattr.{k}"))
+                .collect();
+            let records = keys
+                .iter()
+                .zip(&e.xattrs)
+                .map(|(k, (_, v))| (k.as_str(), v.as_slice()));
+            b.append_pax_extensions(records)
+                .unwrap_or_else(|err| panic!("tar pax {}: {err}", e.path));
+        }
         match &e.kind {
             Kind::File(data) => {
                 h.set_entry_type(tar::EntryType::Regular);
