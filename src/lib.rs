@@ -7,6 +7,7 @@
 pub mod base;
 pub mod build;
 pub mod cjson;
+pub mod detect;
 pub mod digest;
 pub mod error;
 pub mod fs;

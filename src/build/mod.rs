@@ -431,12 +431,11 @@ fn write_artifact_layer(
                     }
                     .into());
                 }
-                if let Some((what, marker)) = found.forbidden {
+                if let Some(evidence) = found.forbidden {
                     return Err(ArtifactError::ForbiddenContent {
                         number: p.artifact,
                         dest: p.entry.path.to_abs(),
-                        what,
-                        marker,
+                        evidence,
                     }
                     .into());
                 }

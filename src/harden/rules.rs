@@ -6,59 +6,11 @@
 
 use crate::fs::{Entry, EntryKind, ImagePath};
 
-/// Command interpreters. Any of these, or a link to one, gives an attacker who
-/// gets code execution a comfortable place to continue. This is the one list:
-/// the spec (entrypoints), artifact intake, hardening and the policy engine
-/// all read it.
-pub const INTERPRETERS: &[&str] = &[
-    "sh", "bash", "rbash", "ash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "oksh", "loksh",
-    "yash", "csh", "tcsh", "fish",
-];
-
-/// Multi-call binaries with a built-in shell: a shell whatever they are called.
-pub const MULTICALL: &[&str] = &["busybox", "toybox"];
-
-/// True for a program name that is a shell or a shell-bearing multi-call binary.
-pub fn is_shell_name(name: &str) -> bool {
-    INTERPRETERS.contains(&name) || MULTICALL.contains(&name)
-}
-
-/// Package managers: with one, an attacker can install whatever tooling they want.
-pub const PACKAGE_MANAGERS: &[&str] = &[
-    "apk",
-    "apt",
-    "apt-get",
-    "apt-cache",
-    "apt-mark",
-    "apt-key",
-    "aptitude",
-    "dpkg",
-    "dpkg-deb",
-    "dpkg-query",
-    "dpkg-split",
-    "dpkg-divert",
-    "dpkg-trigger",
-    "dpkg-maintscript-helper",
-    "rpm",
-    "rpmdb",
-    "yum",
-    "dnf",
-    "microdnf",
-    "tdnf",
-    "zypper",
-    "opkg",
-    "pacman",
-    "pip",
-    "pip2",
-    "pip3",
-    "npm",
-    "npx",
-    "yarn",
-    "pnpm",
-    "corepack",
-    "gem",
-    "easy_install",
-];
+/// The shell and package manager names: one list each, in [`crate::detect`],
+/// which hardening, artifact intake, the gate and `audit` all read.
+pub use crate::detect::package_manager::PACKAGE_MANAGERS;
+pub use crate::detect::shell::{INTERPRETERS, MULTICALL, is_shell_name};
+pub use crate::detect::is_package_manager_name;
 
 /// Directories whose contents are package caches. The directory itself is kept
 /// (some programs expect it); everything below it goes.
@@ -119,16 +71,6 @@ impl std::fmt::Display for Reason {
     }
 }
 
-/// True for `pip3.11`, `pip-3.12` and friends.
-fn is_versioned_pip(name: &str) -> bool {
-    let rest = name.strip_prefix("pip").unwrap_or("");
-    !rest.is_empty()
-        && rest
-            .trim_start_matches('-')
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.')
-}
-
 /// Classifies one entry by its own name and location (links are handled by the
 /// planner, which can see their targets).
 pub fn classify(entry: &Entry) -> Option<Reason> {
@@ -146,7 +88,7 @@ pub fn classify(entry: &Entry) -> Option<Reason> {
         if is_shell_name(name) {
             return Some(Reason::Shell);
         }
-        if PACKAGE_MANAGERS.contains(&name) || is_versioned_pip(name) {
+        if is_package_manager_name(name) {
             return Some(Reason::PackageManager);
         }
     }

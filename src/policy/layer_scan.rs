@@ -1,5 +1,7 @@
-//! Per-layer checks: SEC-001 (secret file names) and SEC-002 (secret content)
-//! over every layer blob, not only the merged view.
+//! Per-layer checks: SEC-001 (secret file names), SEC-002 (secret content),
+//! and SH-001/PKG-001 for files that are shells or package managers by their
+//! content (the one detector, [`crate::detect`]), over every layer blob, not
+//! only the merged view.
 //!
 //! A file deleted or overwritten by a later layer is gone from the container's
 //! view but still ships in the earlier layer's blob; anyone who pulls the
@@ -18,6 +20,9 @@ const CHUNK: usize = 64 * 1024;
 const PREFIX: usize = 8 * 1024;
 /// Findings per file and rule are merged; this caps distinct rules per file.
 const MAX_RULES_PER_FILE: usize = 16;
+
+/// The start of the note on a finding whose file a later layer hid.
+pub const HIDDEN_NOTE: &str = "by the later layer";
 
 /// A finding that a later layer may hide.
 struct Tracked {
@@ -147,7 +152,7 @@ impl LayerScanner {
                     .map(|d| d.to_string())
                     .unwrap_or_default();
                 *slot = Some(format!(
-                    "; {how} by the later layer {by}, but still shipped in this layer's blob"
+                    "; {how} {HIDDEN_NOTE} {by}, but still shipped in this layer's blob"
                 ));
             }
         }
@@ -179,6 +184,7 @@ pub fn scan_content(
 ) -> io::Result<Vec<Finding>> {
     let mut out = Vec::new();
     let mut scanner = ContentScanner::new();
+    let mut program = crate::detect::ContentDetector::new();
     let mut prefix: Vec<u8> = Vec::new();
     loop {
         let n = match content.read(buf) {
@@ -193,6 +199,16 @@ pub fn scan_content(
             prefix.extend_from_slice(chunk.get(..take).unwrap_or(&[]));
         }
         scanner.feed(chunk);
+        program.feed(chunk);
+    }
+    if let Some(e) = program.finish() {
+        let id = match e.kind {
+            crate::detect::Kind::Shell => "SH-001",
+            crate::detect::Kind::PackageManager => "PKG-001",
+        };
+        out.push(
+            Finding::new(id, Some(path.to_abs()), format!("{path} is {e}")).in_layer(layer),
+        );
     }
     if let Some(h) = secrets::secret_file(path, &prefix) {
         out.push(

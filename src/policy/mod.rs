@@ -53,9 +53,25 @@ pub fn evaluate(input: &AuditInput<'_>, policy: &Policy) -> Report {
     checks::check_user(&cfg, tree, &mut out);
     checks::check_shadow(tree, &mut out);
     checks::check_accounts(tree, &mut out);
-    checks::check_shells(&cfg, tree, &mut out);
+    // Files the layer scan found to be shells or package managers by their
+    // content and that are still what the merged view shows (not replaced
+    // or deleted by a later layer): links to them are reported too.
+    let by_content: BTreeMap<String, crate::detect::Kind> = input
+        .layer_findings
+        .iter()
+        .filter(|f| !f.message.contains(layer_scan::HIDDEN_NOTE))
+        .filter_map(|f| {
+            let kind = match f.id {
+                "SH-001" => crate::detect::Kind::Shell,
+                "PKG-001" => crate::detect::Kind::PackageManager,
+                _ => return None,
+            };
+            Some((f.path.clone()?, kind))
+        })
+        .collect();
+    checks::check_programs(tree, &by_content, &mut out);
     checks::check_entrypoint(&cfg, tree, &mut out);
-    checks::check_package_managers(&cfg, tree, &mut out);
+    checks::check_package_modules(tree, &mut out);
     checks::check_caches(tree, &mut out);
     checks::check_junk(tree, &mut out);
     checks::check_modes(tree, &mut out);
@@ -69,7 +85,23 @@ pub fn evaluate(input: &AuditInput<'_>, policy: &Policy) -> Report {
     checks::check_config_secrets(&cfg, &mut out);
     checks::check_config(&cfg, &mut out);
     checks::check_base(input.annotations, &mut out);
-    out.extend(input.layer_findings.iter().cloned());
+    // A file found by name and by content is reported once (by name).
+    let by_name: BTreeSet<(&'static str, String)> = out
+        .iter()
+        .filter(|f| matches!(f.id, "SH-001" | "PKG-001"))
+        .filter_map(|f| Some((f.id, f.path.clone()?)))
+        .collect();
+    out.extend(
+        input
+            .layer_findings
+            .iter()
+            .filter(|f| {
+                !f.path
+                    .as_ref()
+                    .is_some_and(|p| by_name.contains(&(f.id, p.clone())))
+            })
+            .cloned(),
+    );
     let (kept, waived) = policy.apply(out);
     Report::new(kept, waived)
 }
