@@ -478,46 +478,21 @@ fn glob_set(patterns: &[&str]) -> Option<globset::GlobSet> {
     b.build().ok()
 }
 
-/// Cache directories (PKG-002), relative glob patterns. A directory counts
-/// when it holds at least one non-directory other than a `lock` file (apt
-/// keeps `lists/lock` and `archives/lock` in clean images).
-const CACHE_DIRS: &[&str] = &[
-    "var/cache/apk",
-    "etc/apk/cache",
-    "var/lib/apt/lists",
-    "var/cache/apt",
-    "var/cache/yum",
-    "var/cache/dnf",
-    "var/cache/zypp",
-    "var/cache/pacman/pkg",
-    "{root,home/*}/.cache/pip",
-    "{root,home/*}/.npm",
-    "{root,home/*}/.cache/yarn",
-    "usr/local/share/.cache/yarn",
-    "{root,home/*}/.cargo/registry",
-    "{root,home/*}/.cargo/git",
-    "{root,home/*}/go/pkg/mod",
-    "go/pkg/mod",
-    "{root,home/*}/.cache/go-build",
-    "{root,home/*}/.m2/repository",
-    "{root,home/*}/.gradle/caches",
-    "{root,home/*}/.composer/cache",
-    "{root,home/*}/.cache/composer",
-];
-
 /// PKG-002: package caches. One finding per cache directory, plus loose
 /// package files (`*.deb`, `*.rpm`, `*.apk` under /var/cache or /tmp).
+///
+/// The directories and the archive rule are hardening's own
+/// (`harden::rules::CACHE_DIRS`, `is_cached_package_archive`): a directory
+/// counts when it holds at least one non-directory other than a `lock` file
+/// (apt keeps `lists/lock` and `archives/lock` in clean images).
 pub(crate) fn check_caches(tree: &MergedTree, out: &mut Vec<Finding>) {
-    let Some(cache_dirs) = glob_set(CACHE_DIRS) else {
-        return;
-    };
-    let loose = glob_set(&["**/*.deb", "**/*.rpm", "var/cache/**/*.apk", "tmp/**/*.apk"]);
+    use crate::harden::rules::{is_cache_dir, is_cached_package_archive};
     let mut reported: Vec<ImagePath> = Vec::new();
     for (path, node) in tree.iter() {
         if reported.iter().any(|r| path.starts_with(r)) {
             continue;
         }
-        if node.entry.is_dir() && cache_dirs.is_match(path.as_str()) {
+        if node.entry.is_dir() && is_cache_dir(path) {
             let files = tree
                 .iter()
                 .skip_while(|(p, _)| *p <= path)
@@ -532,8 +507,7 @@ pub(crate) fn check_caches(tree: &MergedTree, out: &mut Vec<Finding>) {
                 ));
                 reported.push(path.clone());
             }
-        } else if node.entry.is_file() && loose.as_ref().is_some_and(|l| l.is_match(path.as_str()))
-        {
+        } else if node.entry.is_file() && is_cached_package_archive(path) {
             out.push(Finding::new(
                 "PKG-002",
                 Some(path.to_abs()),
