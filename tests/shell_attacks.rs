@@ -9,9 +9,11 @@
 //! - a renamed static busybox (and dash) as an artifact is refused.
 
 mod common;
+#[path = "common/images.rs"]
+mod images;
 mod shells;
 
-use common::images::{ImageDef, dir, file, hardlink, skeleton, symlink};
+use images::{ImageDef, dir, file, hardlink, skeleton, symlink};
 use common::*;
 use serde_json::json;
 use std::fs;
