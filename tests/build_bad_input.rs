@@ -530,7 +530,12 @@ fn artifact_that_is_busybox_under_another_name() {
         2,
         // Judged by content (the shell's variables, reserved words and
         // builtins), not by a busybox banner.
-        &["/app/tool", "is a shell", "POSIX shell evidence", "artifact #2"],
+        &[
+            "/app/tool",
+            "is a shell",
+            "POSIX shell evidence",
+            "artifact #2",
+        ],
     );
 }
 

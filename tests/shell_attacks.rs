@@ -13,17 +13,25 @@ mod common;
 mod images;
 mod shells;
 
-use images::{ImageDef, dir, file, hardlink, skeleton, symlink};
 use common::*;
+use images::{ImageDef, dir, file, hardlink, skeleton, symlink};
 use serde_json::json;
 use std::fs;
 use std::path::Path;
 
 fn audit_json(reference: &str) -> serde_json::Value {
     let mut cmd = ironhull();
-    cmd.args(["audit", reference, "--format", "json", "--fail-on", "critical"]);
+    cmd.args([
+        "audit",
+        reference,
+        "--format",
+        "json",
+        "--fail-on",
+        "critical",
+    ]);
     let r = run(cmd);
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("audit JSON ({e}):\n{}", r.describe()))
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("audit JSON ({e}):\n{}", r.describe()))
 }
 
 fn findings(report: &serde_json::Value, id: &str) -> Vec<String> {
@@ -50,7 +58,9 @@ fn spec(dir: &Path, base: &str, artifacts: &str) -> std::path::PathBuf {
 
 #[test]
 fn renamed_shell_hardlink_symlink_pm_and_caches_in_a_base_are_stripped() {
-    let Some(x) = shells::shell_packages() else { return };
+    let Some(x) = shells::shell_packages() else {
+        return;
+    };
     let dash = fs::read(x.join("dash/bin/dash")).unwrap();
     let Some(dpkg) = find_on_path("dpkg") else {
         skip_or_fail("dpkg not installed");
@@ -83,7 +93,11 @@ fn renamed_shell_hardlink_symlink_pm_and_caches_in_a_base_are_stripped() {
         dir("srv", 0o755),
         dir("srv/tool", 0o755),
         dir("srv/tool/cache", 0o755),
-        file("srv/tool/cache/left_pad-1.0-py3-none-any.whl", 0o644, b"PK\x03\x04"),
+        file(
+            "srv/tool/cache/left_pad-1.0-py3-none-any.whl",
+            0o644,
+            b"PK\x03\x04",
+        ),
     ]);
     let base = ImageDef::new(json!({})).layer(entries);
     let written = base.write_layout(&work.path().join("base"), "1");
@@ -103,7 +117,10 @@ fn renamed_shell_hardlink_symlink_pm_and_caches_in_a_base_are_stripped() {
         "/opt/conda/pkgs",
         "/srv/tool/cache/left_pad-1.0-py3-none-any.whl",
     ] {
-        assert!(caches.contains(&p.to_string()), "{p} not in PKG-002: {caches:?}");
+        assert!(
+            caches.contains(&p.to_string()),
+            "{p} not in PKG-002: {caches:?}"
+        );
     }
 
     // build strips them, under every name, and the result audits clean.
@@ -141,7 +158,10 @@ fn renamed_shell_hardlink_symlink_pm_and_caches_in_a_base_are_stripped() {
     }
     let built = audit_json(&format!("oci:{}:1", out.display()));
     for id in ["SH-001", "PKG-001", "PKG-002"] {
-        assert!(findings(&built, id).is_empty(), "{id} in the built image: {built:#}");
+        assert!(
+            findings(&built, id).is_empty(),
+            "{id} in the built image: {built:#}"
+        );
     }
 
     // And it still runs.
@@ -164,7 +184,9 @@ fn renamed_shell_hardlink_symlink_pm_and_caches_in_a_base_are_stripped() {
 
 #[test]
 fn renamed_static_busybox_and_dash_artifacts_are_refused() {
-    let Some(x) = shells::shell_packages() else { return };
+    let Some(x) = shells::shell_packages() else {
+        return;
+    };
     for (src, what) in [
         ("busybox-static/bin/busybox", "POSIX shell"),
         ("dash/bin/dash", "POSIX shell"),
@@ -181,7 +203,11 @@ fn renamed_static_busybox_and_dash_artifacts_are_refused() {
         let r = run(ironhull_build(
             &s,
             &work.path().join("cache"),
-            &["--json", "-o", &format!("oci:{}:1", work.path().join("out").display())],
+            &[
+                "--json",
+                "-o",
+                &format!("oci:{}:1", work.path().join("out").display()),
+            ],
         ));
         let (_, message, code) = json_error(&r);
         assert_eq!(code, 2, "{}", r.describe());

@@ -90,7 +90,10 @@ fn every_debian_shell_is_detected_by_content() {
         for f in all.into_iter().filter(|f| is_elf(f)) {
             let rel = f.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
             if !shells.contains(&rel.as_str()) {
-                helpers.push(format!("{pkg}:{rel}={:?}", detect_file(&f).map(|e| e.profile)));
+                helpers.push(format!(
+                    "{pkg}:{rel}={:?}",
+                    detect_file(&f).map(|e| e.profile)
+                ));
             }
         }
     }
@@ -119,11 +122,7 @@ fn a_one_byte_banner_change_does_not_hide_bash() {
 
 /// The dpkg package owning `p`, if any (`dpkg-query -S`).
 fn owner(p: &Path) -> Option<String> {
-    let out = Command::new("dpkg-query")
-        .arg("-S")
-        .arg(p)
-        .output()
-        .ok()?;
+    let out = Command::new("dpkg-query").arg("-S").arg(p).output().ok()?;
     if !out.status.success() {
         // usrmerge: dpkg knows /bin/x, not /usr/bin/x.
         let alt = p.to_str()?.strip_prefix("/usr")?;

@@ -65,8 +65,8 @@ mod tests {
         let mut data = b"\x7fELF".to_vec();
         data.extend(vec![0u8; 10_000]);
         for s in [
-            "PS1", "PS2", "PS4", "IFS", "OPTIND", "OPTARG", "PPID", "elif", "esac", "then", "until", "getopts",
-            "readonly", "unset",
+            "PS1", "PS2", "PS4", "IFS", "OPTIND", "OPTARG", "PPID", "elif", "esac", "then",
+            "until", "getopts", "readonly", "unset",
         ] {
             data.extend_from_slice(s.as_bytes());
             data.push(0);

@@ -161,7 +161,14 @@ mod tests {
     #[test]
     fn names() {
         for n in [
-            "dnf5", "dnf-3", "apk.static", "pip3.11", "pip-3.12", "yum", "rpm", "npm",
+            "dnf5",
+            "dnf-3",
+            "apk.static",
+            "pip3.11",
+            "pip-3.12",
+            "yum",
+            "rpm",
+            "npm",
         ] {
             assert!(is_package_manager_name(n), "{n}");
         }
@@ -173,7 +180,12 @@ mod tests {
     #[test]
     fn apk_engine_by_content() {
         let mut v = b"\x7fELF".to_vec();
-        for s in ["APKINDEX", "lib/apk/db/installed", "etc/apk/world", "etc/apk/keys"] {
+        for s in [
+            "APKINDEX",
+            "lib/apk/db/installed",
+            "etc/apk/world",
+            "etc/apk/keys",
+        ] {
             v.push(0);
             v.extend_from_slice(s.as_bytes());
         }

@@ -120,8 +120,8 @@ const CSH: Profile = Profile {
         Group {
             min: 4,
             strings: &[
-                "unset", "unalias", "umask", "eval", "exec", "shift", "alias", "source", "unsetenv",
-                "setenv", "complete",
+                "unset", "unalias", "umask", "eval", "exec", "shift", "alias", "source",
+                "unsetenv", "setenv", "complete",
             ],
         },
     ],
@@ -217,20 +217,20 @@ const MULTICALL_TOOLBOX: Profile = Profile {
         Group {
             min: 40,
             strings: &[
-                "arch", "base64", "basename", "blkid", "bunzip2", "bzcat", "cat", "chattr", "chgrp",
-                "chmod", "chown", "chroot", "cksum", "cmp", "comm", "cp", "cpio", "cut", "date",
-                "dd", "df", "dirname", "dmesg", "du", "echo", "egrep", "env", "expand", "false",
-                "fgrep", "find", "free", "fsync", "grep", "groups", "gunzip", "gzip", "head",
-                "hostname", "id", "ifconfig", "install", "kill", "killall", "link", "ln", "logger",
-                "login", "ls", "lsattr", "md5sum", "mkdir", "mkfifo", "mknod", "mktemp", "more",
-                "mount", "mv", "nc", "netcat", "nice", "nl", "nohup", "od", "paste", "patch",
-                "pgrep", "pidof", "ping", "pkill", "printenv", "printf", "ps", "pwd", "readlink",
-                "realpath", "renice", "rm", "rmdir", "sed", "seq", "setsid", "sha1sum", "sleep",
-                "sort", "split", "stat", "strings", "stty", "su", "sync", "tac", "tail", "tar",
-                "tee", "test", "time", "timeout", "top", "touch", "tr", "true", "truncate", "tty",
-                "umount", "uname", "uniq", "unlink", "uptime", "usleep", "uudecode", "uuencode",
-                "vi", "watch", "wc", "wget", "which", "who", "whoami", "xargs", "xxd", "yes",
-                "zcat",
+                "arch", "base64", "basename", "blkid", "bunzip2", "bzcat", "cat", "chattr",
+                "chgrp", "chmod", "chown", "chroot", "cksum", "cmp", "comm", "cp", "cpio", "cut",
+                "date", "dd", "df", "dirname", "dmesg", "du", "echo", "egrep", "env", "expand",
+                "false", "fgrep", "find", "free", "fsync", "grep", "groups", "gunzip", "gzip",
+                "head", "hostname", "id", "ifconfig", "install", "kill", "killall", "link", "ln",
+                "logger", "login", "ls", "lsattr", "md5sum", "mkdir", "mkfifo", "mknod", "mktemp",
+                "more", "mount", "mv", "nc", "netcat", "nice", "nl", "nohup", "od", "paste",
+                "patch", "pgrep", "pidof", "ping", "pkill", "printenv", "printf", "ps", "pwd",
+                "readlink", "realpath", "renice", "rm", "rmdir", "sed", "seq", "setsid", "sha1sum",
+                "sleep", "sort", "split", "stat", "strings", "stty", "su", "sync", "tac", "tail",
+                "tar", "tee", "test", "time", "timeout", "top", "touch", "tr", "true", "truncate",
+                "tty", "umount", "uname", "uniq", "unlink", "uptime", "usleep", "uudecode",
+                "uuencode", "vi", "watch", "wc", "wget", "which", "who", "whoami", "xargs", "xxd",
+                "yes", "zcat",
             ],
         },
         Group {
@@ -290,7 +290,9 @@ mod tests {
 
     #[test]
     fn needs_every_group() {
-        let vars = ["PS1=$ ", "PS2=> ", "PS4=+ ", "IFS", "OPTIND=1", "OPTARG", "PPID"];
+        let vars = [
+            "PS1=$ ", "PS2=> ", "PS4=+ ", "IFS", "OPTIND=1", "OPTARG", "PPID",
+        ];
         let kw = ["elif", "esac", "then", "until", "while"];
         let builtins = ["getopts", "readonly", "unset"];
         let all: Vec<&str> = vars.iter().chain(&kw).chain(&builtins).copied().collect();
@@ -299,7 +301,11 @@ mod tests {
         // Drop any one group below its threshold: not a shell.
         for drop in [&vars[..3], &vars[4..6], &kw[..2], &kw[1..2], &builtins[..1]] {
             let some: Vec<&str> = all.iter().copied().filter(|s| !drop.contains(s)).collect();
-            assert_eq!(super::super::detect_bytes(&elf_with(&some)), None, "{drop:?}");
+            assert_eq!(
+                super::super::detect_bytes(&elf_with(&some)),
+                None,
+                "{drop:?}"
+            );
         }
     }
 }

@@ -121,7 +121,7 @@ impl Plan {
                 _ => None,
             };
             if let Some(t) = target
-                && self.removed.get(&t).is_none()
+                && !self.removed.contains_key(&t)
                 && tree.get(&t).is_some_and(|n| !n.entry.is_dir())
             {
                 add.push((t, reason));

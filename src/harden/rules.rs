@@ -6,11 +6,11 @@
 
 use crate::fs::{Entry, EntryKind, ImagePath};
 
+pub use crate::detect::is_package_manager_name;
 /// The shell and package manager names: one list each, in [`crate::detect`],
 /// which hardening, artifact intake, the gate and `audit` all read.
 pub use crate::detect::package_manager::PACKAGE_MANAGERS;
 pub use crate::detect::shell::{INTERPRETERS, MULTICALL, is_shell_name};
-pub use crate::detect::is_package_manager_name;
 
 /// Directories whose contents are package caches, as globs relative to the
 /// root (`*` stays within one component). The directory itself is kept (some
@@ -254,7 +254,11 @@ mod tests {
             "data/pkgs/lib-1.0-0.tar.bz2",
             "anywhere/x.deb",
         ] {
-            assert_eq!(classify(&file(cached, 0o644)), Some(Reason::Cache), "{cached}");
+            assert_eq!(
+                classify(&file(cached, 0o644)),
+                Some(Reason::Cache),
+                "{cached}"
+            );
         }
         for kept in [
             "usr/share/python-wheels/pip-23.0.1-py3-none-any.whl",

@@ -316,20 +316,35 @@ pub(crate) fn check_programs(
         let (kind, why) = match &node.entry.kind {
             EntryKind::Dir => continue,
             EntryKind::Symlink { target } => match resolves_to_file(tree, path) {
-                Some((rp, _)) => match named(path).or_else(|| named(&rp)).or_else(|| content(&rp)) {
-                    Some(k) => (k, format!("{path} -> {target} resolves to {rp}, {}", what(&rp, k))),
-                    None => continue,
-                },
+                Some((rp, _)) => {
+                    match named(path).or_else(|| named(&rp)).or_else(|| content(&rp)) {
+                        Some(k) => (
+                            k,
+                            format!("{path} -> {target} resolves to {rp}, {}", what(&rp, k)),
+                        ),
+                        None => continue,
+                    }
+                }
                 None => continue,
             },
             EntryKind::Hardlink { target } => {
-                match named(path).or_else(|| named(target)).or_else(|| content(target)) {
-                    Some(k) => (k, format!("{path} is a hard link to {target}, {}", what(target, k))),
+                match named(path)
+                    .or_else(|| named(target))
+                    .or_else(|| content(target))
+                {
+                    Some(k) => (
+                        k,
+                        format!("{path} is a hard link to {target}, {}", what(target, k)),
+                    ),
                     None => continue,
                 }
             }
             EntryKind::File => {
-                let by_name = if node.entry.mode & 0o111 != 0 { named(path) } else { None };
+                let by_name = if node.entry.mode & 0o111 != 0 {
+                    named(path)
+                } else {
+                    None
+                };
                 match by_name {
                     Some(k) => (k, format!("{path} is {}", what(path, k))),
                     // Content findings come from the layer scan itself.

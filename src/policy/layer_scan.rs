@@ -206,9 +206,7 @@ pub fn scan_content(
             crate::detect::Kind::Shell => "SH-001",
             crate::detect::Kind::PackageManager => "PKG-001",
         };
-        out.push(
-            Finding::new(id, Some(path.to_abs()), format!("{path} is {e}")).in_layer(layer),
-        );
+        out.push(Finding::new(id, Some(path.to_abs()), format!("{path} is {e}")).in_layer(layer));
     }
     if let Some(h) = secrets::secret_file(path, &prefix) {
         out.push(

@@ -54,11 +54,15 @@ fn prepare_shell_packages() -> Option<PathBuf> {
     let root = PathBuf::from(CACHE);
     fs::create_dir_all(&root).ok()?;
     let have = |pkg: &str| {
-        fs::read_dir(&root).into_iter().flatten().flatten().any(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(&format!("{pkg}_")) && n.ends_with(".deb"))
-        })
+        fs::read_dir(&root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(&format!("{pkg}_")) && n.ends_with(".deb"))
+            })
     };
     let missing: Vec<&str> = SHELLS
         .iter()
@@ -129,4 +133,3 @@ fn prepare_shell_packages() -> Option<PathBuf> {
     }
     Some(x)
 }
-
