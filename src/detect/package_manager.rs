@@ -59,7 +59,8 @@ pub const PACKAGE_MANAGERS: &[&str] = &[
     "bundle",
     "bundler",
     "composer",
-    "cpan",
+    // Not `cpan`: Debian ships it in `perl` itself, and stripping it would
+    // drop the whole perl package from every Debian base.
     "cpanm",
     "luarocks",
 ];
