@@ -69,3 +69,21 @@ if [ ! -x "$SECRETLINT_DIR/node_modules/.bin/secretlint" ] \
   npm install --silent --no-audit --no-fund --prefix "$SECRETLINT_DIR" \
     secretlint@13.0.6 @secretlint/secretlint-rule-preset-recommend@13.0.6
 fi
+
+# --- shell detector corpus (tests/shell_corpus.rs, tests/shell_attacks.rs) ---
+# Every shell Debian ships, as .deb files, in the cache the tests read. The
+# tests download them themselves when missing; fetching them here means a
+# fresh CI machine has them before the suite starts. Idempotent: only
+# missing packages are downloaded.
+SHELL_CORPUS=/var/tmp/ironhull-shell-corpus
+shell_pkgs=(bash bash-static dash mksh zsh zsh-static posh sash yash ksh93u+m tcsh fish
+            busybox busybox-static toybox)
+missing_shells=()
+mkdir -p "$SHELL_CORPUS"
+for p in "${shell_pkgs[@]}"; do
+  compgen -G "$SHELL_CORPUS/${p}_*.deb" >/dev/null || missing_shells+=("$p")
+done
+if [ ${#missing_shells[@]} -gt 0 ]; then
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+  (cd "$SHELL_CORPUS" && apt-get -o DPkg::Lock::Timeout=900 download -qq "${missing_shells[@]}")
+fi

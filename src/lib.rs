@@ -8,6 +8,7 @@ pub mod base;
 pub mod build;
 pub mod cache_auth;
 pub mod cjson;
+pub mod detect;
 pub mod digest;
 pub mod error;
 pub mod fs;

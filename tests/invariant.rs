@@ -38,19 +38,19 @@ use serde_json::{Value, json};
 
 /// A shell renamed to a neutral name in a base layer (content evidence).
 /// Off: base hardening detects shells by name today (issue 12 section 3).
-const ENABLE_RENAMED_SHELL_IN_BASE: bool = false;
+const ENABLE_RENAMED_SHELL_IN_BASE: bool = true;
 /// A real `dash` copied as an artifact under a neutral name. Off: artifact
 /// intake detects shells by name and a few banners only (section 3).
-const ENABLE_RENAMED_SHELL_ARTIFACT: bool = false;
+const ENABLE_RENAMED_SHELL_ARTIFACT: bool = true;
 /// A shell reached only through a hardlink with a neutral name (the target
 /// ships today, section 3: "removal covers the file, not the name").
-const ENABLE_HARDLINKED_SHELL: bool = false;
+const ENABLE_HARDLINKED_SHELL: bool = true;
 /// Static and versioned package-manager names (`apk.static`, `dnf5`,
 /// `dnf-3`); off until the list in harden/rules.rs grows (section 3).
-const ENABLE_PM_VARIANTS: bool = false;
+const ENABLE_PM_VARIANTS: bool = true;
 /// Caches outside today's fixed list (conda `pkgs/`, Ruby `bundle/cache`,
 /// NuGet `packages`, pip's `http` cache); off until section 4 merges.
-const ENABLE_NEW_CACHES: bool = false;
+const ENABLE_NEW_CACHES: bool = true;
 /// Tar entries the readers may disagree on (duplicate paths in one layer,
 /// `./` and `//` names). On: today's reader normalizes them and the last
 /// duplicate wins, and a stricter reader that refuses them keeps the
@@ -358,8 +358,29 @@ fn plan(hazards: &[Hazard], project: &Path) -> Case {
             }
             Hazard::RenamedShellInBase(n) => {
                 let mut b = stand_in_elf();
-                b.extend_from_slice(b"BusyBox v1.36.1 multi-call binary. BusyBox is a multi-call binary that combines many common Unix utilities");
-                b.extend_from_slice(b"PS1 PS2 PS4 IFS OPTIND PPID");
+                // What a shell's .rodata holds: its variable, reserved-word
+                // and builtin names as separate NUL-terminated strings.
+                for s in [
+                    "BusyBox v1.36.1 multi-call binary.",
+                    "PS1",
+                    "PS2",
+                    "PS4",
+                    "IFS",
+                    "OPTIND",
+                    "OPTARG",
+                    "PPID",
+                    "elif",
+                    "esac",
+                    "then",
+                    "until",
+                    "getopts",
+                    "readonly",
+                    "unset",
+                    "export",
+                ] {
+                    b.extend_from_slice(s.as_bytes());
+                    b.push(0);
+                }
                 base_add.push(file(&format!("usr/bin/tool{i}{n}"), 0o755, b));
                 c.expect.absent.insert(format!("usr/bin/tool{i}{n}"));
             }

@@ -7,7 +7,7 @@
 
 use crate::digest::Digest;
 use crate::fs::{Entry, EntryKind, ImagePath};
-use crate::harden::rules::{PACKAGE_MANAGERS, is_shell_name};
+use crate::harden::rules::{is_package_manager_name, is_shell_name};
 use globset::GlobSet;
 use std::collections::BTreeMap;
 use std::fs;
@@ -120,13 +120,12 @@ pub enum ArtifactError {
         why: String,
     },
     #[error(
-        "artifact #{number}: {dest} is {what} (found {marker:?} in its content); ironhull images never ship one"
+        "artifact #{number}: {dest} is {evidence}; ironhull images never ship a shell or a package manager, under any name: build your program without one, or ship only the program itself"
     )]
     ForbiddenContent {
         number: usize,
         dest: String,
-        what: &'static str,
-        marker: String,
+        evidence: crate::detect::Evidence,
     },
     #[error(
         "artifact #{number}: sha256 pin mismatch for {src}: expected {expected}, got {actual}; update the pin if the change is intended"
@@ -261,7 +260,7 @@ pub struct Ownership {
 fn forbidden_name(name: &str) -> Option<&'static str> {
     if is_shell_name(name) {
         Some("shell")
-    } else if PACKAGE_MANAGERS.contains(&name) {
+    } else if is_package_manager_name(name) {
         Some("package manager")
     } else {
         None
@@ -645,16 +644,6 @@ fn check_xattrs(n: usize, host: &Path) -> Result<(), ArtifactError> {
     }
     Ok(())
 }
-
-/// Byte markers that identify a shell or package manager binary whatever it is
-/// named. They are strings the programs print in their own help or version text.
-pub const FORBIDDEN_MARKERS: &[(&[u8], &str)] = &[
-    (b"BusyBox is a multi-call binary", "busybox (a shell)"),
-    (b"BusyBox v1.", "busybox (a shell)"),
-    (b"Toybox is a multi-call binary", "toybox (a shell)"),
-    (b"GNU bash, version", "bash (a shell)"),
-    (b"apk-tools 2.", "apk (a package manager)"),
-];
 
 /// Merges per-artifact entry lists into one sorted list, refusing two artifacts
 /// that write the same path (directories shared by both are fine).

@@ -1,22 +1,18 @@
 //! A reader that inspects artifact bytes on their way into a layer: it hashes
-//! them (for `sha256` pins), scans them for secrets, and looks for the markers
-//! of shells and package managers. One pass, bounded memory.
+//! them (for `sha256` pins), scans them for secrets, and asks the one shell
+//! and package manager detector ([`crate::detect`]) what they are. One
+//! pass, bounded memory.
 
-use super::artifacts::FORBIDDEN_MARKERS;
+use crate::detect::{ContentDetector, Evidence};
 use crate::digest::{Digest, HashingReader};
 use crate::fs::ImagePath;
 use crate::secrets::{FileScanner, SecretHit};
-use memchr::memmem::Finder;
 use std::io::{self, Read};
-
-const OVERLAP: usize = 64;
 
 pub struct Inspector<R> {
     inner: HashingReader<R>,
     secrets: FileScanner,
-    finders: Vec<(Finder<'static>, &'static str)>,
-    tail: Vec<u8>,
-    marker: Option<(&'static str, String)>,
+    program: ContentDetector,
 }
 
 /// What was found in one file.
@@ -24,8 +20,8 @@ pub struct Findings {
     pub digest: Digest,
     /// The one secret decision ([`FileScanner`]) for the file, name and content.
     pub secrets: Vec<SecretHit>,
-    /// (what it is, the marker text)
-    pub forbidden: Option<(&'static str, String)>,
+    /// The file is a shell or a package manager by its content.
+    pub forbidden: Option<Evidence>,
 }
 
 impl<R: Read> Inspector<R> {
@@ -35,34 +31,13 @@ impl<R: Read> Inspector<R> {
         Self {
             inner: HashingReader::new(inner),
             secrets: FileScanner::new(dest),
-            finders: FORBIDDEN_MARKERS
-                .iter()
-                .map(|(m, what)| (Finder::new(*m), *what))
-                .collect(),
-            tail: Vec::with_capacity(OVERLAP * 2),
-            marker: None,
+            program: ContentDetector::new(),
         }
     }
 
     fn look(&mut self, chunk: &[u8]) {
         self.secrets.feed(chunk);
-        if self.marker.is_some() {
-            return;
-        }
-        // The window is the stream's last OVERLAP bytes plus the new chunk's
-        // head, so a marker split across reads of any size is still seen.
-        let mut window = std::mem::take(&mut self.tail);
-        let small = chunk.len() <= OVERLAP;
-        window.extend_from_slice(if small { chunk } else { &chunk[..OVERLAP] });
-        for (f, what) in &self.finders {
-            if f.find(&window).is_some() || (!small && f.find(chunk).is_some()) {
-                self.marker = Some((what, String::from_utf8_lossy(f.needle()).into_owned()));
-                break;
-            }
-        }
-        let src: &[u8] = if small { &window } else { chunk };
-        let keep = src.len().min(OVERLAP);
-        self.tail = src[src.len() - keep..].to_vec();
+        self.program.feed(chunk);
     }
 
     pub fn finish(self) -> Findings {
@@ -70,7 +45,7 @@ impl<R: Read> Inspector<R> {
         Findings {
             digest,
             secrets: self.secrets.finish(),
-            forbidden: self.marker,
+            forbidden: self.program.finish(),
         }
     }
 }
@@ -90,16 +65,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_markers_across_reads() {
-        let mut data = vec![0u8; 10_000];
-        data.extend_from_slice(b"BusyBox is a multi-call binary");
+    fn finds_a_shell_across_reads() {
+        let mut data = b"\x7fELF".to_vec();
+        data.extend(vec![0u8; 10_000]);
+        for s in [
+            "PS1", "PS2", "PS4", "IFS", "OPTIND", "OPTARG", "PPID", "elif", "esac", "then",
+            "until", "getopts", "readonly", "unset",
+        ] {
+            data.extend_from_slice(s.as_bytes());
+            data.push(0);
+        }
         data.extend(vec![1u8; 100]);
-        // Read in small chunks so the marker straddles a boundary.
+        // Read in small chunks so the strings straddle read boundaries.
         let mut r = Inspector::new(&data[..], &ImagePath::parse("app/x").unwrap());
         let mut buf = [0u8; 7];
         while r.read(&mut buf).unwrap() > 0 {}
         let f = r.finish();
-        assert_eq!(f.forbidden.map(|x| x.0), Some("busybox (a shell)"));
+        assert_eq!(
+            f.forbidden.map(|e| e.kind),
+            Some(crate::detect::Kind::Shell)
+        );
         assert_eq!(f.digest, Digest::of(&data));
     }
 

@@ -483,12 +483,11 @@ fn write_artifact_layer(
                 if let Some(hit) = found.secrets.first() {
                     return Err(secret(hit).into());
                 }
-                if let Some((what, marker)) = found.forbidden {
+                if let Some(evidence) = found.forbidden {
                     return Err(ArtifactError::ForbiddenContent {
                         number: p.artifact,
                         dest: p.entry.path.to_abs(),
-                        what,
-                        marker,
+                        evidence,
                     }
                     .into());
                 }

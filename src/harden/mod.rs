@@ -121,6 +121,21 @@ fn read_verified(
     Ok(())
 }
 
+/// Passes a file's bytes through to the merged view while the detector
+/// sees them, so the content is read once.
+struct DetectingReader<'a> {
+    inner: &'a mut dyn Read,
+    detector: crate::detect::ContentDetector,
+}
+
+impl Read for DetectingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.detector.feed(buf.get(..n).unwrap_or(&[]));
+        Ok(n)
+    }
+}
+
 /// Hardens one platform's base. Reused layers are imported from `src` into
 /// `dst`; rewritten ones are written to `dst`.
 pub fn harden(
@@ -133,15 +148,37 @@ pub fn harden(
     // Pass 1: merged view, and every entry of every layer (metadata only).
     let mut tree = MergedTree::with_capture(CaptureSet::standard().with_dir(plan::DPKG_INFO));
     let mut per_layer: Vec<Vec<Entry>> = Vec::new();
+    // Files that are shells or package managers by content, per layer: the
+    // one detector, reading each file's bytes as they stream past (only ELF
+    // files are read beyond their first four bytes).
+    let mut by_content: plan::ContentHits = BTreeMap::new();
     for (i, layer) in base.layers.iter().enumerate() {
         let mut entries = Vec::new();
         let mut merge_err = None;
         read_verified(src, layer, &opts, |ev, content| {
+            let mut tee = DetectingReader {
+                inner: content,
+                detector: crate::detect::ContentDetector::new(),
+            };
             if let LayerEvent::Entry(e) = &ev {
                 entries.push(e.clone());
             }
-            if let Err(e) = tree.apply(i, &ev, content) {
+            if let Err(e) = tree.apply(i, &ev, &mut tee) {
                 merge_err.get_or_insert(e);
+            }
+            if let LayerEvent::Entry(e) = &ev
+                && e.is_file()
+            {
+                let mut buf = [0u8; 16 * 1024];
+                while !tee.detector.done() {
+                    match tee.read(&mut buf)? {
+                        0 => break,
+                        _ => continue,
+                    }
+                }
+                if let Some(found) = tee.detector.finish() {
+                    by_content.insert((i, e.path.clone()), found);
+                }
             }
             Ok(())
         })?;
@@ -154,7 +191,7 @@ pub fn harden(
         per_layer.push(entries);
     }
 
-    let plan = Plan::compute(&tree);
+    let plan = Plan::compute_with(&tree, by_content);
 
     // Pass 2: rewrite only the layers the plan touches.
     let mut out = Vec::new();

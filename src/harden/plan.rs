@@ -16,6 +16,10 @@ pub const APK_DBS: &[&str] = &["lib/apk/db/installed", "usr/lib/apk/db/installed
 /// dpkg's per-package control files (file lists, checksums, scripts).
 pub const DPKG_INFO: &str = "var/lib/dpkg/info";
 
+/// Files found to be shells or package managers by their content, by
+/// (layer index, path): each copy in each layer is judged on its own bytes.
+pub type ContentHits = BTreeMap<(usize, ImagePath), crate::detect::Evidence>;
+
 /// What to do with one entry of a base layer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action<'a> {
@@ -39,12 +43,36 @@ pub struct Plan {
     pub replacements: BTreeMap<ImagePath, (usize, Vec<u8>)>,
     /// Packages removed from the package database.
     pub dropped_packages: BTreeSet<String>,
+    /// Layer entries that are shells or package managers by content.
+    pub by_content: ContentHits,
+}
+
+fn reason_for(kind: crate::detect::Kind) -> Reason {
+    match kind {
+        crate::detect::Kind::Shell => Reason::Shell,
+        crate::detect::Kind::PackageManager => Reason::PackageManager,
+    }
 }
 
 impl Plan {
-    /// Computes the plan from the merged view of the base.
+    /// Computes the plan from the merged view of the base, by names only.
     pub fn compute(tree: &MergedTree) -> Plan {
+        Self::compute_with(tree, ContentHits::new())
+    }
+
+    /// Computes the plan from the merged view and the content verdicts of
+    /// the layers' files.
+    pub fn compute_with(tree: &MergedTree, by_content: ContentHits) -> Plan {
         let mut plan = Plan::default();
+        for ((layer, path), found) in &by_content {
+            if tree
+                .get(path)
+                .is_some_and(|n| n.layer == *layer && n.entry.is_file())
+            {
+                plan.removed.insert(path.clone(), reason_for(found.kind));
+            }
+        }
+        plan.by_content = by_content;
         for (path, node) in tree.iter() {
             match rules::classify(&node.entry) {
                 Some(Reason::BusyboxDir) if path.components().count() == 1 => {
@@ -57,6 +85,7 @@ impl Plan {
                 None => {}
             }
         }
+        plan.remove_files_behind_named_links(tree);
         plan.remove_links_to_removed(tree);
         plan.drop_apk_packages(tree);
         plan.drop_dpkg_packages(tree);
@@ -72,6 +101,33 @@ impl Plan {
             .iter()
             .find(|(root, _)| p.starts_with(root))
             .map(|(_, r)| r)
+    }
+
+    /// A file reached under a shell or package manager name is that program,
+    /// whatever its own name: `/bin/sh -> /opt/x/tool` or a hard link
+    /// `/bin/sh` to `/opt/x/tool` means `tool` is a shell. Removing only the
+    /// link would ship the program, so the file goes too (and, through
+    /// [`Self::remove_links_to_removed`], every other name it has).
+    fn remove_files_behind_named_links(&mut self, tree: &MergedTree) {
+        let mut add = Vec::new();
+        for (path, node) in tree.iter() {
+            let reason = match self.removed.get(path) {
+                Some(r @ (Reason::Shell | Reason::PackageManager)) => r.clone(),
+                _ => continue,
+            };
+            let target = match &node.entry.kind {
+                EntryKind::Hardlink { target } => Some(target.clone()),
+                EntryKind::Symlink { .. } => tree.resolve(path).map(|(p, _)| p),
+                _ => None,
+            };
+            if let Some(t) = target
+                && !self.removed.contains_key(&t)
+                && tree.get(&t).is_some_and(|n| !n.entry.is_dir())
+            {
+                add.push((t, reason));
+            }
+        }
+        self.removed.extend(add);
     }
 
     /// Links whose final target is removed would dangle and, worse, were the
@@ -244,6 +300,9 @@ impl Plan {
         }
         if let Some(r) = rules::classify(entry) {
             return Action::Drop(r);
+        }
+        if let Some(found) = self.by_content.get(&(layer, entry.path.clone())) {
+            return Action::Drop(reason_for(found.kind));
         }
         if let EntryKind::Hardlink { target } = &entry.kind
             && (dropped_here.contains(target) || self.is_removed(target).is_some())

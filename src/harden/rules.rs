@@ -6,62 +6,16 @@
 
 use crate::fs::{Entry, EntryKind, ImagePath};
 
-/// Command interpreters. Any of these, or a link to one, gives an attacker who
-/// gets code execution a comfortable place to continue. This is the one list:
-/// the spec (entrypoints), artifact intake, hardening and the policy engine
-/// all read it.
-pub const INTERPRETERS: &[&str] = &[
-    "sh", "bash", "rbash", "ash", "dash", "zsh", "ksh", "ksh93", "mksh", "pdksh", "oksh", "loksh",
-    "yash", "csh", "tcsh", "fish",
-];
+pub use crate::detect::is_package_manager_name;
+/// The shell and package manager names: one list each, in [`crate::detect`],
+/// which hardening, artifact intake, the gate and `audit` all read.
+pub use crate::detect::package_manager::PACKAGE_MANAGERS;
+pub use crate::detect::shell::{INTERPRETERS, MULTICALL, is_shell_name};
 
-/// Multi-call binaries with a built-in shell: a shell whatever they are called.
-pub const MULTICALL: &[&str] = &["busybox", "toybox"];
-
-/// True for a program name that is a shell or a shell-bearing multi-call binary.
-pub fn is_shell_name(name: &str) -> bool {
-    INTERPRETERS.contains(&name) || MULTICALL.contains(&name)
-}
-
-/// Package managers: with one, an attacker can install whatever tooling they want.
-pub const PACKAGE_MANAGERS: &[&str] = &[
-    "apk",
-    "apt",
-    "apt-get",
-    "apt-cache",
-    "apt-mark",
-    "apt-key",
-    "aptitude",
-    "dpkg",
-    "dpkg-deb",
-    "dpkg-query",
-    "dpkg-split",
-    "dpkg-divert",
-    "dpkg-trigger",
-    "dpkg-maintscript-helper",
-    "rpm",
-    "rpmdb",
-    "yum",
-    "dnf",
-    "microdnf",
-    "tdnf",
-    "zypper",
-    "opkg",
-    "pacman",
-    "pip",
-    "pip2",
-    "pip3",
-    "npm",
-    "npx",
-    "yarn",
-    "pnpm",
-    "corepack",
-    "gem",
-    "easy_install",
-];
-
-/// Directories whose contents are package caches. The directory itself is kept
-/// (some programs expect it); everything below it goes.
+/// Directories whose contents are package caches, as globs relative to the
+/// root (`*` stays within one component). The directory itself is kept (some
+/// programs expect it); everything below it goes. The one list: hardening
+/// strips below these, the gate and `audit` report them (PKG-002).
 pub const CACHE_DIRS: &[&str] = &[
     "var/cache/apk",
     "etc/apk/cache",
@@ -70,27 +24,95 @@ pub const CACHE_DIRS: &[&str] = &[
     "var/cache/yum",
     "var/cache/dnf",
     "var/cache/zypp",
-    "root/.cache",
-    "root/.npm",
-    "root/.cargo/registry",
-    "root/.cargo/git",
-    "root/go/pkg/mod",
-    "root/.m2/repository",
-    "root/.gradle/caches",
+    "var/cache/pacman/pkg",
+    "{root,home/*}/.cache",
+    "{root,home/*}/.npm",
+    "{root,home/*}/.yarn/cache",
+    "{root,home/*}/.pnpm-store",
+    "{root,home/*}/.local/share/pnpm/store",
+    "{root,home/*}/.cargo/registry",
+    "{root,home/*}/.cargo/git",
+    "{root,home/*}/go/pkg/mod",
+    "go/pkg/mod",
+    "{root,home/*}/.m2/repository",
+    "{root,home/*}/.gradle/caches",
+    "{root,home/*}/.composer/cache",
+    "{root,home/*}/.ivy2/cache",
     "usr/local/share/.cache",
     "tmp/pip-cache",
+    // conda / mamba package caches.
+    "{opt,usr/local,root,home/*}/{conda,miniconda*,anaconda*,miniforge*,mambaforge*,micromamba}/pkgs",
+    "{root,home/*}/.conda/pkgs",
+    // Ruby: bundler and rubygems keep every downloaded .gem.
+    "usr/local/bundle/cache",
+    "{root,home/*}/.bundle/cache",
+    "**/vendor/bundle/ruby/*/cache",
+    "usr/local/lib/ruby/gems/*/cache",
+    "usr/lib/ruby/gems/*/cache",
+    "var/lib/gems/*/cache",
+    "{root,home/*}/.gem/ruby/*/cache",
+    // NuGet: the global packages folder and the HTTP cache.
+    "{root,home/*}/.nuget/packages",
+    "{root,home/*}/.local/share/NuGet",
 ];
 
-/// Home-relative cache directories, applied to every `home/<user>/`.
-pub const HOME_CACHE_DIRS: &[&str] = &[
-    ".cache",
-    ".npm",
-    ".cargo/registry",
-    ".cargo/git",
-    "go/pkg/mod",
-    ".m2/repository",
-    ".gradle/caches",
+/// File name endings of package archives (wheels, gems, NuGet, conda, apk,
+/// deb, rpm, eggs).
+const PACKAGE_ARCHIVES: &[&str] = &[
+    ".whl", ".gem", ".nupkg", ".snupkg", ".conda", ".apk", ".deb", ".udeb", ".rpm", ".egg",
 ];
+
+/// Directory names that mark a place where a tool keeps downloads.
+const CACHE_LIKE_DIRS: &[&str] = &[
+    "cache", "caches", ".cache", "pkgs", "packages", "archives", "wheels", "http", "http-v2",
+];
+
+/// A downloaded package archive: any `.deb` or `.rpm`, and any package
+/// archive (or a conda `.tar.bz2`) below a directory whose name marks a
+/// cache (`cache`, `pkgs`, `packages` …). The rule needs no list of
+/// layouts, so the next tool's cache is caught without a code change; a
+/// wheel an application ships in its own `vendor/` or `dist/` is not.
+pub fn is_cached_package_archive(path: &ImagePath) -> bool {
+    let name = path.file_name().to_ascii_lowercase();
+    if name.ends_with(".deb") || name.ends_with(".rpm") {
+        return true;
+    }
+    let archive = PACKAGE_ARCHIVES.iter().any(|x| name.ends_with(x));
+    let conda = name.ends_with(".tar.bz2");
+    if !archive && !conda {
+        return false;
+    }
+    let mut dirs: Vec<&str> = path.components().collect();
+    dirs.pop();
+    dirs.iter().any(|d| {
+        let d = d.to_ascii_lowercase();
+        if conda {
+            d == "pkgs"
+        } else {
+            CACHE_LIKE_DIRS.contains(&d.as_str())
+        }
+    })
+}
+
+fn cache_globs() -> Option<&'static globset::GlobSet> {
+    static SET: std::sync::OnceLock<Option<globset::GlobSet>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let mut b = globset::GlobSetBuilder::new();
+        for p in CACHE_DIRS {
+            // Constants of this file, each covered by the tests.
+            if let Ok(g) = globset::GlobBuilder::new(p).literal_separator(true).build() {
+                b.add(g);
+            }
+        }
+        b.build().ok()
+    })
+    .as_ref()
+}
+
+/// True when `dir` is itself one of the [`CACHE_DIRS`].
+pub fn is_cache_dir(dir: &ImagePath) -> bool {
+    cache_globs().is_some_and(|g| g.is_match(dir.as_str()))
+}
 
 /// Why something was removed or changed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -119,16 +141,6 @@ impl std::fmt::Display for Reason {
     }
 }
 
-/// True for `pip3.11`, `pip-3.12` and friends.
-fn is_versioned_pip(name: &str) -> bool {
-    let rest = name.strip_prefix("pip").unwrap_or("");
-    !rest.is_empty()
-        && rest
-            .trim_start_matches('-')
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.')
-}
-
 /// Classifies one entry by its own name and location (links are handled by the
 /// planner, which can see their targets).
 pub fn classify(entry: &Entry) -> Option<Reason> {
@@ -146,14 +158,14 @@ pub fn classify(entry: &Entry) -> Option<Reason> {
         if is_shell_name(name) {
             return Some(Reason::Shell);
         }
-        if PACKAGE_MANAGERS.contains(&name) || is_versioned_pip(name) {
+        if is_package_manager_name(name) {
             return Some(Reason::PackageManager);
         }
     }
     if in_cache_dir(path) {
         return Some(Reason::Cache);
     }
-    if entry.is_file() && name.ends_with(".deb") {
+    if entry.is_file() && is_cached_package_archive(path) {
         return Some(Reason::Cache);
     }
     None
@@ -161,23 +173,11 @@ pub fn classify(entry: &Entry) -> Option<Reason> {
 
 /// True when `path` lies strictly below a package-cache directory.
 pub fn in_cache_dir(path: &ImagePath) -> bool {
+    let Some(g) = cache_globs() else {
+        return false;
+    };
     let p = path.as_str();
-    let below =
-        |dir: &str| p.len() > dir.len() && p.starts_with(dir) && p.as_bytes()[dir.len()] == b'/';
-    if CACHE_DIRS.iter().any(|d| below(d)) {
-        return true;
-    }
-    if let Some(rest) = p.strip_prefix("home/")
-        && let Some((_, in_home)) = rest.split_once('/')
-    {
-        let below_home = |dir: &str| {
-            in_home.len() > dir.len()
-                && in_home.starts_with(dir)
-                && in_home.as_bytes()[dir.len()] == b'/'
-        };
-        return HOME_CACHE_DIRS.iter().any(|d| below_home(d));
-    }
-    false
+    p.match_indices('/').any(|(i, _)| g.is_match(&p[..i]))
 }
 
 /// The mode an entry must have in a hardened image: no setuid/setgid bits, and
@@ -242,6 +242,33 @@ mod tests {
             Some(Reason::Cache)
         );
         assert_eq!(classify(&file("var/cache/apkx", 0o644)), None);
+        for cached in [
+            "opt/conda/pkgs/numpy-1.26.4-py312h/info/index.json",
+            "usr/local/bundle/cache/rack-3.0.8.gem",
+            "root/.nuget/packages/newtonsoft.json/13.0.3/x.nupkg",
+            "home/app/.cache/pip/http/a/b/c/0123",
+            "root/.cache/pip/http-v2/1/2",
+            // Archives in a cache-like place nobody listed:
+            "srv/tool/cache/x-1.0-py3-none-any.whl",
+            "opt/new-pm/packages/left-pad-1.3.0.nupkg",
+            "data/pkgs/lib-1.0-0.tar.bz2",
+            "anywhere/x.deb",
+        ] {
+            assert_eq!(
+                classify(&file(cached, 0o644)),
+                Some(Reason::Cache),
+                "{cached}"
+            );
+        }
+        for kept in [
+            "usr/share/python-wheels/pip-23.0.1-py3-none-any.whl",
+            "app/dist/app-1.0-py3-none-any.whl",
+            "usr/lib/python3/dist-packages/x.whl",
+            "app/data/backup.tar.bz2",
+            "app/vendor/cache", // the directory itself
+        ] {
+            assert_eq!(classify(&file(kept, 0o644)), None, "{kept}");
+        }
         assert!(
             !in_cache_dir(&ImagePath::parse("var/cache/apk").unwrap()),
             "the directory itself stays"

@@ -7,35 +7,11 @@
 use super::report::Finding;
 use crate::fs::{EntryKind, ImagePath, MergedTree, Node};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-/// Shell names (SH-001, SH-002): the same lists hardening strips by.
-pub use crate::harden::rules::{INTERPRETERS as SHELLS, MULTICALL};
-
-/// Package manager executables (PKG-001).
-pub const PACKAGE_MANAGERS: &[&str] = &[
-    "apk",
-    "apt",
-    "apt-get",
-    "apt-cache",
-    "aptitude",
-    "dpkg",
-    "dpkg-deb",
-    "rpm",
-    "yum",
-    "dnf",
-    "microdnf",
-    "tdnf",
-    "zypper",
-    "pacman",
-    "pip",
-    "pip3",
-    "easy_install",
-    "npm",
-    "yarn",
-    "pnpm",
-    "gem",
-];
+// Shell and package manager names and content (SH-001, SH-002, PKG-001):
+// the same lists and the same detector hardening strips by.
+use crate::detect::{self, Kind};
 
 /// The default search path runtimes use when the config has no PATH.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -303,51 +279,87 @@ fn duplicates(
 // Shells and package managers
 // ---------------------------------------------------------------------------
 
-/// SH-001: shells by name in PATH directories or `/busybox`, multi-call
-/// binaries anywhere, and any symlink or hard link that leads to one of them.
-pub(crate) fn check_shells(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Finding>) {
-    let mut dirs: BTreeSet<ImagePath> = cfg.path_dirs().into_iter().collect();
-    dirs.extend(
-        DEFAULT_PATH
-            .split(':')
-            .filter_map(|d| ImagePath::parse(d).ok()),
-    );
-    let busybox_dir = ImagePath::parse("busybox").unwrap_or_default();
-    let is_shell_at = |p: &ImagePath| {
-        let name = p.file_name();
-        MULTICALL.contains(&name)
-            || (SHELLS.contains(&name)
-                && (p.parent().is_some_and(|d| dirs.contains(&d)) || p.starts_with(&busybox_dir)))
+/// What the detector's name rule says about one path of the tree, for an
+/// executable file or a link (hardening strips by the same rule:
+/// `harden::rules::classify`).
+fn named(p: &ImagePath) -> Option<Kind> {
+    if p.components().next() == Some("busybox") {
+        return Some(Kind::Shell);
+    }
+    detect::classify_name(p.file_name())
+}
+
+/// SH-001 and PKG-001 for programs: every executable file (anywhere, not
+/// only on PATH) whose name the detector knows, every file whose content
+/// the layer scan found to be one (`by_content`, from
+/// [`crate::detect::ContentDetector`]), and every symlink or hard link that
+/// leads to either. Dangling links name no program and are not reported.
+pub(crate) fn check_programs(
+    tree: &MergedTree,
+    by_content: &BTreeMap<String, Kind>,
+    out: &mut Vec<Finding>,
+) {
+    let id = |k: Kind| match k {
+        Kind::Shell => "SH-001",
+        Kind::PackageManager => "PKG-001",
+    };
+    let content = |p: &ImagePath| by_content.get(&p.to_abs()).copied();
+    let what = |p: &ImagePath, k: Kind| match k {
+        Kind::Shell if detect::shell::is_multicall_name(p.file_name()) => {
+            "a multi-call binary with a built-in shell".to_string()
+        }
+        Kind::Shell => "a shell".to_string(),
+        Kind::PackageManager => format!("the {} package manager", p.file_name()),
     };
     for (path, node) in tree.iter() {
-        let why = match &node.entry.kind {
+        let (kind, why) = match &node.entry.kind {
             EntryKind::Dir => continue,
             EntryKind::Symlink { target } => match resolves_to_file(tree, path) {
-                Some((rp, _)) if is_shell_at(path) || is_shell_at(&rp) => {
-                    format!("{path} -> {target} resolves to the shell {rp}")
+                Some((rp, _)) => {
+                    match named(path).or_else(|| named(&rp)).or_else(|| content(&rp)) {
+                        Some(k) => (
+                            k,
+                            format!("{path} -> {target} resolves to {rp}, {}", what(&rp, k)),
+                        ),
+                        None => continue,
+                    }
                 }
-                _ => continue,
+                None => continue,
             },
-            EntryKind::Hardlink { target } if is_shell_at(path) || is_shell_at(target) => {
-                format!("{path} is a hard link to the shell {target}")
+            EntryKind::Hardlink { target } => {
+                match named(path)
+                    .or_else(|| named(target))
+                    .or_else(|| content(target))
+                {
+                    Some(k) => (
+                        k,
+                        format!("{path} is a hard link to {target}, {}", what(target, k)),
+                    ),
+                    None => continue,
+                }
             }
-            EntryKind::File if is_shell_at(path) => {
-                if MULTICALL.contains(&path.file_name()) {
-                    format!("{path} is a multi-call binary with a built-in shell")
+            EntryKind::File => {
+                let by_name = if node.entry.mode & 0o111 != 0 {
+                    named(path)
                 } else {
-                    format!("{path} is a shell")
+                    None
+                };
+                match by_name {
+                    Some(k) => (k, format!("{path} is {}", what(path, k))),
+                    // Content findings come from the layer scan itself.
+                    None => continue,
                 }
             }
             _ => continue,
         };
-        out.push(Finding::new("SH-001", Some(path.to_abs()), why));
+        out.push(Finding::new(id(kind), Some(path.to_abs()), why));
     }
 }
 
 /// True if the argv[0] basename is a shell or a multi-call binary.
 fn is_shell_name(argv0: &str) -> bool {
     let base = argv0.rsplit('/').next().unwrap_or(argv0);
-    SHELLS.contains(&base) || MULTICALL.contains(&base)
+    detect::is_shell_name(base)
 }
 
 /// SH-002: shell-form entrypoint/cmd, or an argv[0] that cannot be executed.
@@ -445,15 +457,10 @@ fn not_exec_path(argv0: &str) -> Option<String> {
         .flatten()
 }
 
-/// PKG-001: package manager executables on PATH, and the pip / npm modules
-/// that `python -m pip` or `node npm-cli.js` would run without one.
-pub(crate) fn check_package_managers(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Finding>) {
-    let mut dirs: BTreeSet<ImagePath> = cfg.path_dirs().into_iter().collect();
-    dirs.extend(
-        DEFAULT_PATH
-            .split(':')
-            .filter_map(|d| ImagePath::parse(d).ok()),
-    );
+/// PKG-001: the pip / npm modules that `python -m pip` or `node
+/// npm-cli.js` would run without an executable (the executables themselves
+/// are [`check_programs`]).
+pub(crate) fn check_package_modules(tree: &MergedTree, out: &mut Vec<Finding>) {
     let modules = glob_set(&[
         "usr/lib/python3*/site-packages/pip",
         "usr/lib/python3*/dist-packages/pip",
@@ -463,29 +470,11 @@ pub(crate) fn check_package_managers(cfg: &Config<'_>, tree: &MergedTree, out: &
         "usr/local/lib/node_modules/npm",
     ]);
     for (path, node) in tree.iter() {
-        let name = path.file_name();
-        if node.entry.is_dir() {
-            if modules.as_ref().is_some_and(|m| m.is_match(path.as_str())) {
-                out.push(Finding::new(
-                    "PKG-001",
-                    Some(path.to_abs()),
-                    format!("{path} is the {name} package manager module"),
-                ));
-            }
-            continue;
-        }
-        let is_pm = PACKAGE_MANAGERS.contains(&name)
-            || name
-                .strip_prefix("pip3.")
-                .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
-        if is_pm
-            && path.parent().is_some_and(|d| dirs.contains(&d))
-            && resolves_to_file(tree, path).is_some()
-        {
+        if node.entry.is_dir() && modules.as_ref().is_some_and(|m| m.is_match(path.as_str())) {
             out.push(Finding::new(
                 "PKG-001",
                 Some(path.to_abs()),
-                format!("{path} is the {name} package manager"),
+                format!("{path} is the {} package manager module", path.file_name()),
             ));
         }
     }
@@ -503,46 +492,21 @@ fn glob_set(patterns: &[&str]) -> Option<globset::GlobSet> {
     b.build().ok()
 }
 
-/// Cache directories (PKG-002), relative glob patterns. A directory counts
-/// when it holds at least one non-directory other than a `lock` file (apt
-/// keeps `lists/lock` and `archives/lock` in clean images).
-const CACHE_DIRS: &[&str] = &[
-    "var/cache/apk",
-    "etc/apk/cache",
-    "var/lib/apt/lists",
-    "var/cache/apt",
-    "var/cache/yum",
-    "var/cache/dnf",
-    "var/cache/zypp",
-    "var/cache/pacman/pkg",
-    "{root,home/*}/.cache/pip",
-    "{root,home/*}/.npm",
-    "{root,home/*}/.cache/yarn",
-    "usr/local/share/.cache/yarn",
-    "{root,home/*}/.cargo/registry",
-    "{root,home/*}/.cargo/git",
-    "{root,home/*}/go/pkg/mod",
-    "go/pkg/mod",
-    "{root,home/*}/.cache/go-build",
-    "{root,home/*}/.m2/repository",
-    "{root,home/*}/.gradle/caches",
-    "{root,home/*}/.composer/cache",
-    "{root,home/*}/.cache/composer",
-];
-
 /// PKG-002: package caches. One finding per cache directory, plus loose
 /// package files (`*.deb`, `*.rpm`, `*.apk` under /var/cache or /tmp).
+///
+/// The directories and the archive rule are hardening's own
+/// (`harden::rules::CACHE_DIRS`, `is_cached_package_archive`): a directory
+/// counts when it holds at least one non-directory other than a `lock` file
+/// (apt keeps `lists/lock` and `archives/lock` in clean images).
 pub(crate) fn check_caches(tree: &MergedTree, out: &mut Vec<Finding>) {
-    let Some(cache_dirs) = glob_set(CACHE_DIRS) else {
-        return;
-    };
-    let loose = glob_set(&["**/*.deb", "**/*.rpm", "var/cache/**/*.apk", "tmp/**/*.apk"]);
+    use crate::harden::rules::{is_cache_dir, is_cached_package_archive};
     let mut reported: Vec<ImagePath> = Vec::new();
     for (path, node) in tree.iter() {
         if reported.iter().any(|r| path.starts_with(r)) {
             continue;
         }
-        if node.entry.is_dir() && cache_dirs.is_match(path.as_str()) {
+        if node.entry.is_dir() && is_cache_dir(path) {
             let files = tree
                 .iter()
                 .skip_while(|(p, _)| *p <= path)
@@ -557,8 +521,7 @@ pub(crate) fn check_caches(tree: &MergedTree, out: &mut Vec<Finding>) {
                 ));
                 reported.push(path.clone());
             }
-        } else if node.entry.is_file() && loose.as_ref().is_some_and(|l| l.is_match(path.as_str()))
-        {
+        } else if node.entry.is_file() && is_cached_package_archive(path) {
             out.push(Finding::new(
                 "PKG-002",
                 Some(path.to_abs()),

@@ -1,5 +1,7 @@
-//! Per-layer checks: SEC-001 (secret file names) and SEC-002 (secret content)
-//! over every layer blob, not only the merged view.
+//! Per-layer checks: SEC-001 (secret file names), SEC-002 (secret content),
+//! and SH-001/PKG-001 for files that are shells or package managers by their
+//! content (the one detector, [`crate::detect`]), over every layer blob, not
+//! only the merged view.
 //!
 //! A file deleted or overwritten by a later layer is gone from the container's
 //! view but still ships in the earlier layer's blob; anyone who pulls the
@@ -16,6 +18,9 @@ use std::io::{self, Read};
 const CHUNK: usize = 64 * 1024;
 /// Findings per file and rule are merged; this caps distinct rules per file.
 const MAX_RULES_PER_FILE: usize = 16;
+
+/// The start of the note on a finding whose file a later layer hid.
+pub const HIDDEN_NOTE: &str = "by the later layer";
 
 /// A finding that a later layer may hide.
 struct Tracked {
@@ -145,7 +150,7 @@ impl LayerScanner {
                     .map(|d| d.to_string())
                     .unwrap_or_default();
                 *slot = Some(format!(
-                    "; {how} by the later layer {by}, but still shipped in this layer's blob"
+                    "; {how} {HIDDEN_NOTE} {by}, but still shipped in this layer's blob"
                 ));
             }
         }
@@ -182,6 +187,7 @@ pub fn scan_content(
         // Nothing can be read through an empty buffer; judge the name alone.
         return Ok(findings(layer, path, scanner.finish()));
     }
+    let mut program = crate::detect::ContentDetector::new();
     loop {
         let n = match content.read(buf) {
             Ok(0) => break,
@@ -189,9 +195,19 @@ pub fn scan_content(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        scanner.feed(buf.get(..n).unwrap_or(&[]));
+        let chunk = buf.get(..n).unwrap_or(&[]);
+        scanner.feed(chunk);
+        program.feed(chunk);
     }
-    Ok(findings(layer, path, scanner.finish()))
+    let mut out = findings(layer, path, scanner.finish());
+    if let Some(e) = program.finish() {
+        let id = match e.kind {
+            crate::detect::Kind::Shell => "SH-001",
+            crate::detect::Kind::PackageManager => "PKG-001",
+        };
+        out.push(Finding::new(id, Some(path.to_abs()), format!("{path} is {e}")).in_layer(layer));
+    }
+    Ok(out)
 }
 
 /// Turns the detector's hits for one file into SEC-001/SEC-002 findings: one

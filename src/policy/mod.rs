@@ -55,9 +55,25 @@ pub fn evaluate(input: &AuditInput<'_>, policy: &Policy) -> Report {
     checks::check_user(&cfg, tree, &mut out);
     checks::check_shadow(tree, &mut out);
     checks::check_accounts(tree, &mut out);
-    checks::check_shells(&cfg, tree, &mut out);
+    // Files the layer scan found to be shells or package managers by their
+    // content and that are still what the merged view shows (not replaced
+    // or deleted by a later layer): links to them are reported too.
+    let by_content: BTreeMap<String, crate::detect::Kind> = input
+        .layer_findings
+        .iter()
+        .filter(|f| !f.message.contains(layer_scan::HIDDEN_NOTE))
+        .filter_map(|f| {
+            let kind = match f.id {
+                "SH-001" => crate::detect::Kind::Shell,
+                "PKG-001" => crate::detect::Kind::PackageManager,
+                _ => return None,
+            };
+            Some((f.path.clone()?, kind))
+        })
+        .collect();
+    checks::check_programs(tree, &by_content, &mut out);
     checks::check_entrypoint(&cfg, tree, &mut out);
-    checks::check_package_managers(&cfg, tree, &mut out);
+    checks::check_package_modules(tree, &mut out);
     checks::check_caches(tree, &mut out);
     checks::check_junk(tree, &mut out);
     checks::check_modes(tree, &mut out);
@@ -73,7 +89,23 @@ pub fn evaluate(input: &AuditInput<'_>, policy: &Policy) -> Report {
     secret_checks::check_config_secrets(input.config, &mut out);
     checks::check_config(&cfg, &mut out);
     checks::check_base(input.annotations, &mut out);
-    out.extend(input.layer_findings.iter().cloned());
+    // A file found by name and by content is reported once (by name).
+    let by_name: BTreeSet<(&'static str, String)> = out
+        .iter()
+        .filter(|f| matches!(f.id, "SH-001" | "PKG-001"))
+        .filter_map(|f| Some((f.id, f.path.clone()?)))
+        .collect();
+    out.extend(
+        input
+            .layer_findings
+            .iter()
+            .filter(|f| {
+                !f.path
+                    .as_ref()
+                    .is_some_and(|p| by_name.contains(&(f.id, p.clone())))
+            })
+            .cloned(),
+    );
     let (kept, waived) = policy.apply(out);
     Report::new(kept, waived)
 }
@@ -1202,7 +1234,8 @@ mod tests {
     }
 
     /// The real Alpine minirootfs as one layer, with a config without User.
-    /// Expected: SH-001 (busybox and its applet links), PKG-001 (/sbin/apk),
+    /// Expected: SH-001 (busybox and its applet links), PKG-001 (/sbin/apk,
+    /// and /lib/libapk.so by content),
     /// USR-001 (no User), USR-005 (root's login shell is /bin/sh: genuinely in
     /// /etc/passwd), CFG-001 (no HEALTHCHECK: info). Nothing else: no setuid
     /// files, /tmp and /var/tmp are sticky, shadow is locked, the apk cache is
@@ -1250,7 +1283,9 @@ mod tests {
             .filter(|f| f.id == "PKG-001")
             .filter_map(|f| f.path.as_deref())
             .collect();
-        assert_eq!(pkg, ["/sbin/apk"]);
+        // apk's front end by name, its engine library by content (the
+        // strings of the apk database and configuration paths).
+        assert_eq!(pkg, ["/lib/libapk.so.2.14.0", "/sbin/apk"]);
         assert_eq!(r.max_severity(), Some(Severity::Critical));
         eprintln!("{}", render::to_text("alpine", &r, false));
 
