@@ -109,6 +109,24 @@ pub(crate) enum TarError {
     HeaderTooLarge { offset: u64 },
 }
 
+impl TarError {
+    /// Names the entry a refusal is about, when it was not known yet.
+    fn named(self, name: Option<String>) -> Self {
+        match self {
+            TarError::Refused {
+                offset,
+                path: None,
+                why,
+            } => TarError::Refused {
+                offset,
+                path: name,
+                why,
+            },
+            e => e,
+        }
+    }
+}
+
 impl From<io::Error> for TarError {
     fn from(e: io::Error) -> Self {
         TarError::Io(e)
@@ -125,7 +143,8 @@ enum Format {
 /// Extension headers seen for the entry being assembled.
 #[derive(Default)]
 struct Pending {
-    pax: Option<BTreeMap<String, Vec<u8>>>,
+    /// Offset and data of the PAX header.
+    pax: Option<(u64, Vec<u8>)>,
     long_name: Option<Vec<u8>>,
     long_link: Option<Vec<u8>>,
     bytes: u64,
@@ -236,8 +255,8 @@ impl<R: Read> StrictTar<R> {
                             "two PAX extended headers describe the same entry (Go keeps only the last, other readers merge them)",
                         ));
                     }
-                    let data = self.ext_data(&h, &mut pending, first)?;
-                    pending.pax = Some(parse_pax(&data, at, false)?);
+                    // Parsed with the entry, so errors can name it.
+                    pending.pax = Some((at, self.ext_data(&h, &mut pending, first)?));
                 }
                 b'g' => {
                     if !pending.is_empty() {
@@ -248,7 +267,7 @@ impl<R: Read> StrictTar<R> {
                         ));
                     }
                     let data = self.ext_data(&h, &mut pending, first)?;
-                    parse_pax(&data, at, true)?;
+                    parse_pax(&data, at, true).map_err(|e| e.named(h.shown()))?;
                     return Ok(Some(Parsed::Global));
                 }
                 b'L' | b'K' => {
@@ -707,8 +726,12 @@ fn merge(h: Header, p: Pending, first: u64) -> Result<RawEntry, TarError> {
     let offset = h.offset;
     let mut name = h.name.clone();
     let mut link = h.link.clone();
-    let pax = p.pax.unwrap_or_default();
     let at = |n: &[u8]| Some(shown(n));
+    let pax = match &p.pax {
+        Some((o, data)) => parse_pax(data, *o, false)
+            .map_err(|e| e.named(at(p.long_name.as_deref().unwrap_or(&h.name))))?,
+        None => BTreeMap::new(),
+    };
     if let Some(v) = pax.get(PAX_PATH) {
         name = v.clone();
     }

@@ -236,6 +236,9 @@ pub fn end(n: usize) -> Vec<u8> {
 /// The archive generator.
 pub struct Gen<'a> {
     r: &'a mut Rng,
+    /// Half of the archives get the hostile classes; the other half only
+    /// legitimate (if unusual) encodings, so that many are accepted.
+    hostile: bool,
     files: Vec<String>,
     dot: bool,
 }
@@ -245,19 +248,29 @@ const DIRS: &[&str] = &["d", "d/e", "usr", "usr/bin"];
 impl<'a> Gen<'a> {
     pub fn new(r: &'a mut Rng) -> Self {
         let dot = r.chance(30);
+        let hostile = r.chance(50);
         Gen {
             r,
+            hostile,
             files: Vec::new(),
             dot,
         }
     }
 
+    /// A hostile choice: only in hostile archives.
+    fn bad(&mut self, pct: u64) -> bool {
+        self.hostile && self.r.chance(pct)
+    }
+
     fn num(&mut self, v: u64) -> Num {
+        let neg = self.bad(2);
+        if neg {
+            return Num::Neg;
+        }
         match self.r.below(100) {
             0..=4 => Num::B256(v),
             5..=6 if v == 0 => Num::Blank,
             7 => Num::Raw(format!(" {v:o} ").into_bytes()),
-            8 => Num::Neg,
             _ => Num::Octal(v),
         }
     }
@@ -274,7 +287,12 @@ impl<'a> Gen<'a> {
         } else {
             format!("{dir}/{base}")
         };
-        match self.r.below(60) {
+        let pick = if self.hostile {
+            self.r.below(30)
+        } else {
+            5 + self.r.below(55)
+        };
+        match pick {
             0 => n = format!("{n}/"),
             1 => n = n.replacen('/', "//", 1),
             2 => n = n.replacen('/', "/./", 1),
@@ -314,7 +332,7 @@ impl<'a> Gen<'a> {
                 _ => pre.extend(ext(b'L', &[bytes, b"\0"].concat())),
             }
             h.name = b"placeholder".to_vec();
-            if self.r.chance(10) {
+            if self.bad(10) {
                 pax.push((b"path".to_vec(), b"other".to_vec()));
             }
         } else {
@@ -323,7 +341,11 @@ impl<'a> Gen<'a> {
     }
 
     fn one(&mut self, i: usize) -> Vec<u8> {
-        let r = self.r.below(100);
+        let r = if self.hostile {
+            self.r.below(100)
+        } else {
+            self.r.below(90)
+        };
         let mut name = self.name(i);
         let mut content: Vec<u8> = Vec::new();
         let mut h = match r {
@@ -351,8 +373,9 @@ impl<'a> Gen<'a> {
                 };
                 H::link(b'2', "", t)
             }
+            65..=74 if self.files.is_empty() && !self.hostile => H::link(b'2', "", "/bin/busybox"),
             65..=74 => {
-                let t = if self.files.is_empty() {
+                let t = if self.files.is_empty() || self.bad(5) {
                     "nothing".to_string()
                 } else {
                     let f = self.r.pick(&self.files).clone();
@@ -388,20 +411,27 @@ impl<'a> Gen<'a> {
         h.magic = match self.r.below(100) {
             0..=44 => Magic::Ustar,
             45..=91 => Magic::Gnu,
-            92..=96 => Magic::V7,
-            _ => Magic::Odd,
+            92..=97 => Magic::V7,
+            _ if self.hostile => Magic::Odd,
+            _ => Magic::Gnu,
         };
-        h.mode = self.num(
+        let mode = *self
+            .r
+            .pick(&[0o644, 0o755, 0o4755, 0o2711, 0o1777, 0o100644, 0o600]);
+        h.mode = self.num(mode);
+        let big = self.bad(20);
+        let uid = if big {
+            4_294_967_296
+        } else {
             *self
                 .r
-                .pick(&[0o644, 0o755, 0o4755, 0o2711, 0o1777, 0o100644, 0o600]),
-        );
-        let uid = *self
-            .r
-            .pick(&[0, 0, 1000, 65534, 10001, 3_000_000, 4_294_967_296]);
+                .pick(&[0, 0, 1000, 65534, 10001, 3_000_000, 4_294_967_294])
+        };
         h.uid = self.num(uid);
-        h.gid = self.num(*self.r.pick(&[0, 1000, 42]));
-        h.mtime = self.num(*self.r.pick(&[0, 1_700_000_000, 1]));
+        let gid = *self.r.pick(&[0, 1000, 42]);
+        h.gid = self.num(gid);
+        let mtime = *self.r.pick(&[0, 1_700_000_000, 1]);
+        h.mtime = self.num(mtime);
         h.uname = self.r.pick(&[&b""[..], b"root", b"app"]).to_vec();
         let mut pax: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut pre = Vec::new();
@@ -411,7 +441,7 @@ impl<'a> Gen<'a> {
             if self.r.chance(8) {
                 pax.push((b"linkpath".to_vec(), link.clone()));
             }
-            if self.r.chance(4) {
+            if self.r.chance(4) && (self.hostile || !pax.iter().any(|(k, _)| k == b"linkpath")) {
                 pre.extend(ext(b'K', &[&link[..], b"\0"].concat()));
             }
         }
@@ -421,25 +451,31 @@ impl<'a> Gen<'a> {
             pax.push((b"size".to_vec(), size.to_string().into_bytes()));
             if self.r.chance(50) {
                 h.size = Num::Octal(0);
-            } else if self.r.chance(30) {
+            } else if self.bad(30) {
                 h.size = Num::Octal(size + 1);
             }
         }
         if self.r.chance(5) {
-            pax.push((
-                b"uid".to_vec(),
+            let v = if self.hostile {
                 self.r
                     .pick(&[&b"0"[..], b"1000", b"4294967296", b"+5", b"07"])
-                    .to_vec(),
-            ));
+                    .to_vec()
+            } else {
+                self.r.pick(&[&b"0"[..], b"1000", b"4294967294"]).to_vec()
+            };
+            pax.push((b"uid".to_vec(), v));
         }
         if self.r.chance(5) {
-            pax.push((
-                b"mtime".to_vec(),
+            let v = if self.hostile {
                 self.r
                     .pick(&[&b"1234.5"[..], b"1700000000", b"-1", b"12."])
-                    .to_vec(),
-            ));
+                    .to_vec()
+            } else {
+                self.r
+                    .pick(&[&b"1234.5"[..], b"1700000000", b"7.000000001"])
+                    .to_vec()
+            };
+            pax.push((b"mtime".to_vec(), v));
         }
         if self.r.chance(6) {
             pax.push((b"SCHILY.xattr.user.note".to_vec(), b"v".to_vec()));
@@ -453,7 +489,7 @@ impl<'a> Gen<'a> {
         if self.r.chance(3) {
             pax.push((b"atime".to_vec(), b"1.25".to_vec()));
         }
-        if self.r.chance(3) {
+        if self.bad(8) {
             let k = self
                 .r
                 .pick(&[
@@ -468,7 +504,7 @@ impl<'a> Gen<'a> {
             let v = self.r.pick(&[&b""[..], b"1", b"BINARY"]).to_vec();
             pax.push((k, v));
         }
-        if self.r.chance(3) && !pax.is_empty() {
+        if self.bad(8) && !pax.is_empty() {
             let dup = pax[0].clone();
             pax.push(dup);
         }
@@ -476,7 +512,7 @@ impl<'a> Gen<'a> {
         if !pax.is_empty() {
             let data: Vec<u8> = pax.iter().flat_map(|(k, v)| pax_record(k, v)).collect();
             out.extend(ext(b'x', &data));
-            if self.r.chance(3) {
+            if self.bad(5) {
                 out.extend(ext(b'x', &pax_record(b"gid", b"7")));
             }
         }
@@ -487,17 +523,17 @@ impl<'a> Gen<'a> {
             || matches!(h.typeflag, b'3' | b'4' | b'6')
         {
             // Header-only types sometimes claim content: the hidden-entry trick.
-            if self.r.chance(4) {
+            if self.bad(8) {
                 content = entry(&H::file("usr/bin/hidden", 1), b"x");
                 h.size = Num::Octal(content.len() as u64);
             }
         } else if !pax.iter().any(|(k, _)| k == b"size") {
             h.size = self.num(content.len() as u64);
         }
-        if self.r.chance(2) {
+        if self.bad(3) {
             h.bad_cksum = true;
         }
-        if self.r.chance(2) {
+        if self.bad(3) {
             h.name.extend_from_slice(b"\0junk");
         }
         if h.typeflag == b'0' || h.typeflag == 0 {
@@ -510,7 +546,7 @@ impl<'a> Gen<'a> {
     pub fn archive(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         if self.r.chance(5) {
-            let k = if self.r.chance(70) {
+            let k = if !self.bad(50) {
                 &b"comment"[..]
             } else {
                 b"uid"
@@ -524,7 +560,12 @@ impl<'a> Gen<'a> {
             let e = self.one(i);
             out.extend(e);
         }
-        match self.r.below(100) {
+        let last = if self.hostile {
+            self.r.below(100)
+        } else {
+            self.r.below(95)
+        };
+        match last {
             0..=84 => out.extend(end(2)),
             85..=89 => out.extend(end(1)),
             90..=94 => {}
