@@ -19,7 +19,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::entry::{Entry, EntryKind, ImagePath, LayerEvent, PathError};
 use super::merge::MergeError;
-use super::tar_strict::{Parsed, RawEntry, StrictTar, TarError, canonical_name};
+use super::tar_strict::{RawEntry, StrictTar, TarError, canonical_name};
 use crate::digest::{Digest, HashingReader};
 use crate::layer::zst::{ZSTD_MAGIC, ZstdDecoder};
 
@@ -328,6 +328,9 @@ impl<R: Read> Read for ContentReader<'_, R> {
 enum Seen {
     Dir,
     NonDir,
+    /// A non-directory that an earlier hard link of this layer points to:
+    /// replacing it later in the layer is refused.
+    Linked,
 }
 
 pub(crate) fn lossy(b: &[u8]) -> String {
@@ -434,8 +437,7 @@ pub(crate) fn read_tar_raw(
         guard.header_budget.set(None);
         let raw = match next {
             Ok(None) => break,
-            Ok(Some(Parsed::Global)) => None,
-            Ok(Some(Parsed::Entry(e))) => Some(e),
+            Ok(Some(e)) => e,
             Err(e) => return Err(tar_error(&guard, opts, e)),
         };
         count += 1;
@@ -444,8 +446,6 @@ pub(crate) fn read_tar_raw(
                 limit: opts.max_entries,
             });
         }
-        // Global PAX headers carry no filesystem object.
-        let Some(raw) = raw else { continue };
         let shown = lossy(&raw.name);
         let event = classify(&raw, opts, &mut seen)?;
         let expected = raw.size;
@@ -634,7 +634,7 @@ fn classify(
     if let Some(stripped) = name.strip_prefix(WHITEOUT_PREFIX) {
         check_parents(&path, &shown, seen)?;
         if name == OPAQUE_MARKER {
-            if seen.get(&parent) == Some(&Seen::NonDir) {
+            if seen.get(&parent).is_some_and(|s| *s != Seen::Dir) {
                 return Err(ReadError::ParentNotDir {
                     path: shown,
                     parent: parent.as_str().to_string(),
@@ -702,7 +702,7 @@ fn classify(
                         target: lossy(&raw.link),
                     });
                 }
-                Some(Seen::NonDir) => {}
+                Some(Seen::NonDir | Seen::Linked) => {}
             }
             EntryKind::Hardlink { target }
         }
@@ -725,6 +725,18 @@ fn classify(
     if path.is_root() && kind != EntryKind::Dir {
         return Err(ReadError::RootNotDir { path: shown });
     }
+    if seen.get(&path) == Some(&Seen::Linked) {
+        // At unpack time the earlier hard link keeps the old inode (and
+        // content), while a merged view that follows the link would see
+        // the new entry: two different files under one judgement.
+        return Err(ReadError::Ambiguous {
+            offset: raw.offset,
+            path: Some(shown),
+            why: "the entry replaces a file that an earlier hard link in this layer points to, \
+                  so the link would keep content the merged view no longer shows"
+                .into(),
+        });
+    }
     check_parents(&path, &shown, seen)?;
 
     // Modes keep the permission, setuid/setgid and sticky bits, which is
@@ -743,6 +755,9 @@ fn classify(
         e.xattrs
             .extend(raw.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
+    if let EntryKind::Hardlink { target } = &e.kind {
+        seen.insert(target.clone(), Seen::Linked);
+    }
     let s = if e.is_dir() { Seen::Dir } else { Seen::NonDir };
     seen.insert(path, s);
     Ok(Some(LayerEvent::Entry(e)))
@@ -755,7 +770,7 @@ fn check_parents(
     seen: &HashMap<ImagePath, Seen>,
 ) -> Result<(), ReadError> {
     for a in path.ancestors() {
-        if seen.get(&a) == Some(&Seen::NonDir) {
+        if seen.get(&a).is_some_and(|s| *s != Seen::Dir) {
             return Err(ReadError::ParentNotDir {
                 path: shown.to_string(),
                 parent: a.as_str().to_string(),
@@ -1082,6 +1097,14 @@ pub(crate) mod tests {
             read(&tar),
             Err(ReadError::HardlinkMissingTarget { .. })
         ));
+        // Replacing a hard link's target later in the same layer: the link
+        // keeps the old content at unpack time.
+        let tar = T::new()
+            .file("a", b"sh")
+            .hardlink("b", "a")
+            .file("a", b"ok")
+            .finish();
+        assert!(matches!(read(&tar), Err(ReadError::Ambiguous { .. })));
         let tar = T::new().file("a", b"").hardlink("a", "a").finish();
         assert!(matches!(read(&tar), Err(ReadError::HardlinkToSelf { .. })));
         let tar = T::new().dir("d/").hardlink("a", "d").finish();

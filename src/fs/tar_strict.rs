@@ -78,14 +78,6 @@ pub(crate) struct RawEntry {
     pub xattrs: BTreeMap<String, Vec<u8>>,
 }
 
-/// What one step of the parser found.
-#[derive(Debug)]
-pub(crate) enum Parsed {
-    Entry(RawEntry),
-    /// A PAX global header (`g`): no filesystem object.
-    Global,
-}
-
 /// Why the parser stopped.
 #[derive(Debug)]
 pub(crate) enum TarError {
@@ -194,7 +186,7 @@ impl<R: Read> StrictTar<R> {
     /// parses the next one. `None` at the end of the archive, which is two
     /// zero blocks, one zero block and the end of the stream, or the end of
     /// the stream at a header boundary (Go accepts all three).
-    pub(crate) fn next(&mut self) -> Result<Option<Parsed>, TarError> {
+    pub(crate) fn next(&mut self) -> Result<Option<RawEntry>, TarError> {
         let skip = self.remaining + self.pad;
         self.remaining = 0;
         self.pad = 0;
@@ -259,16 +251,14 @@ impl<R: Read> StrictTar<R> {
                     pending.pax = Some((at, self.ext_data(&h, &mut pending, first)?));
                 }
                 b'g' => {
-                    if !pending.is_empty() {
-                        return Err(refused(
-                            at,
-                            h.shown(),
-                            "a PAX global header lies between an extension header and its entry (Go drops the extension, other readers keep it)",
-                        ));
-                    }
-                    let data = self.ext_data(&h, &mut pending, first)?;
-                    parse_pax(&data, at, true).map_err(|e| e.named(h.shown()))?;
-                    return Ok(Some(Parsed::Global));
+                    // umoci rejects them outright, Go returns them as an
+                    // entry and ignores the records, GNU tar and libarchive
+                    // apply them to every later entry.
+                    return Err(refused(
+                        at,
+                        h.shown(),
+                        "PAX global headers (typeflag 'g') are refused: umoci rejects them, Go ignores their records and GNU tar/libarchive apply them to every later entry",
+                    ));
                 }
                 b'L' | b'K' => {
                     let data = self.ext_data(&h, &mut pending, first)?;
@@ -305,7 +295,7 @@ impl<R: Read> StrictTar<R> {
                     let e = merge(h, pending, first)?;
                     self.remaining = e.size;
                     self.pad = padding(e.size);
-                    return Ok(Some(Parsed::Entry(e)));
+                    return Ok(Some(e));
                 }
             }
         }
@@ -628,13 +618,8 @@ fn decimal(v: &[u8]) -> Option<u64> {
 }
 
 /// Parses PAX records (`"<len> <key>=<value>\n"`) strictly: canonical
-/// lengths, each key once, only known keys. `global` headers may only
-/// carry keys that no reader applies.
-fn parse_pax(
-    data: &[u8],
-    offset: u64,
-    global: bool,
-) -> Result<BTreeMap<String, Vec<u8>>, TarError> {
+/// lengths, each key once, only known keys.
+fn parse_pax(data: &[u8], offset: u64) -> Result<BTreeMap<String, Vec<u8>>, TarError> {
     let bad = |why: String| TarError::Refused {
         offset,
         path: None,
@@ -692,11 +677,6 @@ fn parse_pax(
             }
             None => {}
         }
-        if global && key != "comment" {
-            return Err(bad(format!(
-                "a PAX global header sets {key:?}; Go ignores global records but other readers apply them to every entry"
-            )));
-        }
         if value.is_empty() {
             return Err(bad(format!(
                 "PAX key {key:?} has an empty value (Go keeps the header field, other readers clear it)"
@@ -728,7 +708,7 @@ fn merge(h: Header, p: Pending, first: u64) -> Result<RawEntry, TarError> {
     let mut link = h.link.clone();
     let at = |n: &[u8]| Some(shown(n));
     let pax = match &p.pax {
-        Some((o, data)) => parse_pax(data, *o, false)
+        Some((o, data)) => parse_pax(data, *o)
             .map_err(|e| e.named(at(p.long_name.as_deref().unwrap_or(&h.name))))?,
         None => BTreeMap::new(),
     };
