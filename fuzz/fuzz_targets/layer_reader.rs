@@ -7,7 +7,7 @@
 //! of the plain stream; gzip of the same bytes gives the same events.
 #![no_main]
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use ironhull::digest::Digest;
 use ironhull::fs::{ImagePath, LayerEvent, ReadOptions, read_layer};

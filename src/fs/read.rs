@@ -398,21 +398,12 @@ pub fn read_layer<R: Read + Send>(
     })
 }
 
-/// The tar half of [`read_layer`], over the decompressed stream.
+/// The tar half of [`read_layer`], over the decompressed stream, read by
+/// the strict parser ([`StrictTar`]).
 fn read_tar(
     decompressed: impl Read,
     opts: &ReadOptions,
     visit: &mut dyn FnMut(LayerEvent, &mut dyn Read) -> Result<(), ReadError>,
-) -> Result<LayerStats, ReadError> {
-    read_tar_raw(decompressed, opts, &mut |_, ev, r| visit(ev, r))
-}
-
-/// [`read_tar`] with the strict parser's [`RawEntry`] passed along with each
-/// event (for the canonical listing the oracle test compares with Go).
-pub(crate) fn read_tar_raw(
-    decompressed: impl Read,
-    opts: &ReadOptions,
-    visit: &mut dyn FnMut(&RawEntry, LayerEvent, &mut dyn Read) -> Result<(), ReadError>,
 ) -> Result<LayerStats, ReadError> {
     let guard = Rc::new(Guard::default());
     guard.layer_limit.set(opts.max_layer_bytes);
@@ -458,9 +449,9 @@ pub(crate) fn read_tar_raw(
         if let Some(ev) = event {
             let is_file = matches!(&ev, LayerEvent::Entry(e) if e.is_file());
             let res = if is_file {
-                visit(&raw, ev, &mut content)
+                visit(ev, &mut content)
             } else {
-                visit(&raw, ev, &mut io::empty())
+                visit(ev, &mut io::empty())
             };
             if let Err(e) = res {
                 if content.failed || guard.decode_error.get().is_some() {

@@ -684,12 +684,14 @@ fn parse_pax(data: &[u8], offset: u64) -> Result<BTreeMap<String, Vec<u8>>, TarE
         }
         // Path and link values are checked (NUL, UTF-8) with the entry's
         // path rules; xattr values are binary by nature.
-        if xattr.is_none() && key != PAX_PATH && key != PAX_LINKPATH {
-            if value.contains(&0) || std::str::from_utf8(&value).is_err() {
-                return Err(bad(format!(
-                    "PAX key {key:?} has a value that is not UTF-8 or contains NUL"
-                )));
-            }
+        if xattr.is_none()
+            && key != PAX_PATH
+            && key != PAX_LINKPATH
+            && (value.contains(&0) || std::str::from_utf8(&value).is_err())
+        {
+            return Err(bad(format!(
+                "PAX key {key:?} has a value that is not UTF-8 or contains NUL"
+            )));
         }
         if out.insert(key.clone(), value).is_some() {
             return Err(bad(format!(

@@ -388,7 +388,7 @@ impl<'a> Gen<'a> {
                 H::link(b'1', "", &t)
             }
             75..=79 => {
-                let ty = *self.r.pick(&[b'3', b'4', b'6']);
+                let ty = *self.r.pick(b"346");
                 let mut h = H::new(ty, "", 0);
                 h.devmajor = Num::Octal(self.r.below(300));
                 h.devminor = Num::Octal(self.r.below(300));
@@ -404,7 +404,7 @@ impl<'a> Gen<'a> {
                 H::new(0, "", len)
             }
             _ => {
-                let ty = *self.r.pick(&[b'7', b'S', b'V', b'M', b'9', b'Z']);
+                let ty = *self.r.pick(b"7SVM9Z");
                 H::new(ty, "", 0)
             }
         };
