@@ -19,6 +19,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::entry::{Entry, EntryKind, ImagePath, LayerEvent, PathError};
 use super::merge::MergeError;
+use super::tar_strict::{RawEntry, StrictTar, TarError, canonical_name};
 use crate::digest::{Digest, HashingReader};
 use crate::layer::zst::{ZSTD_MAGIC, ZstdDecoder};
 
@@ -163,6 +164,20 @@ pub enum ReadError {
          ReadOptions::max_layer_bytes if this image is legitimate"
     )]
     LayerTooLarge { limit: u64 },
+    #[error(
+        "tar entry {}{} is refused: {why}. Go's archive/tar (Docker, containerd, podman, \
+         umoci) and ironhull must build the same tree from a layer, and this header could \
+         be read differently, so it is treated as hostile; rebuild the layer with a \
+         standard tool (GNU tar --format=posix, Go archive/tar, ironhull) without it \
+         (see src/fs/TAR_DECISIONS.md)",
+        path.as_deref().map(|p| format!("{p:?}")).unwrap_or_else(|| "header".into()),
+        at_offset(Some(*offset))
+    )]
+    Ambiguous {
+        offset: u64,
+        path: Option<String>,
+        why: String,
+    },
     #[error("reading the layer stream failed: {0}")]
     Io(#[from] io::Error),
     #[error(transparent)]
@@ -313,9 +328,12 @@ impl<R: Read> Read for ContentReader<'_, R> {
 enum Seen {
     Dir,
     NonDir,
+    /// A non-directory that an earlier hard link of this layer points to:
+    /// replacing it later in the layer is refused.
+    Linked,
 }
 
-fn lossy(b: &[u8]) -> String {
+pub(crate) fn lossy(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
     if s.len() > 256 {
         let mut end = 256;
@@ -380,7 +398,8 @@ pub fn read_layer<R: Read + Send>(
     })
 }
 
-/// The tar half of [`read_layer`], over the decompressed stream.
+/// The tar half of [`read_layer`], over the decompressed stream, read by
+/// the strict parser ([`StrictTar`]).
 fn read_tar(
     decompressed: impl Read,
     opts: &ReadOptions,
@@ -392,72 +411,65 @@ fn read_tar(
         inner: decompressed,
         guard: Rc::clone(&guard),
     });
-    let mut archive = tar::Archive::new(hashing);
-    archive.set_ignore_zeros(false);
+    let mut tar = StrictTar::new(hashing, opts.max_header_bytes);
 
     let serr =
         |e: io::Error, path: Option<String>| -> ReadError { stream_error(&guard, opts, e, path) };
 
     let mut count = 0u64;
-    {
-        let mut entries = archive.entries().map_err(|e| serr(e, None))?;
-        let mut seen: HashMap<ImagePath, Seen> = HashMap::new();
-        loop {
-            // Everything the tar crate reads while finding the next entry is
-            // padding, headers and extension records: cap it.
-            guard
-                .header_budget
-                .set(Some(opts.max_header_bytes.saturating_add(1024)));
-            let next = entries.next();
-            guard.header_budget.set(None);
-            let mut entry = match next {
-                None => break,
-                Some(Ok(e)) => e,
-                Some(Err(e)) => return Err(serr(e, None)),
+    let mut seen: HashMap<ImagePath, Seen> = HashMap::new();
+    loop {
+        // Everything read while finding the next entry is padding, headers
+        // and extension records: cap it.
+        guard
+            .header_budget
+            .set(Some(opts.max_header_bytes.saturating_add(1024)));
+        let next = tar.next();
+        guard.header_budget.set(None);
+        let raw = match next {
+            Ok(None) => break,
+            Ok(Some(e)) => e,
+            Err(e) => return Err(tar_error(&guard, opts, e)),
+        };
+        count += 1;
+        if count > opts.max_entries {
+            return Err(ReadError::TooManyEntries {
+                limit: opts.max_entries,
+            });
+        }
+        let shown = lossy(&raw.name);
+        let event = classify(&raw, opts, &mut seen)?;
+        let expected = raw.size;
+        let mut body = tar.content();
+        let mut content = ContentReader {
+            inner: &mut body,
+            read: 0,
+            failed: false,
+        };
+        if let Some(ev) = event {
+            let is_file = matches!(&ev, LayerEvent::Entry(e) if e.is_file());
+            let res = if is_file {
+                visit(ev, &mut content)
+            } else {
+                visit(ev, &mut io::empty())
             };
-            count += 1;
-            if count > opts.max_entries {
-                return Err(ReadError::TooManyEntries {
-                    limit: opts.max_entries,
-                });
-            }
-            let raw_path = entry.path_bytes().into_owned();
-            let shown = lossy(&raw_path);
-            let event = classify(&mut entry, &raw_path, opts, &mut seen).map_err(|e| match e {
-                Classify::Read(r) => r,
-                Classify::Io(io) => serr(io, Some(shown.clone())),
-            })?;
-            let expected = entry.size();
-            let mut content = ContentReader {
-                inner: &mut entry,
-                read: 0,
-                failed: false,
-            };
-            if let Some(ev) = event {
-                let is_file = matches!(&ev, LayerEvent::Entry(e) if e.is_file());
-                let res = if is_file {
-                    visit(ev, &mut content)
-                } else {
-                    visit(ev, &mut io::empty())
-                };
-                if let Err(e) = res {
-                    if content.failed || guard.decode_error.get().is_some() {
-                        let io = io::Error::other(e.to_string());
-                        return Err(serr(io, Some(shown)));
-                    }
-                    return Err(e);
+            if let Err(e) = res {
+                if content.failed || guard.decode_error.get().is_some() {
+                    let io = io::Error::other(e.to_string());
+                    return Err(serr(io, Some(shown)));
                 }
-            }
-            io::copy(&mut content, &mut io::sink()).map_err(|e| serr(e, Some(shown.clone())))?;
-            if content.read < expected {
-                return Err(ReadError::Truncated {
-                    offset: Some(guard.pos.get()),
-                    path: Some(shown),
-                });
+                return Err(e);
             }
         }
+        io::copy(&mut content, &mut io::sink()).map_err(|e| serr(e, Some(shown.clone())))?;
+        if content.read < expected {
+            return Err(ReadError::Truncated {
+                offset: Some(guard.pos.get()),
+                path: Some(shown),
+            });
+        }
     }
-    let mut hashing = archive.into_inner();
+    let mut hashing = tar.into_inner();
     // Trailing zero blocks (and anything after them) are part of the diffID.
     io::copy(&mut hashing, &mut io::sink()).map_err(|e| serr(e, None))?;
     let (diff_id, bytes) = hashing.finish();
@@ -466,6 +478,31 @@ fn read_tar(
         bytes,
         diff_id,
     })
+}
+
+/// Maps a strict-parser failure to the reader's error.
+fn tar_error(guard: &Guard, opts: &ReadOptions, e: TarError) -> ReadError {
+    match e {
+        TarError::Io(io) => stream_error(guard, opts, io, None),
+        TarError::Corrupt {
+            offset,
+            path,
+            detail,
+        } => ReadError::Corrupt {
+            offset: Some(offset),
+            path,
+            detail,
+        },
+        TarError::Refused { offset, path, why } => ReadError::Ambiguous { offset, path, why },
+        TarError::Unsupported { path, flag } => ReadError::UnsupportedType {
+            path,
+            type_flag: char::from(flag),
+        },
+        TarError::HeaderTooLarge { offset } => ReadError::HeaderTooLarge {
+            offset,
+            limit: opts.max_header_bytes,
+        },
+    }
 }
 
 fn stream_error(
@@ -504,77 +541,95 @@ fn stream_error(
     }
 }
 
-enum Classify {
-    Read(ReadError),
-    Io(io::Error),
-}
-
-impl From<ReadError> for Classify {
-    fn from(e: ReadError) -> Self {
-        Classify::Read(e)
+/// An entry name in canonical form (see [`canonical_name`]), or the error
+/// for it: `..` anywhere is traversal, other non-canonical shapes are
+/// ambiguous.
+fn entry_path(raw: &[u8], offset: u64, is_dir: bool) -> Result<ImagePath, ReadError> {
+    if raw.split(|b| *b == b'/').any(|c| c == b"..") {
+        return Err(ReadError::PathTraversal { path: lossy(raw) });
     }
-}
-
-impl From<io::Error> for Classify {
-    fn from(e: io::Error) -> Self {
-        Classify::Io(e)
-    }
-}
-
-fn parse_path(raw: &[u8]) -> Result<ImagePath, ReadError> {
-    ImagePath::from_bytes(raw).map_err(|source| match source {
-        PathError::DotDot(_) => ReadError::PathTraversal { path: lossy(raw) },
-        source => ReadError::BadPath {
-            path: lossy(raw),
-            source,
-        },
+    let canon = canonical_name(raw, false, is_dir).map_err(|why| ReadError::Ambiguous {
+        offset,
+        path: Some(lossy(raw)),
+        why: format!(
+            "{why}; only an exact leading './' (and a trailing '/' on a directory) is normalized"
+        ),
+    })?;
+    ImagePath::from_bytes(canon).map_err(|source| ReadError::BadPath {
+        path: lossy(raw),
+        source,
     })
 }
 
-/// Turns one tar entry into an event (or `None` for entries that carry no
-/// filesystem change), running the hostile-input checks.
-fn classify<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
-    raw_path: &[u8],
+/// A hard link target: canonical like a name, but may start with `/`
+/// (runtimes join it below the root either way).
+fn link_path(raw: &[u8], path: &str, offset: u64) -> Result<ImagePath, ReadError> {
+    if raw.split(|b| *b == b'/').any(|c| c == b"..") {
+        return Err(ReadError::HardlinkTraversal {
+            path: path.to_string(),
+            target: lossy(raw),
+        });
+    }
+    let canon = canonical_name(raw, true, false).map_err(|why| ReadError::Ambiguous {
+        offset,
+        path: Some(path.to_string()),
+        why: format!(
+            "the hard link target {:?} is not canonical: {why}",
+            lossy(raw)
+        ),
+    })?;
+    ImagePath::from_bytes(canon).map_err(|source| ReadError::BadPath {
+        path: lossy(raw),
+        source,
+    })
+}
+
+/// Turns one strictly parsed tar entry into an event (or `None` for entries
+/// that carry no filesystem change), running the hostile-input checks.
+fn classify(
+    raw: &RawEntry,
     opts: &ReadOptions,
     seen: &mut HashMap<ImagePath, Seen>,
-) -> Result<Option<LayerEvent>, Classify> {
-    let shown = lossy(raw_path);
-    let ty = entry.header().entry_type();
-    // Global PAX headers carry no filesystem object.
-    if ty.is_pax_global_extensions() {
-        return Ok(None);
-    }
-    let path = parse_path(raw_path)?;
+) -> Result<Option<LayerEvent>, ReadError> {
+    let shown = lossy(&raw.name);
+    let path = entry_path(&raw.name, raw.offset, raw.typeflag == b'5')?;
 
     // Whiteouts and aufs metadata, judged by name before anything else.
     let name = path.file_name().to_string();
     let comps: Vec<&str> = path.components().collect();
-    if comps.iter().any(|c| c.starts_with(AUFS_META_PREFIX)) && name != OPAQUE_MARKER {
-        // aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs and their contents).
+    let (last, dirs) = comps
+        .split_last()
+        .map_or((None, &[][..]), |(l, d)| (Some(*l), d));
+    if dirs.iter().any(|c| c.starts_with(AUFS_META_PREFIX)) {
+        // containerd extracts what lies below `.wh..wh.plnk/`, Docker skips it:
+        // content there would reach the runtime unjudged.
+        return Err(ReadError::Ambiguous {
+            offset: raw.offset,
+            path: Some(shown),
+            why: "the entry lies inside an aufs metadata directory ('.wh..wh.*'), which some \
+                  runtimes skip and others extract"
+                .into(),
+        });
+    }
+    if last.is_some_and(|c| c.starts_with(AUFS_META_PREFIX)) && name != OPAQUE_MARKER {
+        // aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): no filesystem change.
         return Ok(None);
     }
-    if comps
-        .iter()
-        .take(comps.len().saturating_sub(1))
-        .any(|c| c.starts_with(WHITEOUT_PREFIX))
-    {
+    if dirs.iter().any(|c| c.starts_with(WHITEOUT_PREFIX)) {
         return Err(ReadError::BadWhiteout {
             path: shown,
             why: "a whiteout name is used as a directory",
-        }
-        .into());
+        });
     }
     let parent = path.parent().unwrap_or_default();
     if let Some(stripped) = name.strip_prefix(WHITEOUT_PREFIX) {
         check_parents(&path, &shown, seen)?;
         if name == OPAQUE_MARKER {
-            if seen.get(&parent) == Some(&Seen::NonDir) {
+            if seen.get(&parent).is_some_and(|s| *s != Seen::Dir) {
                 return Err(ReadError::ParentNotDir {
                     path: shown,
                     parent: parent.as_str().to_string(),
-                }
-                .into());
+                });
             }
             return Ok(Some(LayerEvent::Opaque(parent)));
         }
@@ -582,8 +637,7 @@ fn classify<R: Read>(
             return Err(ReadError::BadWhiteout {
                 path: shown,
                 why: "the whiteout does not name a file",
-            }
-            .into());
+            });
         }
         let target = parent.join(stripped).map_err(|source| ReadError::BadPath {
             path: shown.clone(),
@@ -592,155 +646,112 @@ fn classify<R: Read>(
         return Ok(Some(LayerEvent::Whiteout(target)));
     }
 
-    let header = entry.header();
-    let kind = match ty {
-        tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-            // Old (v7) archives mark directories with a trailing slash only.
-            if ty == tar::EntryType::Regular && raw_path.ends_with(b"/") {
-                EntryKind::Dir
-            } else {
-                EntryKind::File
-            }
-        }
-        tar::EntryType::Directory => EntryKind::Dir,
-        tar::EntryType::Symlink => {
-            let t = entry.link_name_bytes().unwrap_or_default();
+    let kind = match raw.typeflag {
+        b'0' => EntryKind::File,
+        b'5' => EntryKind::Dir,
+        b'2' => {
+            let t = &raw.link;
             if t.is_empty() {
                 return Err(ReadError::BadSymlink {
                     path: shown,
                     why: "the target is empty",
-                }
-                .into());
+                });
             }
             if t.len() > MAX_PATH_LEN {
                 return Err(ReadError::BadSymlink {
                     path: shown,
                     why: "the target is longer than 4096 bytes",
-                }
-                .into());
+                });
             }
             if t.contains(&0) {
                 return Err(ReadError::BadSymlink {
                     path: shown,
                     why: "the target contains a NUL byte",
-                }
-                .into());
+                });
             }
-            let target = String::from_utf8(t.into_owned()).map_err(|_| ReadError::BadSymlink {
+            let target = String::from_utf8(t.clone()).map_err(|_| ReadError::BadSymlink {
                 path: shown.clone(),
                 why: "the target is not UTF-8",
             })?;
             EntryKind::Symlink { target }
         }
-        tar::EntryType::Link => {
-            let t = entry.link_name_bytes().unwrap_or_default().into_owned();
-            let target = ImagePath::from_bytes(&t).map_err(|e| match e {
-                PathError::DotDot(_) => ReadError::HardlinkTraversal {
-                    path: shown.clone(),
-                    target: lossy(&t),
-                },
-                source => ReadError::BadPath {
-                    path: lossy(&t),
-                    source,
-                },
-            })?;
+        b'1' => {
+            let target = link_path(&raw.link, &shown, raw.offset)?;
             if target == path {
-                return Err(ReadError::HardlinkToSelf { path: shown }.into());
+                return Err(ReadError::HardlinkToSelf { path: shown });
             }
             match seen.get(&target) {
                 None => {
                     return Err(ReadError::HardlinkMissingTarget {
                         path: shown,
-                        target: lossy(&t),
-                    }
-                    .into());
+                        target: lossy(&raw.link),
+                    });
                 }
                 Some(Seen::Dir) => {
                     return Err(ReadError::HardlinkToDir {
                         path: shown,
-                        target: lossy(&t),
-                    }
-                    .into());
+                        target: lossy(&raw.link),
+                    });
                 }
-                Some(Seen::NonDir) => {}
+                Some(Seen::NonDir | Seen::Linked) => {}
             }
             EntryKind::Hardlink { target }
         }
-        tar::EntryType::Char | tar::EntryType::Block => {
-            let old = header
-                .as_ustar()
-                .map(|u| (u.dev_major, u.dev_minor))
-                .or_else(|| header.as_gnu().map(|g| (g.dev_major, g.dev_minor)));
-            let (fmaj, fmin) = old.unwrap_or(([0; 8], [0; 8]));
-            let major = blank_as_zero(&fmaj, header.device_major())?.unwrap_or(0);
-            let minor = blank_as_zero(&fmin, header.device_minor())?.unwrap_or(0);
-            if ty == tar::EntryType::Char {
-                EntryKind::CharDevice { major, minor }
-            } else {
-                EntryKind::BlockDevice { major, minor }
-            }
-        }
-        tar::EntryType::Fifo => EntryKind::Fifo,
+        b'3' => EntryKind::CharDevice {
+            major: raw.devmajor,
+            minor: raw.devminor,
+        },
+        b'4' => EntryKind::BlockDevice {
+            major: raw.devmajor,
+            minor: raw.devminor,
+        },
+        b'6' => EntryKind::Fifo,
         other => {
             return Err(ReadError::UnsupportedType {
                 path: shown,
-                type_flag: char::from(other.as_byte()),
-            }
-            .into());
+                type_flag: char::from(other),
+            });
         }
     };
     if path.is_root() && kind != EntryKind::Dir {
-        return Err(ReadError::RootNotDir { path: shown }.into());
+        return Err(ReadError::RootNotDir { path: shown });
+    }
+    if seen.get(&path) == Some(&Seen::Linked) {
+        // At unpack time the earlier hard link keeps the old inode (and
+        // content), while a merged view that follows the link would see
+        // the new entry: two different files under one judgement.
+        return Err(ReadError::Ambiguous {
+            offset: raw.offset,
+            path: Some(shown),
+            why: "the entry replaces a file that an earlier hard link in this layer points to, \
+                  so the link would keep content the merged view no longer shows"
+                .into(),
+        });
     }
     check_parents(&path, &shown, seen)?;
 
-    let o = header.as_old();
-    let mode = blank_as_zero(&o.mode, header.mode())?;
-    let mut e = Entry::new(path.clone(), kind, mode & 0o7777);
-    e.uid = blank_as_zero(&o.uid, header.uid())?;
-    e.gid = blank_as_zero(&o.gid, header.gid())?;
-    e.uname = header.username_bytes().map(lossy).unwrap_or_default();
-    e.gname = header.groupname_bytes().map(lossy).unwrap_or_default();
-    e.mtime = blank_as_zero(&o.mtime, header.mtime())?;
+    // Modes keep the permission, setuid/setgid and sticky bits, which is
+    // what Go's `FileInfo().Mode()` (used by every runtime) keeps too.
+    let mode = u32::try_from(raw.mode & 0o7777).unwrap_or(0);
+    let mut e = Entry::new(path.clone(), kind, mode);
+    e.uid = raw.uid;
+    e.gid = raw.gid;
+    e.uname = lossy(&raw.uname);
+    e.gname = lossy(&raw.gname);
+    e.mtime = raw.mtime;
     if e.is_file() {
-        e.size = entry.size();
+        e.size = raw.size;
     }
-    if let Some(pax) = entry.pax_extensions()? {
-        for rec in pax {
-            let rec = rec?;
-            let Ok(key) = rec.key() else { continue };
-            match key {
-                "uname" => e.uname = lossy(rec.value_bytes()),
-                "gname" => e.gname = lossy(rec.value_bytes()),
-                "mtime" => {
-                    // Decimal seconds, possibly fractional or negative.
-                    let v = rec.value().unwrap_or("");
-                    let secs = v.split('.').next().unwrap_or("");
-                    e.mtime = secs.parse::<u64>().unwrap_or(0);
-                }
-                k if opts.keep_xattrs => {
-                    if let Some(name) = k.strip_prefix("SCHILY.xattr.") {
-                        e.xattrs
-                            .insert(name.to_string(), rec.value_bytes().to_vec());
-                    }
-                }
-                _ => {}
-            }
-        }
+    if opts.keep_xattrs {
+        e.xattrs
+            .extend(raw.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    if let EntryKind::Hardlink { target } = &e.kind {
+        seen.insert(target.clone(), Seen::Linked);
     }
     let s = if e.is_dir() { Seen::Dir } else { Seen::NonDir };
     seen.insert(path, s);
     Ok(Some(LayerEvent::Entry(e)))
-}
-
-/// Some writers leave numeric header fields blank (all NUL or spaces); like
-/// GNU tar and Go's archive/tar, read those as zero. Anything else that does
-/// not parse is corruption.
-fn blank_as_zero<T: Default>(field: &[u8], parsed: io::Result<T>) -> io::Result<T> {
-    match parsed {
-        Err(_) if field.iter().all(|b| *b == 0 || *b == b' ') => Ok(T::default()),
-        other => other,
-    }
 }
 
 /// Rejects a path whose ancestor was a non-directory earlier in this layer.
@@ -750,7 +761,7 @@ fn check_parents(
     seen: &HashMap<ImagePath, Seen>,
 ) -> Result<(), ReadError> {
     for a in path.ancestors() {
-        if seen.get(&a) == Some(&Seen::NonDir) {
+        if seen.get(&a).is_some_and(|s| *s != Seen::Dir) {
             return Err(ReadError::ParentNotDir {
                 path: shown.to_string(),
                 parent: a.as_str().to_string(),
@@ -961,7 +972,7 @@ pub(crate) mod tests {
             .dir("etc/")
             .file("etc/.wh.shadow", b"")
             .file("var/cache/.wh..wh..opq", b"")
-            .file(".wh..wh.plnk/123.456", b"x")
+            .dir(".wh..wh.plnk/")
             .file(".wh..wh.aufs", b"")
             .file(".wh..wh..opq", b"")
             .finish();
@@ -972,6 +983,10 @@ pub(crate) mod tests {
         assert_eq!(evs[1], LayerEvent::Whiteout(p("etc/shadow")));
         assert_eq!(evs[2], LayerEvent::Opaque(p("var/cache")));
         assert_eq!(evs[3], LayerEvent::Opaque(ImagePath::root()));
+        // Content below an aufs metadata directory is extracted by
+        // containerd and skipped by Docker: refused.
+        let tar = T::new().file(".wh..wh.plnk/123.456", b"x").finish();
+        assert!(matches!(read(&tar), Err(ReadError::Ambiguous { .. })));
     }
 
     #[test]
@@ -1073,6 +1088,14 @@ pub(crate) mod tests {
             read(&tar),
             Err(ReadError::HardlinkMissingTarget { .. })
         ));
+        // Replacing a hard link's target later in the same layer: the link
+        // keeps the old content at unpack time.
+        let tar = T::new()
+            .file("a", b"sh")
+            .hardlink("b", "a")
+            .file("a", b"ok")
+            .finish();
+        assert!(matches!(read(&tar), Err(ReadError::Ambiguous { .. })));
         let tar = T::new().file("a", b"").hardlink("a", "a").finish();
         assert!(matches!(read(&tar), Err(ReadError::HardlinkToSelf { .. })));
         let tar = T::new().dir("d/").hardlink("a", "d").finish();
@@ -1141,9 +1164,14 @@ pub(crate) mod tests {
             }
         }
         let tar = T::new()
-            .raw(tar::EntryType::Symlink, b"./", b"x", b"")
+            .raw(tar::EntryType::Symlink, b".", b"x", b"")
             .finish();
         assert!(matches!(read(&tar), Err(ReadError::RootNotDir { .. })));
+        // "./" names a directory by its slash: a symlink there contradicts it.
+        let tar = T::new()
+            .raw(tar::EntryType::Symlink, b"./", b"x", b"")
+            .finish();
+        assert!(matches!(read(&tar), Err(ReadError::Ambiguous { .. })));
     }
 
     #[test]
@@ -1334,11 +1362,30 @@ pub(crate) mod tests {
 
     #[test]
     fn old_style_directory_with_trailing_slash() {
+        // The legacy typeflag NUL with a trailing slash is a directory to
+        // every reader (Go included).
+        let mut tar = T::new()
+            .raw(tar::EntryType::Regular, b"olddir/", b"", b"")
+            .finish();
+        tar[156] = 0;
+        let h = tar::Header::from_byte_slice(&tar[..512]).clone();
+        let mut h = h;
+        h.set_cksum();
+        tar[..512].copy_from_slice(h.as_bytes());
+        let (evs, _) = read(&tar).unwrap();
+        assert!(entry(&evs[0].0).is_dir());
+        // Typeflag '0' with a trailing slash: a file to Go, a directory to
+        // tar-rs. Refused.
         let tar = T::new()
             .raw(tar::EntryType::Regular, b"olddir/", b"", b"")
             .finish();
-        let (evs, _) = read(&tar).unwrap();
-        assert!(entry(&evs[0].0).is_dir());
+        match read(&tar) {
+            Err(ReadError::Ambiguous { path, why, .. }) => {
+                assert_eq!(path.as_deref(), Some("olddir/"));
+                assert!(why.contains("typeflag '0'"), "{why}");
+            }
+            other => panic!("expected Ambiguous, got {other:?}"),
+        }
     }
 
     /// The path of the Alpine minirootfs fixture, or `None` (with the reason
