@@ -5,7 +5,7 @@
 //! removed too and the removed bytes never ship in any blob.
 
 use super::rules::{self, Reason};
-use super::{apk, dpkg};
+use super::{apk, dpkg, language_pms};
 use crate::fs::merge::MergedTree;
 use crate::fs::{Entry, EntryKind, ImagePath};
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,6 +53,10 @@ impl Plan {
                 Some(Reason::Cache) => {} // rule-based at action time
                 Some(r) => {
                     plan.removed.insert(path.clone(), r);
+                }
+                None if node.entry.is_dir() && language_pms::module_tree(path).is_some() => {
+                    plan.removed_trees
+                        .insert(path.clone(), Reason::PackageManager);
                 }
                 None => {}
             }
@@ -189,11 +193,25 @@ impl Plan {
         if dropped.is_empty() {
             return;
         }
+        // As dpkg does: a path another (kept) package also lists stays, and
+        // a directory stays even when it is a symlink to one (usr-merge's
+        // `/lib -> usr/lib` is listed by apt, dpkg and many more).
+        let kept: BTreeSet<&str> = owners
+            .iter()
+            .filter(|(p, _)| !dropped.contains(*p))
+            .flat_map(|(_, files)| files.iter().map(String::as_str))
+            .collect();
+        let is_dir_like = |fp: &ImagePath| {
+            tree.get(fp).is_some_and(|n| n.entry.is_dir())
+                || tree.resolve(fp).is_some_and(|(_, n)| n.entry.is_dir())
+        };
         for pkg in &dropped {
             for f in owners.get(pkg).into_iter().flatten() {
                 if let Ok(fp) = ImagePath::parse(f)
                     && self.is_removed(&fp).is_none()
-                    && tree.get(&fp).is_some_and(|n| !n.entry.is_dir())
+                    && !kept.contains(f.as_str())
+                    && tree.get(&fp).is_some()
+                    && !is_dir_like(&fp)
                 {
                     self.removed.insert(fp, Reason::PackageRemoved(pkg.clone()));
                 }

@@ -455,22 +455,15 @@ pub(crate) fn check_package_managers(cfg: &Config<'_>, tree: &MergedTree, out: &
             .split(':')
             .filter_map(|d| ImagePath::parse(d).ok()),
     );
-    let modules = glob_set(&[
-        "usr/lib/python3*/site-packages/pip",
-        "usr/lib/python3*/dist-packages/pip",
-        "usr/local/lib/python3*/site-packages/pip",
-        "usr/local/lib/python3*/dist-packages/pip",
-        "usr/lib/node_modules/npm",
-        "usr/local/lib/node_modules/npm",
-    ]);
     for (path, node) in tree.iter() {
         let name = path.file_name();
         if node.entry.is_dir() {
-            if modules.as_ref().is_some_and(|m| m.is_match(path.as_str())) {
+            // The same list hardening removes (`harden::language_pms`).
+            if let Some(pm) = crate::harden::language_pms::module_tree(path) {
                 out.push(Finding::new(
                     "PKG-001",
                     Some(path.to_abs()),
-                    format!("{path} is the {name} package manager module"),
+                    format!("{path} is the {pm} package manager module"),
                 ));
             }
             continue;
