@@ -283,7 +283,7 @@ fn apk_owner(
                 "Z" => {
                     if let Some(f) = file.take()
                         && v == want
-                        && names.iter().any(|n| *n == f)
+                        && names.contains(&f)
                     {
                         return Some(Owner {
                             package: pkg,
