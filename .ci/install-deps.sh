@@ -25,6 +25,26 @@ if ! command -v setcap >/dev/null 2>&1 || ! command -v getcap >/dev/null 2>&1; t
   apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends libcap2-bin
 fi
 
+# --- real bases (tests/real_bases.rs, issue 12 section 5) -------------------
+# mmdebstrap makes Debian bookworm rootfs tarballs from Debian's archive (the
+# same sources apt uses), run as root with --mode=root; dpkg-deb (from dpkg)
+# reads the .debs of the distroless-equivalent base. podman runs the built
+# images rootful with `--storage-driver vfs` and a private --root/--runroot,
+# so it needs neither fuse-overlayfs nor uidmap; runc (above) is its runtime
+# and containernetworking-plugins is what podman 4.3 (bookworm) uses even
+# for `--network none`.
+need=()
+for pair in mmdebstrap:mmdebstrap podman:podman dpkg-deb:dpkg; do
+  bin=${pair%%:*}; pkg=${pair##*:}
+  command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
+done
+[ -d /usr/lib/cni ] || need+=(containernetworking-plugins)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+  apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need[@]}"
+fi
+
 # --- pip tools ---------------------------------------------------------------
 # Python tools the tests drive (none yet). Add them here as `pip_tools+=(...)`
 # entries, pinned to exact versions so CI is reproducible, e.g.

@@ -62,6 +62,8 @@ enum Captured {
 pub struct CaptureSet {
     paths: BTreeSet<ImagePath>,
     dirs: Vec<ImagePath>,
+    /// Files directly in a directory whose name ends with a suffix.
+    suffixed: Vec<(ImagePath, String)>,
     limit: u64,
 }
 
@@ -85,7 +87,10 @@ impl CaptureSet {
         ] {
             s = s.with_path(p);
         }
+        // dpkg's checksums: which package a file belongs to, and whether its
+        // bytes are the package's (`policy::distro_content`).
         s.with_dir("var/lib/dpkg/status.d")
+            .with_suffix_in("var/lib/dpkg/info", ".md5sums")
     }
 
     /// Captures nothing.
@@ -93,6 +98,7 @@ impl CaptureSet {
         Self {
             paths: BTreeSet::new(),
             dirs: Vec::new(),
+            suffixed: Vec::new(),
             limit: DEFAULT_CAPTURE_LIMIT,
         }
     }
@@ -115,6 +121,15 @@ impl CaptureSet {
         self
     }
 
+    /// Adds every file directly in `dir` whose name ends with `suffix`.
+    /// Invalid paths are ignored, as in `with_path`.
+    pub fn with_suffix_in(mut self, dir: &str, suffix: &str) -> Self {
+        if let Ok(p) = ImagePath::parse(dir) {
+            self.suffixed.push((p, suffix.to_string()));
+        }
+        self
+    }
+
     /// Sets the per-file size limit; larger files are recorded as too big.
     pub fn with_limit(mut self, bytes: u64) -> Self {
         self.limit = bytes;
@@ -128,7 +143,11 @@ impl CaptureSet {
 
     /// True if a regular file at `p` should have its content captured.
     pub fn matches(&self, p: &ImagePath) -> bool {
-        self.paths.contains(p) || self.dirs.iter().any(|d| p != d && p.starts_with(d))
+        self.paths.contains(p)
+            || self.dirs.iter().any(|d| p != d && p.starts_with(d))
+            || self.suffixed.iter().any(|(d, suffix)| {
+                p.file_name().ends_with(suffix.as_str()) && p.parent().as_ref() == Some(d)
+            })
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod apk;
 pub mod dpkg;
+pub mod language_pms;
 pub mod plan;
 pub mod rules;
 pub mod xattrs;

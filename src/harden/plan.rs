@@ -5,7 +5,7 @@
 //! removed too and the removed bytes never ship in any blob.
 
 use super::rules::{self, Reason};
-use super::{apk, dpkg};
+use super::{apk, dpkg, language_pms};
 use crate::fs::merge::MergedTree;
 use crate::fs::{Entry, EntryKind, ImagePath};
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,6 +81,10 @@ impl Plan {
                 Some(Reason::Cache) => {} // rule-based at action time
                 Some(r) => {
                     plan.removed.insert(path.clone(), r);
+                }
+                None if node.entry.is_dir() && language_pms::module_tree(path).is_some() => {
+                    plan.removed_trees
+                        .insert(path.clone(), Reason::PackageManager);
                 }
                 None => {}
             }
@@ -229,7 +233,24 @@ impl Plan {
                 }
             }
         }
-        let owners = dpkg::ownership(control.iter().map(|(n, _, b)| (n.as_str(), *b)));
+        let raw_owners = dpkg::ownership(control.iter().map(|(n, _, b)| (n.as_str(), *b)));
+        // Package lists name files where the package put them (`/bin/bash`);
+        // on a usr-merged system the tar entry is `usr/bin/bash`.
+        let owners: BTreeMap<String, BTreeSet<String>> = raw_owners
+            .into_iter()
+            .map(|(pkg, files)| {
+                let real = files
+                    .into_iter()
+                    .map(|f| match ImagePath::parse(&f) {
+                        Ok(fp) => real_path(tree, &fp)
+                            .map(|r| r.as_str().to_string())
+                            .unwrap_or(f),
+                        Err(_) => f,
+                    })
+                    .collect();
+                (pkg, real)
+            })
+            .collect();
         let dropped: BTreeSet<String> = owners
             .iter()
             .filter(|(_, files)| {
@@ -245,11 +266,25 @@ impl Plan {
         if dropped.is_empty() {
             return;
         }
+        // As dpkg does: a path another (kept) package also lists stays, and
+        // a directory stays even when it is a symlink to one (usr-merge's
+        // `/lib -> usr/lib` is listed by apt, dpkg and many more).
+        let kept: BTreeSet<&str> = owners
+            .iter()
+            .filter(|(p, _)| !dropped.contains(*p))
+            .flat_map(|(_, files)| files.iter().map(String::as_str))
+            .collect();
+        let is_dir_like = |fp: &ImagePath| {
+            tree.get(fp).is_some_and(|n| n.entry.is_dir())
+                || tree.resolve(fp).is_some_and(|(_, n)| n.entry.is_dir())
+        };
         for pkg in &dropped {
             for f in owners.get(pkg).into_iter().flatten() {
                 if let Ok(fp) = ImagePath::parse(f)
                     && self.is_removed(&fp).is_none()
-                    && tree.get(&fp).is_some_and(|n| !n.entry.is_dir())
+                    && !kept.contains(f.as_str())
+                    && tree.get(&fp).is_some()
+                    && !is_dir_like(&fp)
                 {
                     self.removed.insert(fp, Reason::PackageRemoved(pkg.clone()));
                 }
@@ -320,6 +355,18 @@ impl Plan {
             Action::Keep
         }
     }
+}
+
+/// Where the file a package list names really is: the path itself when the
+/// tree has it, else its parent resolved through symlinks (usr-merge's
+/// `/bin -> usr/bin`) plus its name. The final component is not followed.
+fn real_path(tree: &MergedTree, p: &ImagePath) -> Option<ImagePath> {
+    if tree.get(p).is_some() {
+        return Some(p.clone());
+    }
+    let (dir, _) = tree.resolve(&p.parent()?)?;
+    let real = dir.join(p.file_name()).ok()?;
+    tree.get(&real).map(|_| real)
 }
 
 #[cfg(test)]
@@ -423,6 +470,69 @@ mod tests {
         assert_eq!(
             String::from_utf8_lossy(status),
             "Package: coreutils\nStatus: install ok installed\n\n"
+        );
+    }
+
+    #[test]
+    fn usr_merged_debian_drops_bash_and_keeps_shared_dir_links() {
+        let mut t = MergedTree::with_capture(CaptureSet::standard().with_dir(DPKG_INFO));
+        for d in [
+            "usr",
+            "usr/bin",
+            "usr/lib",
+            "var",
+            "var/lib",
+            "var/lib/dpkg",
+            "var/lib/dpkg/info",
+        ] {
+            add(&mut t, d, EntryKind::Dir, 0o755, None);
+        }
+        for (link, target) in [("bin", "usr/bin"), ("lib", "usr/lib")] {
+            let kind = EntryKind::Symlink {
+                target: target.into(),
+            };
+            add(&mut t, link, kind, 0o777, None);
+        }
+        add(&mut t, "usr/bin/bash", EntryKind::File, 0o755, Some("ELF"));
+        add(
+            &mut t,
+            "usr/lib/libc.so.6",
+            EntryKind::File,
+            0o644,
+            Some("ELF"),
+        );
+        add(
+            &mut t,
+            "var/lib/dpkg/info/bash.list",
+            EntryKind::File,
+            0o644,
+            Some("/.\n/bin\n/bin/bash\n/lib\n"),
+        );
+        add(
+            &mut t,
+            "var/lib/dpkg/info/libc6:amd64.list",
+            EntryKind::File,
+            0o644,
+            Some("/lib\n/lib/libc.so.6\n"),
+        );
+        add(
+            &mut t,
+            "var/lib/dpkg/status",
+            EntryKind::File,
+            0o644,
+            Some("Package: bash\n\nPackage: libc6\n\n"),
+        );
+        let plan = Plan::compute(&t);
+        assert_eq!(plan.dropped_packages, BTreeSet::from(["bash".to_string()]));
+        for kept in ["bin", "lib", "usr/lib/libc.so.6"] {
+            assert!(
+                plan.is_removed(&ImagePath::parse(kept).unwrap()).is_none(),
+                "{kept} must stay"
+            );
+        }
+        assert!(
+            plan.is_removed(&ImagePath::parse("usr/bin/bash").unwrap())
+                .is_some()
         );
     }
 

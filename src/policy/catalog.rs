@@ -269,6 +269,15 @@ static CATALOG: &[Check] = &[
         core: true,
     },
     Check {
+        id: "SEC-004",
+        severity: Severity::Info,
+        title: "Key material in a verified distro package file",
+        description: "An ELF library or program under /usr/lib, /lib, /usr/bin (or /bin, /sbin, /usr/sbin, /usr/libexec) embeds private-key material, and the image's dpkg or apk database lists that file with a checksum that matches its bytes: the key is part of the distribution package (self-test vectors, as in libgnutls30), not a credential someone copied in. Only key material in such files qualifies; tokens, secret file names, files elsewhere, files of layers the build wrote, and files whose checksum does not match stay SEC-001/SEC-002.",
+        fix: "Nothing to do for a distro's own test vectors; if the package is not needed, use a smaller base. Raise this check's severity in a policy file to refuse such bases.",
+        anchors: &[],
+        core: false,
+    },
+    Check {
         id: "CFG-001",
         severity: Severity::Info,
         title: "No HEALTHCHECK",

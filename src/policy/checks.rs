@@ -457,39 +457,23 @@ fn not_exec_path(argv0: &str) -> Option<String> {
         .flatten()
 }
 
-/// PKG-001: the pip / npm modules that `python -m pip` or `node
-/// npm-cli.js` would run without an executable (the executables themselves
-/// are [`check_programs`]).
+/// PKG-001: the pip / npm / yarn / pnpm / corepack module trees that
+/// `python -m pip` or `node npm-cli.js` would run without an executable (the
+/// executables themselves are [`check_programs`]). The list is the one
+/// hardening removes ([`crate::harden::language_pms`]).
 pub(crate) fn check_package_modules(tree: &MergedTree, out: &mut Vec<Finding>) {
-    let modules = glob_set(&[
-        "usr/lib/python3*/site-packages/pip",
-        "usr/lib/python3*/dist-packages/pip",
-        "usr/local/lib/python3*/site-packages/pip",
-        "usr/local/lib/python3*/dist-packages/pip",
-        "usr/lib/node_modules/npm",
-        "usr/local/lib/node_modules/npm",
-    ]);
     for (path, node) in tree.iter() {
-        if node.entry.is_dir() && modules.as_ref().is_some_and(|m| m.is_match(path.as_str())) {
+        if !node.entry.is_dir() {
+            continue;
+        }
+        if let Some(pm) = crate::harden::language_pms::module_tree(path) {
             out.push(Finding::new(
                 "PKG-001",
                 Some(path.to_abs()),
-                format!("{path} is the {} package manager module", path.file_name()),
+                format!("{path} is the {pm} package manager module"),
             ));
         }
     }
-}
-
-fn glob_set(patterns: &[&str]) -> Option<globset::GlobSet> {
-    let mut b = globset::GlobSetBuilder::new();
-    for p in patterns {
-        // The patterns are constants of this file; a bad one is skipped
-        // rather than panicking, and the tests cover each list.
-        if let Ok(g) = globset::GlobBuilder::new(p).literal_separator(true).build() {
-            b.add(g);
-        }
-    }
-    b.build().ok()
 }
 
 /// PKG-002: package caches. One finding per cache directory, plus loose

@@ -8,9 +8,10 @@
 //! image can extract it. So both checks run on every layer's entries, report
 //! the layer digest, and say when a later layer hid the file.
 
+use super::distro_content::{self, DigestSink, FileDigests};
 use super::report::Finding;
 use crate::digest::Digest;
-use crate::fs::{EntryKind, ImagePath, LayerEvent};
+use crate::fs::{EntryKind, ImagePath, LayerEvent, MergedTree};
 use crate::secrets::{self, FileScanner};
 use std::io::{self, Read};
 
@@ -38,6 +39,8 @@ pub struct LayerScanner {
     layers: Vec<Digest>,
     /// What hid each tracked finding: (finding index, note).
     hidden: Vec<Option<String>>,
+    /// Findings that may be distro content: (finding index, checksums).
+    distro: Vec<(usize, FileDigests)>,
     buf: Vec<u8>,
 }
 
@@ -54,6 +57,7 @@ impl LayerScanner {
             tracked: Vec::new(),
             layers: Vec::new(),
             hidden: Vec::new(),
+            distro: Vec::new(),
             buf: vec![0; CHUNK],
         }
     }
@@ -75,14 +79,39 @@ impl LayerScanner {
         ev: &LayerEvent,
         content: &mut dyn Read,
     ) -> io::Result<()> {
-        let found = match ev {
+        let (found, candidate) = match ev {
             LayerEvent::Entry(e) if matches!(e.kind, EntryKind::File) => {
-                scan_content(layer, &e.path, content, &mut self.buf)?
+                scan_content_digested(layer, &e.path, content, &mut self.buf)?
             }
-            _ => Vec::new(),
+            _ => (Vec::new(), None),
         };
-        self.observe_scanned(layer, ev, found);
+        self.observe_scanned_digested(layer, ev, found, candidate);
         Ok(())
+    }
+
+    /// [`Self::observe_scanned`] with the file's [`DistroCandidate`], from
+    /// [`scan_content_digested`].
+    pub fn observe_scanned_digested(
+        &mut self,
+        layer: &Digest,
+        ev: &LayerEvent,
+        found: Vec<Finding>,
+        candidate: Option<DistroCandidate>,
+    ) {
+        let first = self.findings.len();
+        let n = found.len();
+        self.observe_scanned(layer, ev, found);
+        // `observe_scanned` pushes a regular file's findings in order.
+        if let (Some(c), LayerEvent::Entry(e)) = (candidate, ev)
+            && e.is_file()
+            && self.findings.len() == first + n
+        {
+            for i in c.eligible {
+                if i < n {
+                    self.distro.push((first + i, c.digests.clone()));
+                }
+            }
+        }
     }
 
     /// [`Self::observe`] for a file whose content was already scanned by
@@ -156,6 +185,44 @@ impl LayerScanner {
         }
     }
 
+    /// [`Self::finish`], after judging the key-material findings against the
+    /// package databases of the finished merged view: a verified distro file
+    /// gets the info-level SEC-004 naming its package instead of SEC-002
+    /// (see [`super::distro_content`]). `layers` are the image's layer
+    /// digests in order (the tree's layer indices), and `trusted` says which
+    /// layers may be exempted or vouch (never those the build wrote).
+    pub fn finish_judged(
+        mut self,
+        tree: &MergedTree,
+        layers: &[Digest],
+        trusted: &dyn Fn(&Digest) -> bool,
+    ) -> Vec<Finding> {
+        let by_index = |i: usize| layers.get(i).is_some_and(trusted);
+        for (i, digests) in std::mem::take(&mut self.distro) {
+            let Some(f) = self.findings.get_mut(i) else {
+                continue;
+            };
+            if f.id != "SEC-002" || !f.layer.as_ref().is_some_and(trusted) {
+                continue;
+            }
+            let Some(path) = f.path.as_deref().and_then(|p| ImagePath::parse(p).ok()) else {
+                continue;
+            };
+            if let Some(owner) = distro_content::verified_owner(tree, &path, &digests, &by_index) {
+                *f = Finding::new(
+                    "SEC-004",
+                    f.path.clone(),
+                    format!(
+                        "{} (content verified against the {} database: a file of the package {})",
+                        f.message, owner.db, owner.package
+                    ),
+                )
+                .in_layer_opt(f.layer.clone());
+            }
+        }
+        self.finish()
+    }
+
     /// The findings, with a note on those a later layer deleted or replaced.
     pub fn finish(self) -> Vec<Finding> {
         self.findings
@@ -182,12 +249,35 @@ pub fn scan_content(
     content: &mut dyn Read,
     buf: &mut [u8],
 ) -> io::Result<Vec<Finding>> {
+    scan_content_digested(layer, path, content, buf).map(|(f, _)| f)
+}
+
+/// A file whose key-material findings may be distro content
+/// ([`super::distro_content`]): its checksums, and which of its findings
+/// (indices into the returned findings) the exemption may apply to.
+#[derive(Clone, Debug)]
+pub struct DistroCandidate {
+    pub digests: FileDigests,
+    pub eligible: Vec<usize>,
+}
+
+/// [`scan_content`], also hashing an in-scope ELF file while it streams, so
+/// that its key-material findings can later be checked against the package
+/// databases. `None` when no finding is eligible. The shell and package
+/// manager verdict ([`crate::detect`]) comes from the same read.
+pub fn scan_content_digested(
+    layer: &Digest,
+    path: &ImagePath,
+    content: &mut dyn Read,
+    buf: &mut [u8],
+) -> io::Result<(Vec<Finding>, Option<DistroCandidate>)> {
     let mut scanner = FileScanner::new(path);
     if buf.is_empty() {
         // Nothing can be read through an empty buffer; judge the name alone.
-        return Ok(findings(layer, path, scanner.finish()));
+        return Ok((findings(layer, path, scanner.finish()), None));
     }
     let mut program = crate::detect::ContentDetector::new();
+    let mut sink = DigestSink::for_path(path);
     loop {
         let n = match content.read(buf) {
             Ok(0) => break,
@@ -198,8 +288,9 @@ pub fn scan_content(
         let chunk = buf.get(..n).unwrap_or(&[]);
         scanner.feed(chunk);
         program.feed(chunk);
+        sink.feed(chunk);
     }
-    let mut out = findings(layer, path, scanner.finish());
+    let (mut out, eligible) = findings_marked(layer, path, scanner.finish());
     if let Some(e) = program.finish() {
         let id = match e.kind {
             crate::detect::Kind::Shell => "SH-001",
@@ -207,13 +298,28 @@ pub fn scan_content(
         };
         out.push(Finding::new(id, Some(path.to_abs()), format!("{path} is {e}")).in_layer(layer));
     }
-    Ok(out)
+    let candidate = match sink.finish() {
+        Some(digests) if !eligible.is_empty() => Some(DistroCandidate { digests, eligible }),
+        _ => None,
+    };
+    Ok((out, candidate))
 }
 
 /// Turns the detector's hits for one file into SEC-001/SEC-002 findings: one
 /// per rule and file (and archive member), the first offset plus a count.
 pub fn findings(layer: &Digest, path: &ImagePath, hits: Vec<secrets::SecretHit>) -> Vec<Finding> {
+    findings_marked(layer, path, hits).0
+}
+
+/// [`findings`], with the indices of the findings whose rule the distro
+/// content exemption may apply to ([`distro_content::EXEMPTABLE_RULES`]).
+fn findings_marked(
+    layer: &Digest,
+    path: &ImagePath,
+    hits: Vec<secrets::SecretHit>,
+) -> (Vec<Finding>, Vec<usize>) {
     let mut out = Vec::new();
+    let mut eligible = Vec::new();
     let mut per_rule: Vec<(secrets::SecretHit, usize)> = Vec::new();
     for h in hits {
         if let Some((_, n)) = per_rule
@@ -251,6 +357,9 @@ pub fn findings(layer: &Digest, path: &ImagePath, hits: Vec<secrets::SecretHit>)
         } else {
             String::new()
         };
+        if distro_content::EXEMPTABLE_RULES.contains(&h.rule) {
+            eligible.push(out.len());
+        }
         out.push(
             Finding::new(
                 "SEC-002",
@@ -263,7 +372,7 @@ pub fn findings(layer: &Digest, path: &ImagePath, hits: Vec<secrets::SecretHit>)
             .in_layer(layer),
         );
     }
-    out
+    (out, eligible)
 }
 
 #[cfg(test)]

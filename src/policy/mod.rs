@@ -12,6 +12,7 @@
 
 pub mod catalog;
 mod checks;
+pub mod distro_content;
 pub mod file;
 mod layer_scan;
 mod privilege;
@@ -21,7 +22,7 @@ mod secret_checks;
 
 pub use catalog::{Check, Severity, SeverityError, catalog};
 pub use file::{Policy, PolicyError};
-pub use layer_scan::{LayerScanner, scan_content};
+pub use layer_scan::{DistroCandidate, LayerScanner, scan_content, scan_content_digested};
 pub use report::{Finding, Report, Summary, Waived};
 
 use crate::digest::{Digest, HashingReader};
@@ -282,6 +283,7 @@ pub fn scan_layers_with(
                                 ev,
                                 captured: Vec::new(),
                                 found,
+                                distro: None,
                             })
                         })
                         .collect::<Result<Vec<_>, AuditError>>()?,
@@ -297,7 +299,7 @@ pub fn scan_layers_with(
                 for r in records {
                     tree.apply(index, &r.ev, &mut r.captured.as_slice())
                         .map_err(|e| read_err(e.into()))?;
-                    scanner.observe_scanned(digest, &r.ev, r.found);
+                    scanner.observe_scanned_digested(digest, &r.ev, r.found, r.distro);
                 }
             }
             Ok(())
@@ -306,7 +308,12 @@ pub fn scan_layers_with(
         next.store(todo.len(), Ordering::Relaxed);
         applied
     })?;
-    Ok((tree, scanner.finish()))
+    // Layers the build wrote itself are never distro content, nor may their
+    // files vouch for a base file (`distro_content`, rule 4).
+    let digests: Vec<Digest> = layers.iter().map(|l| l.digest.clone()).collect();
+    let trusted = |d: &Digest| !prepared.contains_key(d);
+    let findings = scanner.finish_judged(&tree, &digests, &trusted);
+    Ok((tree, findings))
 }
 
 /// Layers read at once by an audit: enough for the cores of a CI runner,
@@ -319,6 +326,8 @@ struct Scanned {
     ev: LayerEvent,
     captured: Vec<u8>,
     found: Vec<Finding>,
+    /// Checksums of a file whose key-material findings may be distro content.
+    distro: Option<DistroCandidate>,
 }
 
 /// Reads one layer blob, verifying its digest, size and diffID, and scans
@@ -348,7 +357,7 @@ fn read_and_scan(
     let mut records = Vec::new();
     let mut buf = vec![0u8; SCAN_CHUNK];
     let result = read_layer(&mut hr, opts, |ev, content| {
-        let (captured, found) = match &ev {
+        let (captured, found, distro) = match &ev {
             LayerEvent::Entry(e) if e.is_file() => {
                 let mut captured = Vec::new();
                 if capture.matches(&e.path) && e.size <= limit {
@@ -358,20 +367,21 @@ fn read_and_scan(
                         .take(limit.saturating_add(1))
                         .read_to_end(&mut captured)?;
                 }
-                let found = scan_content(
+                let (found, distro) = scan_content_digested(
                     digest,
                     &e.path,
                     &mut captured.as_slice().chain(content),
                     &mut buf,
                 )?;
-                (captured, found)
+                (captured, found, distro)
             }
-            _ => (Vec::new(), Vec::new()),
+            _ => (Vec::new(), Vec::new(), None),
         };
         records.push(Scanned {
             ev,
             captured,
             found,
+            distro,
         });
         Ok(())
     });
@@ -944,11 +954,11 @@ mod tests {
             );
             covered.extend(want.iter().copied());
         }
-        // Every catalog check except the per-layer SEC-002 is exercised here.
+        // Every catalog check except the per-layer SEC-002/SEC-004 is exercised here.
         let all: BTreeSet<_> = catalog()
             .iter()
             .map(|c| c.id)
-            .filter(|id| *id != "SEC-002")
+            .filter(|id| !matches!(*id, "SEC-002" | "SEC-004"))
             .collect();
         assert_eq!(covered, all);
     }

@@ -44,6 +44,12 @@ impl Finding {
         self
     }
 
+    /// The same finding, attributed to `layer` when there is one.
+    pub fn in_layer_opt(mut self, layer: Option<Digest>) -> Self {
+        self.layer = layer;
+        self
+    }
+
     /// The deterministic sort key: id, path, layer, then message.
     fn sort_key(&self) -> (&str, Option<&str>, Option<&Digest>, &str) {
         (
