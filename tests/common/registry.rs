@@ -117,20 +117,127 @@ pub enum Auth {
     },
 }
 
-/// A running `docker-registry`; killed on drop.
+// ---------------------------------------------------------------------------
+// Servers that cannot outlive the test binary
+// ---------------------------------------------------------------------------
+
+/// Pids of the servers this test binary started and has not reaped yet.
+static LIVE_SERVERS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Run by `exit(3)`, which the test harness reaches through
+/// `std::process::exit` after the last test, also when tests panicked: a
+/// server held in a `static` is never dropped, so it is killed here.
+extern "C" fn kill_live_servers() {
+    if let Ok(pids) = LIVE_SERVERS.try_lock() {
+        for &pid in pids.iter() {
+            // SAFETY: kill(2) on a pid we spawned and have not reaped (it is
+            // removed from the list before it is waited for), so the pid
+            // cannot have been reused by an unrelated process.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+type SpawnRequest = (Command, std::sync::mpsc::Sender<std::io::Result<Child>>);
+
+/// One long-lived thread spawns every server. `PR_SET_PDEATHSIG` fires when
+/// the *thread* that forked the child ends, not the process; a test thread
+/// ends after each test, which would kill a server shared through a `static`.
+/// This thread lives as long as the process.
+fn spawner() -> &'static Mutex<std::sync::mpsc::Sender<SpawnRequest>> {
+    static SPAWNER: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<SpawnRequest>>> =
+        std::sync::OnceLock::new();
+    SPAWNER.get_or_init(|| {
+        // SAFETY: registering a plain `extern "C" fn()` that only calls
+        // kill(2); done once (inside get_or_init).
+        unsafe {
+            libc::atexit(kill_live_servers);
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("server-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .unwrap_or_else(|e| panic!("cannot start the spawner thread: {e}"));
+        Mutex::new(tx)
+    })
+}
+
+/// Starts a long-running server (`docker-registry`, …) that stops when the
+/// test binary ends, however it ends: it is SIGKILLed by the kernel when the
+/// binary dies (even by SIGKILL, via `PR_SET_PDEATHSIG`), by the exit hook
+/// when the harness exits normally, and by [`ServerChild`]'s drop. It runs
+/// in its own process group, so a terminal's Ctrl-C reaches it through us.
+pub fn spawn_server(mut cmd: Command) -> ServerChild {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe system calls (setpgid, prctl, getppid, _exit); it
+    // allocates nothing and touches no lock.
+    let parent = std::process::id() as libc::pid_t;
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setpgid(0, 0);
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl: then nobody would kill us.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    spawner()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send((cmd, tx))
+        .unwrap_or_else(|e| panic!("spawner thread gone: {e}"));
+    let child = rx
+        .recv()
+        .unwrap_or_else(|e| panic!("spawner thread gone: {e}"))
+        .unwrap_or_else(|e| panic!("cannot start server: {e}"));
+    LIVE_SERVERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(child.id() as i32);
+    ServerChild(child)
+}
+
+/// A server process started by [`spawn_server`]; killed and reaped on drop.
+pub struct ServerChild(Child);
+
+impl ServerChild {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        let pid = self.0.id() as i32;
+        let _ = self.0.kill();
+        LIVE_SERVERS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|&p| p != pid);
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `docker-registry`; killed on drop, and when the test binary
+/// exits or dies (see [`spawn_server`]).
 pub struct Registry {
-    child: Child,
+    _child: ServerChild,
     pub port: u16,
     pub host: String,
     pub log: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Registry {
@@ -187,16 +294,14 @@ impl Registry {
         let log = dir.path().join("registry.log");
         let logf = std::fs::File::create(&log).unwrap_or_else(|e| panic!("log: {e}"));
         let logf2 = logf.try_clone().unwrap_or_else(|e| panic!("log: {e}"));
-        let child = Command::new("docker-registry")
-            .arg("serve")
+        let mut cmd = Command::new("docker-registry");
+        cmd.arg("serve")
             .arg(&cfg_path)
             .stdin(Stdio::null())
             .stdout(logf)
-            .stderr(logf2)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start docker-registry: {e}"));
+            .stderr(logf2);
         let r = Registry {
-            child,
+            _child: spawn_server(cmd),
             port,
             host: format!("127.0.0.1:{port}"),
             log,
