@@ -136,8 +136,16 @@ fn oci_archive_with_a_huge_unreferenced_member_writes_nothing_of_it() {
     let small = std::fs::metadata(&bomb).unwrap().len();
     assert!(small < 4 << 20, "the bomb is small: {small} bytes");
 
-    let (r, peak) = build(dir.path(), &format!("oci-archive:{}:1", bomb.display()), None);
-    assert!(r.status.success(), "the reachable image is fine: {}", r.stderr);
+    let (r, peak) = build(
+        dir.path(),
+        &format!("oci-archive:{}:1", bomb.display()),
+        None,
+    );
+    assert!(
+        r.status.success(),
+        "the reachable image is fine: {}",
+        r.stderr
+    );
     assert!(
         peak < 64 << 20,
         "a {small}-byte archive made the build write {peak} bytes"
@@ -226,6 +234,10 @@ fn legacy_docker_archive_layer_over_the_cap_is_refused() {
         Some(&(256u64 << 20).to_string()),
     );
     assert_eq!(r.status.code(), Some(2), "{}", r.stderr);
-    assert!(r.stderr.contains("IRONHULL_MAX_ARCHIVE_BYTES"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("IRONHULL_MAX_ARCHIVE_BYTES"),
+        "{}",
+        r.stderr
+    );
     assert!(peak < 16 << 20, "the build wrote {peak} bytes");
 }

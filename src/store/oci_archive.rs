@@ -280,9 +280,37 @@ mod tests {
 
     #[test]
     fn corrupt_archives_are_refused() {
-        // A blob whose content does not match its name.
+        // A blob the index reaches whose content does not match its name.
+        let good = Digest::of(b"good");
+        let index = crate::cjson::to_vec(&Index::new(vec![Descriptor::new(
+            crate::image::media::OCI_MANIFEST,
+            good.clone(),
+            4,
+        )]))
+        .unwrap();
+        let layout_bytes = layout::oci_layout_bytes();
         let mut b = tar::Builder::new(Vec::new());
-        let name = format!("blobs/sha256/{}", Digest::of(b"good").hex());
+        let name = format!("blobs/sha256/{}", good.hex());
+        raw_entry(
+            &mut b,
+            name.as_bytes(),
+            tar::EntryType::Regular,
+            b"",
+            b"evil",
+        );
+        raw_entry(&mut b, b"index.json", tar::EntryType::Regular, b"", &index);
+        raw_entry(
+            &mut b,
+            b"oci-layout",
+            tar::EntryType::Regular,
+            b"",
+            &layout_bytes,
+        );
+        let err = read_err(b.into_inner().unwrap());
+        assert!(matches!(err, StoreError::DigestMismatch { .. }), "{err}");
+        // The same blob when nothing reaches it is never read: the archive
+        // is then simply one without an image.
+        let mut b = tar::Builder::new(Vec::new());
         raw_entry(
             &mut b,
             name.as_bytes(),
@@ -292,7 +320,7 @@ mod tests {
         );
         assert!(matches!(
             read_err(b.into_inner().unwrap()),
-            StoreError::DigestMismatch { .. }
+            StoreError::NotALayout { .. }
         ));
         // No oci-layout / index.json.
         let mut b = tar::Builder::new(Vec::new());

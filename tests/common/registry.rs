@@ -442,6 +442,38 @@ pub struct Proxy {
     /// HTTP statuses to answer the next blob GETs with, in order, instead of
     /// forwarding them (a registry failing on demand: 503, 429, 400 …).
     pub faults: Arc<Mutex<Vec<u16>>>,
+    /// Transfer faults for matching requests, each used once, in order.
+    pub rules: Arc<Mutex<Vec<Rule>>>,
+}
+
+/// A transfer fault the proxy injects into one request or response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status instead of forwarding (Retry-After: 0).
+    Status(u16),
+    /// Request bodies: forward nothing, read half the body, then reset the
+    /// connection (RST). Responses: send the head and half the body, then
+    /// reset.
+    ResetMidBody,
+    /// Send the head (with the true Content-Length) and half the body, then
+    /// close cleanly: a body truncated without an error.
+    CloseEarly,
+    /// Rewrite Content-Length to half and send only that half: a
+    /// Content-Length that lies, with a clean close.
+    ShortLength,
+    /// Replace the response's `Docker-Content-Digest` with a wrong digest.
+    WrongDigestHeader,
+    /// Flip the last byte of the response body.
+    Corrupt,
+}
+
+/// Applies `fault` to the next request whose method is `method` and whose
+/// path contains `path_contains`.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub method: &'static str,
+    pub path_contains: String,
+    pub fault: Fault,
 }
 
 impl Proxy {
@@ -454,12 +486,25 @@ impl Proxy {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let tamper = Arc::new(AtomicBool::new(false));
         let faults: Arc<Mutex<Vec<u16>>> = Arc::new(Mutex::new(Vec::new()));
-        let (reqs, tam, flt) = (requests.clone(), tamper.clone(), faults.clone());
+        let rules: Arc<Mutex<Vec<Rule>>> = Arc::new(Mutex::new(Vec::new()));
+        let (reqs, tam, flt, rls) = (
+            requests.clone(),
+            tamper.clone(),
+            faults.clone(),
+            rules.clone(),
+        );
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                let (reqs, tam, flt) = (reqs.clone(), tam.clone(), flt.clone());
+                let (reqs, tam, flt, rls) = (reqs.clone(), tam.clone(), flt.clone(), rls.clone());
                 std::thread::spawn(move || {
-                    let _ = proxy_one(conn, upstream_port, &reqs, tam.load(Ordering::SeqCst), &flt);
+                    let _ = proxy_one(
+                        conn,
+                        upstream_port,
+                        &reqs,
+                        tam.load(Ordering::SeqCst),
+                        &flt,
+                        &rls,
+                    );
                 });
             }
         });
@@ -468,7 +513,26 @@ impl Proxy {
             requests,
             tamper,
             faults,
+            rules,
         }
+    }
+
+    /// Injects `fault` into the next `method` request whose path contains
+    /// `path_contains` (once; call again for more).
+    pub fn inject(&self, method: &'static str, path_contains: &str, fault: Fault) {
+        self.rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Rule {
+                method,
+                path_contains: path_contains.into(),
+                fault,
+            });
+    }
+
+    /// Rules not used yet.
+    pub fn pending(&self) -> Vec<Rule> {
+        self.rules.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn host(&self) -> String {
@@ -502,6 +566,7 @@ fn proxy_one(
     reqs: &Mutex<Vec<String>>,
     tamper: bool,
     faults: &Mutex<Vec<u16>>,
+    rules: &Mutex<Vec<Rule>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let head = read_head(&mut reader)?;
@@ -529,11 +594,32 @@ fn proxy_one(
         out.push_str("\r\n");
     }
     out.push_str("Connection: close\r\n\r\n");
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body)?;
+    let rule = {
+        let mut r = rules.lock().unwrap_or_else(|p| p.into_inner());
+        r.iter()
+            .position(|r| r.method == method && path.contains(&r.path_contains))
+            .map(|i| r.remove(i).fault)
+    };
     reqs.lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(format!("{method} {path}"));
+    if rule == Some(Fault::ResetMidBody) && len > 0 {
+        // The upload dies half way: nothing reaches the registry.
+        let mut half = vec![0; len / 2];
+        reader.read_exact(&mut half)?;
+        reset(client);
+        return Ok(());
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    if let Some(Fault::Status(code)) = rule {
+        let mut client = client;
+        write!(
+            client,
+            "HTTP/1.1 {code} Injected\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        return client.flush();
+    }
     if method == "GET" && path.contains("/blobs/sha256:") {
         let injected = {
             let mut f = faults.lock().unwrap_or_else(|p| p.into_inner());
@@ -572,8 +658,44 @@ fn proxy_one(
         new_head.push_str(l);
         new_head.push_str("\r\n");
     }
-    new_head.push_str("Connection: close\r\n\r\n");
     let mut rbody = rbody.to_vec();
+    let half = rbody.len() / 2;
+    match rule {
+        Some(Fault::WrongDigestHeader) => {
+            new_head = new_head
+                .split("\r\n")
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    if l.to_ascii_lowercase().starts_with("docker-content-digest:") {
+                        format!("Docker-Content-Digest: {}\r\n", Digest::of(b"wrong"))
+                    } else {
+                        format!("{l}\r\n")
+                    }
+                })
+                .collect();
+        }
+        Some(Fault::ShortLength) => {
+            new_head = new_head
+                .split("\r\n")
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    if l.to_ascii_lowercase().starts_with("content-length:") {
+                        format!("Content-Length: {half}\r\n")
+                    } else {
+                        format!("{l}\r\n")
+                    }
+                })
+                .collect();
+            rbody.truncate(half);
+        }
+        Some(Fault::Corrupt) => {
+            if let Some(b) = rbody.last_mut() {
+                *b ^= 0xff;
+            }
+        }
+        _ => {}
+    }
+    new_head.push_str("Connection: close\r\n\r\n");
     if tamper
         && method == "GET"
         && path.contains("/blobs/sha256:")
@@ -584,8 +706,44 @@ fn proxy_one(
     }
     let mut client = client;
     client.write_all(new_head.as_bytes())?;
-    client.write_all(&rbody)?;
-    client.flush()
+    match rule {
+        Some(Fault::ResetMidBody) => {
+            client.write_all(&rbody[..half])?;
+            client.flush()?;
+            reset(client);
+            Ok(())
+        }
+        Some(Fault::CloseEarly) => {
+            client.write_all(&rbody[..half])?;
+            client.flush()
+        }
+        _ => {
+            client.write_all(&rbody)?;
+            client.flush()
+        }
+    }
+}
+
+/// Closes `conn` with a TCP reset (SO_LINGER 0), as a crashed peer or a
+/// middlebox would, instead of an orderly FIN.
+fn reset(conn: TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket fd we own, with a pointer to a live
+    // `linger` and its exact size.
+    unsafe {
+        libc::setsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    drop(conn);
 }
 
 // ---------------------------------------------------------------------------
