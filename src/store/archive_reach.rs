@@ -68,7 +68,12 @@ fn children(doc: &serde_json::Value) -> Vec<Reach> {
         });
     };
     for key in ["manifests", "layers"] {
-        for d in doc.get(key).and_then(|v| v.as_array()).into_iter().flatten() {
+        for d in doc
+            .get(key)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
             add(d);
         }
     }
