@@ -108,3 +108,12 @@ if [ ${#missing_shells[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=900 update -qq
   (cd "$SHELL_CORPUS" && apt-get -o DPkg::Lock::Timeout=900 download -qq "${missing_shells[@]}")
 fi
+
+# Fuzzing (fuzz/, `.ci/run`'s fuzz step): cargo-fuzz from crates.io, pinned,
+# and a nightly toolchain (libFuzzer needs -Zsanitizer). Only when missing.
+if ! cargo fuzz --version 2>/dev/null | grep -q '0\.13\.2'; then
+  cargo install cargo-fuzz --locked --version 0.13.2
+fi
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal
+fi

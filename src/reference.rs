@@ -274,8 +274,14 @@ impl Reference {
 
     /// The short form people type: `alpine:3.19`, `user/app:latest`,
     /// `ghcr.io/o/app@sha256:…`.
+    /// A Docker Hub repository whose first component reads as a host
+    /// (`docker.io/a.b/c`) keeps its `docker.io/` prefix: without it the
+    /// short form would name another registry (found by fuzzing).
     pub fn familiar(&self) -> String {
-        let mut s = if self.registry == DOCKER_HUB {
+        let first = self.repository.split('/').next().unwrap_or_default();
+        let host_like =
+            self.repository.contains('/') && (first.contains(['.', ':']) || first == "localhost");
+        let mut s = if self.registry == DOCKER_HUB && !host_like {
             self.repository
                 .strip_prefix("library/")
                 .filter(|r| !r.contains('/'))
@@ -541,6 +547,26 @@ mod tests {
     type ErrCheck = fn(&ReferenceError) -> bool;
 
     const D: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    /// Regression (fuzz target `reference`): the familiar form of a Docker
+    /// Hub repository whose first component looks like a host must keep
+    /// `docker.io/`, or it parses back as another registry.
+    #[test]
+    fn familiar_form_parses_back_to_the_same_reference() {
+        for input in [
+            "docker.io/lbir.rya/lpine:latest",
+            "docker.io/localhost/app:1",
+            "alpine",
+            "user/app:1",
+            "ghcr.io/o/app:2",
+        ] {
+            let r = Reference::parse(input).unwrap();
+            let fam = r.familiar();
+            assert_eq!(Reference::parse(&fam).unwrap(), r, "{input} -> {fam}");
+        }
+        let r = Reference::parse("docker.io/lbir.rya/lpine:latest").unwrap();
+        assert_eq!(r.familiar(), "docker.io/lbir.rya/lpine:latest");
+    }
 
     #[test]
     fn references_normalize_like_docker() {

@@ -34,13 +34,16 @@ pub fn parse(header: &str) -> Option<Challenge> {
 /// Parses every challenge in a header value. Unknown schemes are skipped.
 pub fn parse_all(header: &str) -> Vec<Challenge> {
     let mut out = Vec::new();
-    let mut rest = header.trim();
+    let mut rest = header.trim_start_matches(is_separator);
     while !rest.is_empty() {
         let scheme_end = rest
             .find(|c: char| c.is_whitespace() || c == ',')
             .unwrap_or(rest.len());
         let scheme = rest[..scheme_end].to_ascii_lowercase();
-        rest = rest[scheme_end..].trim_start_matches([' ', '\t', ',']);
+        // The same separator test as `scheme_end`: trimming fewer characters
+        // (only space and tab) than `find` stops at looped forever on a
+        // vertical tab (found by fuzzing).
+        rest = rest[scheme_end..].trim_start_matches(is_separator);
         let (params, after) = parse_params(rest);
         rest = after;
         match scheme.as_str() {
@@ -63,12 +66,17 @@ pub fn parse_all(header: &str) -> Vec<Challenge> {
     out
 }
 
+/// Whitespace (any Unicode whitespace, as `find` sees it) or a comma.
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || c == ','
+}
+
 /// Parses `k=v, k="v"` pairs until a token that is not followed by `=`
 /// (the next scheme) or the end. Returns the params and the unparsed rest.
 fn parse_params(mut s: &str) -> (BTreeMap<String, String>, &str) {
     let mut params = BTreeMap::new();
     loop {
-        s = s.trim_start_matches([' ', '\t', ',']);
+        s = s.trim_start_matches(is_separator);
         let Some(eq) = s.find('=') else {
             return (params, s);
         };
@@ -115,6 +123,37 @@ fn parse_params(mut s: &str) -> (BTreeMap<String, String>, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (fuzz target `challenge`): a vertical tab after a param
+    /// value made the parser loop forever.
+    #[test]
+    fn vertical_tab_and_other_whitespace_terminate() {
+        let h =
+            "Bearer rel=amth\"tps:/\0\0\x0b/x/t\",error=\"insufficient_scope\", Basic realm=\"y\"";
+        let all = parse_all(h);
+        assert_eq!(
+            all,
+            vec![Challenge::Basic {
+                realm: Some("y".into())
+            }]
+        );
+        for h in [
+            "\x0b",
+            "Basic\x0b\x0c\u{2003}realm=\"r\"",
+            ",\x0b,Bearer realm=x\x0b",
+        ] {
+            let _ = parse_all(h);
+        }
+        assert_eq!(
+            parse("Bearer\x0brealm=\"https://a/t\"\x0b"),
+            Some(Challenge::Bearer {
+                realm: "https://a/t".into(),
+                service: None,
+                scope: None,
+                error: None,
+            })
+        );
+    }
 
     #[test]
     fn bearer_with_all_params() {

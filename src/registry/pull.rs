@@ -5,7 +5,7 @@
 //! stream into the cache. A failed check leaves nothing in the cache, because
 //! [`BlobStore`] writes to a temp file and only renames after verifying.
 
-use super::transport::{Body, Ctx, Transport, header, read_limited};
+use super::transport::{Body, Ctx, MAX_ATTEMPTS, Transport, backoff, header, read_limited};
 use super::{MAX_DOC, RegistryError};
 use crate::digest::Digest;
 use crate::image::{
@@ -162,23 +162,50 @@ pub(crate) fn fetch_blob(
     }
     let started = Instant::now();
     let url = format!("{}/blobs/{digest}", t.v2(ctx)?);
-    let resp = t.get_following(ctx, &url, &[])?;
-    if resp.status().as_u16() != 200 {
-        return Err(t.status_error(ctx, resp, &format!("blob {digest}")));
-    }
     let what = format!("blob {digest}");
-    let mut w = cache.writer()?;
-    let body = resp.into_body().into_reader().take(size + 1);
-    let mut tracked = t.progress.track("pull", digest.hex(), size, body);
-    std::io::copy(&mut tracked, &mut w).map_err(|e| io_error(ctx, &what, e))?;
+    // A body cut short (a reset connection, a close before Content-Length,
+    // a Content-Length that lies) is a transfer fault: the GET is repeated
+    // from the start into a fresh writer. Bytes that arrive in full but hash
+    // wrong are not retried: that is corruption or tampering, reported.
+    let mut attempt = 1;
+    let w = loop {
+        let resp = t.get_following(ctx, &url, &[])?;
+        if resp.status().as_u16() != 200 {
+            return Err(t.status_error(ctx, resp, &format!("blob {digest}")));
+        }
+        let mut w = cache.writer()?;
+        let body = resp.into_body().into_reader().take(size + 1);
+        let mut tracked = t.progress.track("pull", digest.hex(), size, body);
+        let fault = match std::io::copy(&mut tracked, &mut w) {
+            Err(e) => Some(io_error(ctx, &what, e)),
+            Ok(_) if w.count() < size => Some(RegistryError::BadDocument {
+                registry: ctx.registry.clone(),
+                repository: ctx.repository.clone(),
+                what: what.clone(),
+                detail: format!(
+                    "the registry sent {} bytes but the manifest declares {size}; the transfer was cut short {attempt} times, nothing was kept",
+                    w.count()
+                ),
+            }),
+            Ok(_) => None,
+        };
+        match fault {
+            None => break w,
+            Some(e) if attempt >= MAX_ATTEMPTS => return Err(e),
+            Some(_) => {
+                drop(w);
+                std::thread::sleep(backoff(attempt));
+                attempt += 1;
+            }
+        }
+    };
     if w.count() != size {
         return Err(RegistryError::BadDocument {
             registry: ctx.registry.clone(),
             repository: ctx.repository.clone(),
             what,
             detail: format!(
-                "the registry sent {} bytes but the manifest declares {size}; the data is corrupt or was tampered with, nothing was kept",
-                w.count()
+                "the registry sent more than the {size} bytes the manifest declares; the data is corrupt or was tampered with, nothing was kept"
             ),
         });
     }

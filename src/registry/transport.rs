@@ -23,7 +23,7 @@ use ureq::http::{self, Response};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 /// Attempts per request (the first try plus retries).
-const MAX_ATTEMPTS: u32 = 4;
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
 /// Longest wait honoured from a `Retry-After` header.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// Redirect hops followed for blob downloads.
@@ -315,7 +315,7 @@ fn retry_status(status: u16) -> bool {
     status >= 500 || status == 408 || status == 429
 }
 
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(250u64.saturating_mul(1 << attempt.min(6)))
 }
 

@@ -125,103 +125,269 @@ fn resolve_symlink(link: &str, target: &str) -> Result<String, &'static str> {
     Ok(parts.join("/"))
 }
 
-/// Opens a possibly gzip- or zstd-compressed tar file for reading.
-pub(crate) fn open_tar(file: &Path) -> Result<Box<dyn Read>, StoreError> {
-    let f = File::open(file).map_err(StoreError::io(file))?;
-    let mut r = BufReader::with_capacity(1 << 20, f);
-    match sniff_reader(&mut r).map_err(StoreError::io(file))? {
-        Compression::None => Ok(Box::new(r)),
-        Compression::Gzip => Ok(Box::new(flate2::read::MultiGzDecoder::new(r))),
-        Compression::Zstd => Ok(Box::new(
-            crate::layer::zst::ZstdDecoder::new(r).map_err(StoreError::io(file))?,
-        )),
+/// At most this many entries in an archive: an OCI layout or a `docker save`
+/// holds a few per layer, so more is a bomb made of empty members (each costs
+/// memory in the catalog even though nothing is written for it).
+pub(crate) const MAX_ENTRIES: usize = 100_000;
+
+/// A tar stream that can skip forward: a plain tar file seeks for real (so
+/// skipping a 1 GiB member costs nothing); a compressed stream reads and
+/// discards (decompressing costs CPU, never disk).
+enum TarStream {
+    Plain(BufReader<File>),
+    Compressed { inner: Box<dyn Read>, pos: u64 },
+}
+
+impl Read for TarStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            TarStream::Plain(r) => r.read(buf),
+            TarStream::Compressed { inner, pos } => {
+                let n = inner.read(buf)?;
+                *pos += n as u64;
+                Ok(n)
+            }
+        }
     }
 }
 
-/// Streams every regular file whose path `keep` accepts into `store`.
-/// `blobs/sha256/<hex>` files are verified against their names on the way.
-pub(crate) fn extract(
-    file: &Path,
-    store: &BlobStore,
-    keep: &dyn Fn(&str) -> bool,
-    links: Links,
-) -> Result<Extracted, StoreError> {
-    let mut out = Extracted::default();
-    let mut ar = tar::Archive::new(open_tar(file)?);
-    let bad_tar = |e: io::Error| {
-        StoreError::corrupt(
-            file.display(),
-            format!(
-                "not a readable tar archive ({e}); check that the file is complete and really an image archive"
-            ),
-        )
-    };
-    let hostile = |entry: &str, why: &str| StoreError::HostileArchiveEntry {
-        file: file.into(),
-        entry: entry.chars().take(300).collect(),
-        why: why.into(),
-    };
-    for entry in ar.entries().map_err(bad_tar)? {
-        let mut entry = entry.map_err(bad_tar)?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let path = normalize(&raw).map_err(|why| hostile(&raw, why))?;
-        let kind = entry.header().entry_type();
-        if out.files.contains_key(&path) || out.links.contains_key(&path) {
-            return Err(hostile(
-                &raw,
-                "the path appears more than once, so its content is ambiguous",
-            ));
+impl io::Seek for TarStream {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        match self {
+            TarStream::Plain(r) => r.seek(to),
+            TarStream::Compressed { inner, pos } => match to {
+                io::SeekFrom::Current(n) if n >= 0 => {
+                    let want = n.unsigned_abs();
+                    let got = io::copy(&mut inner.take(want), &mut io::sink())?;
+                    *pos += got;
+                    if got < want {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the compressed archive ends inside a member",
+                        ));
+                    }
+                    Ok(*pos)
+                }
+                _ => Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "a compressed archive can only be read forward",
+                )),
+            },
         }
-        match kind {
-            tar::EntryType::Directory | tar::EntryType::XGlobalHeader => continue,
-            tar::EntryType::Regular | tar::EntryType::Continuous => {}
-            tar::EntryType::Symlink | tar::EntryType::Link => {
-                if links == Links::Reject {
-                    return Err(hostile(&raw, "links are not allowed in this archive"));
+    }
+}
+
+fn open_stream(file: &Path) -> Result<TarStream, StoreError> {
+    let f = File::open(file).map_err(StoreError::io(file))?;
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let inner: Box<dyn Read> = match sniff_reader(&mut r).map_err(StoreError::io(file))? {
+        Compression::None => return Ok(TarStream::Plain(r)),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        Compression::Zstd => {
+            Box::new(crate::layer::zst::ZstdDecoder::new(r).map_err(StoreError::io(file))?)
+        }
+    };
+    Ok(TarStream::Compressed { inner, pos: 0 })
+}
+
+/// The table of contents of a hostile archive, read without writing anything:
+/// every name is validated (no `..`, absolute paths, special files or
+/// duplicates) and every regular file's size is known, but no content is
+/// stored until [`Catalog::fetch`] asks for it. Callers fetch only what the
+/// image's index or `manifest.json` reaches, so a small archive full of huge
+/// unreferenced (or highly compressible) members writes nothing to disk.
+#[derive(Debug)]
+pub(crate) struct Catalog {
+    file: PathBuf,
+    /// Regular files: normalized path → size from the tar header.
+    sizes: BTreeMap<String, u64>,
+    /// What has been fetched so far (and every link).
+    pub ex: Extracted,
+    /// Bytes that fetching may still write (see `archive_reach::max_bytes`).
+    budget: u64,
+}
+
+impl Catalog {
+    /// Pass one: reads every header (and skips every member's data).
+    pub(crate) fn scan(file: &Path, links: Links, budget: u64) -> Result<Self, StoreError> {
+        let mut cat = Catalog {
+            file: file.into(),
+            sizes: BTreeMap::new(),
+            ex: Extracted::default(),
+            budget,
+        };
+        let mut ar = tar::Archive::new(open_stream(file)?);
+        let bad_tar = |e: io::Error| bad_tar(file, e);
+        let hostile = |entry: &str, why: &str| hostile(file, entry, why);
+        for (n, entry) in ar.entries_with_seek().map_err(bad_tar)?.enumerate() {
+            let entry = entry.map_err(bad_tar)?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            if n >= MAX_ENTRIES {
+                return Err(hostile(
+                    &raw,
+                    &format!(
+                        "the archive has more than {MAX_ENTRIES} entries; an image archive holds a few per layer"
+                    ),
+                ));
+            }
+            let path = normalize(&raw).map_err(|why| hostile(&raw, why))?;
+            let kind = entry.header().entry_type();
+            if cat.sizes.contains_key(&path) || cat.ex.links.contains_key(&path) {
+                return Err(hostile(
+                    &raw,
+                    "the path appears more than once, so its content is ambiguous",
+                ));
+            }
+            match kind {
+                tar::EntryType::Directory | tar::EntryType::XGlobalHeader => continue,
+                tar::EntryType::Regular | tar::EntryType::Continuous => {}
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    if links == Links::Reject {
+                        return Err(hostile(&raw, "links are not allowed in this archive"));
+                    }
+                    let target_raw = entry
+                        .link_name_bytes()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    let target = if kind == tar::EntryType::Symlink {
+                        resolve_symlink(&path, &target_raw)
+                    } else {
+                        normalize(&target_raw)
+                    }
+                    .map_err(|why| hostile(&raw, why))?;
+                    cat.ex.links.insert(path, target);
+                    continue;
                 }
-                let target_raw = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                let target = if kind == tar::EntryType::Symlink {
-                    resolve_symlink(&path, &target_raw)
-                } else {
-                    normalize(&target_raw)
-                }
-                .map_err(|why| hostile(&raw, why))?;
-                out.links.insert(path, target);
+                _ => return Err(hostile(&raw, "device, fifo or other special file")),
+            }
+            if path.is_empty() {
                 continue;
             }
-            _ => return Err(hostile(&raw, "device, fifo or other special file")),
+            if let Some(hex) = path.strip_prefix("blobs/sha256/") {
+                Digest::from_hex(hex).map_err(|_| {
+                    hostile(
+                        &raw,
+                        "a file under blobs/sha256/ whose name is not a sha256 hex digest",
+                    )
+                })?;
+            }
+            cat.sizes.insert(path, entry.size());
         }
-        if path.is_empty() || !keep(&path) {
-            continue;
+        Ok(cat)
+    }
+
+    /// The regular file a path names, following link aliases (bounded).
+    pub(crate) fn resolve(&self, path: &str) -> Option<String> {
+        let mut p = normalize(path).ok()?;
+        for _ in 0..16 {
+            if self.sizes.contains_key(&p) {
+                return Some(p);
+            }
+            p = self.ex.links.get(&p)?.clone();
         }
-        let declared = entry.size();
-        let where_ = format!("{} entry {path}", file.display());
-        let expected = match path.strip_prefix("blobs/sha256/") {
-            Some(hex) => Some(Digest::from_hex(hex).map_err(|_| {
-                hostile(
-                    &raw,
-                    "a file under blobs/sha256/ whose name is not a sha256 hex digest",
-                )
-            })?),
-            None => None,
-        };
-        let (digest, size) = store
-            .put_reader(&mut entry, expected.as_ref())
-            .map_err(StoreError::from_blob(&where_))?;
-        if size != declared {
+        None
+    }
+
+    /// The size the tar header declares for a (resolved) regular file.
+    pub(crate) fn size_of(&self, path: &str) -> Option<u64> {
+        self.sizes.get(path).copied()
+    }
+
+    /// Pass two (and later): streams exactly the named regular files into
+    /// `store`, in one pass over the archive. The budget is charged with their
+    /// declared sizes before anything is written, so an archive that reaches
+    /// more than the limit is refused with nothing on disk; each member is
+    /// hashed as it is copied, stops at its declared size and, under
+    /// `blobs/sha256/`, must match its name.
+    pub(crate) fn fetch(
+        &mut self,
+        store: &BlobStore,
+        paths: &std::collections::BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        let todo: Vec<&String> = paths
+            .iter()
+            .filter(|p| self.sizes.contains_key(*p) && !self.ex.files.contains_key(*p))
+            .collect();
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let total: u64 = todo
+            .iter()
+            .map(|p| self.sizes.get(*p).copied().unwrap_or(0))
+            .fold(0u64, u64::saturating_add);
+        if total > self.budget {
             return Err(StoreError::corrupt(
-                &where_,
+                self.file.display(),
                 format!(
-                    "truncated: the tar header declares {declared} bytes but only {size} could be read"
+                    "the image in this archive needs {total} more bytes, over the remaining {} of the {} limit; if the image really is that large, raise IRONHULL_MAX_ARCHIVE_BYTES",
+                    self.budget,
+                    crate::store::archive_reach::max_bytes()
                 ),
             ));
         }
-        out.files.insert(path, (digest, size));
+        self.budget -= total;
+        let file = self.file.clone();
+        let mut ar = tar::Archive::new(open_stream(&file)?);
+        let mut left = todo.len();
+        for entry in ar.entries_with_seek().map_err(|e| bad_tar(&file, e))? {
+            let mut entry = entry.map_err(|e| bad_tar(&file, e))?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let Ok(path) = normalize(&raw) else { continue };
+            if !paths.contains(&path) || self.ex.files.contains_key(&path) {
+                continue;
+            }
+            let Some(&declared) = self.sizes.get(&path) else {
+                continue;
+            };
+            let where_ = format!("{} entry {path}", file.display());
+            let expected = match path.strip_prefix("blobs/sha256/") {
+                Some(hex) => Some(Digest::from_hex(hex).map_err(|_| {
+                    hostile(&file, &raw, "a blob whose name is not a sha256 hex digest")
+                })?),
+                None => None,
+            };
+            let (digest, size) = store
+                .put_reader(&mut (&mut entry).take(declared), expected.as_ref())
+                .map_err(StoreError::from_blob(&where_))?;
+            if size != declared {
+                return Err(StoreError::corrupt(
+                    &where_,
+                    format!(
+                        "truncated: the tar header declares {declared} bytes but only {size} could be read"
+                    ),
+                ));
+            }
+            self.ex.files.insert(path, (digest, size));
+            left -= 1;
+            if left == 0 {
+                break;
+            }
+        }
+        if left > 0 {
+            return Err(StoreError::corrupt(
+                file.display(),
+                "the archive changed while it was being read (a member seen in the first pass is gone)",
+            ));
+        }
+        Ok(())
     }
-    Ok(out)
+}
+
+fn bad_tar(file: &Path, e: io::Error) -> StoreError {
+    StoreError::corrupt(
+        file.display(),
+        format!(
+            "not a readable tar archive ({e}); check that the file is complete and really an image archive"
+        ),
+    )
+}
+
+fn hostile(file: &Path, entry: &str, why: &str) -> StoreError {
+    StoreError::HostileArchiveEntry {
+        file: file.into(),
+        entry: entry.chars().take(300).collect(),
+        why: why.into(),
+    }
 }
 
 /// Entry modes in written archives.

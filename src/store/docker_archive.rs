@@ -11,13 +11,14 @@ use crate::digest::Digest;
 use crate::image::{
     Descriptor, ImageSet, Index, LayerBlob, Manifest, PlatformImage, annotation, media,
 };
-use crate::store::archive::{self, Links};
+use crate::store::archive::{self, Catalog, Links};
+use crate::store::archive_reach;
 use crate::store::blobs::BlobStore;
 use crate::store::error::StoreError;
 use crate::store::layout::{
     self, CONTAINERD_NAME, Resolver, check_blob_file, config_diff_ids, config_platform,
 };
-use crate::store::oci_archive::{read_member, work_dir};
+use crate::store::oci_archive::{fetch_small, read_member, work_dir};
 use crate::store::rootfs::diff_id_of;
 use crate::store::{MAX_DOC, Source, image_blobs};
 use serde::{Deserialize, Serialize};
@@ -25,14 +26,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// One `manifest.json` entry.
-#[derive(Deserialize, Serialize, Debug)]
-struct DockerEntry {
+#[derive(Deserialize, Serialize, Debug, PartialEq, Eq)]
+pub struct DockerEntry {
     #[serde(rename = "Config")]
-    config: String,
+    pub config: String,
     #[serde(rename = "RepoTags", default)]
-    repo_tags: Option<Vec<String>>,
+    pub repo_tags: Option<Vec<String>>,
     #[serde(rename = "Layers", default)]
-    layers: Vec<String>,
+    pub layers: Vec<String>,
 }
 
 /// Splits `name[:tag]` (a `:` before the last `/` is a registry port).
@@ -50,7 +51,7 @@ fn is_host(c: &str) -> bool {
 
 /// A comparison key for references: `alpine` and
 /// `docker.io/library/alpine:latest` name the same image.
-pub(crate) fn ref_key(r: &str) -> String {
+pub fn ref_key(r: &str) -> String {
     if r.contains('@') {
         return r.to_string();
     }
@@ -67,7 +68,7 @@ pub(crate) fn ref_key(r: &str) -> String {
 
 /// Validates a reference for `RepoTags` (docker load needs `name:tag`) and adds
 /// `:latest` when no tag is given.
-pub(crate) fn repo_tag(reference: &str) -> Result<String, StoreError> {
+pub fn repo_tag(reference: &str) -> Result<String, StoreError> {
     let bad = |why: &str| StoreError::InvalidReference {
         reference: reference.chars().take(200).collect(),
         why: why.into(),
@@ -167,6 +168,26 @@ fn select<'a>(
     }
 }
 
+/// Parses a `docker save` `manifest.json` (`[{Config, RepoTags, Layers}]`).
+pub fn parse_manifest_json(bytes: &[u8], origin: &str) -> Result<Vec<DockerEntry>, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        StoreError::corrupt(
+            format!("{origin} entry manifest.json"),
+            format!("expected [{{\"Config\", \"RepoTags\", \"Layers\"}}]: {e}"),
+        )
+    })
+}
+
+/// Picks the `manifest.json` entry a reference names (`name:tag`, normalized,
+/// or `@N`), or the only one: the choice [`read_docker_archive`] makes.
+pub fn select_entry<'a>(
+    entries: &'a [DockerEntry],
+    reference: Option<&str>,
+    origin: &str,
+) -> Result<&'a DockerEntry, StoreError> {
+    select(entries, reference, origin)
+}
+
 /// Reads a `docker save` archive (old format, or docker 25+ OCI-layout-based).
 /// `reference` picks an image by its RepoTags (`alpine:3.20`, normalized, so
 /// `docker.io/library/alpine:3.20` matches too) or by position (`@0`).
@@ -176,17 +197,25 @@ pub fn read_docker_archive(
     work: &Path,
 ) -> Result<Source, StoreError> {
     let (tmp, blobs) = work_dir(work, "ironhull-docker-archive-")?;
-    let ex = archive::extract(file, &blobs, &|_| true, Links::Alias)?;
+    // Names first; then only what manifest.json (or index.json) reaches.
+    let mut cat = Catalog::scan(file, Links::Alias, archive_reach::max_bytes())?;
+    fetch_small(
+        &mut cat,
+        &blobs,
+        file,
+        &["index.json", "manifest.json", "oci-layout"],
+    )?;
     let origin = format!("docker archive {}", file.display());
-    let index = read_member(&ex, &blobs, file, "index.json")?;
-    let Some(mbytes) = read_member(&ex, &blobs, file, "manifest.json")? else {
+    let index = read_member(&cat.ex, &blobs, file, "index.json")?;
+    let Some(mbytes) = read_member(&cat.ex, &blobs, file, "manifest.json")? else {
         // No manifest.json: accept a plain OCI layout archive too.
-        let (Some(index), Some(_)) = (index, ex.lookup("oci-layout")) else {
+        let (Some(index), Some(_)) = (index, cat.resolve("oci-layout")) else {
             return Err(StoreError::corrupt(
                 &origin,
                 "neither `manifest.json` nor an OCI `index.json` found; is this a `docker save` archive?",
             ));
         };
+        archive_reach::fetch_reach(&mut cat, &blobs, &index, &origin, true)?;
         let images = layout::images_from_index(&index, &blobs, reference, &origin)?;
         return Ok(Source {
             images,
@@ -194,13 +223,13 @@ pub fn read_docker_archive(
             _tmp: Some(tmp),
         });
     };
-    let entries: Vec<DockerEntry> = serde_json::from_slice(&mbytes).map_err(|e| {
-        StoreError::corrupt(
-            format!("{origin} entry manifest.json"),
-            format!("expected [{{\"Config\", \"RepoTags\", \"Layers\"}}]: {e}"),
-        )
-    })?;
+    let entries = parse_manifest_json(&mbytes, &origin)?;
     let chosen = select(&entries, reference, &origin)?;
+    fetch_entry(&mut cat, &blobs, chosen, &origin)?;
+    if let Some(index) = &index {
+        archive_reach::fetch_reach(&mut cat, &blobs, index, &origin, false)?;
+    }
+    let ex = &cat.ex;
     let cwhere = format!("{origin} entry {}", chosen.config);
     let (config_digest, config_size) = ex.lookup(&chosen.config).ok_or_else(|| {
         StoreError::corrupt(
@@ -233,7 +262,7 @@ pub fn read_docker_archive(
             _tmp: Some(tmp),
         });
     }
-    let img = synthesize(chosen, &ex, &blobs, config_digest, config_size, &origin)?;
+    let img = synthesize(chosen, ex, &blobs, config_digest, config_size, &origin)?;
     Ok(Source {
         images: ImageSet {
             index_digest: None,
@@ -242,6 +271,29 @@ pub fn read_docker_archive(
         blobs,
         _tmp: Some(tmp),
     })
+}
+
+/// Fetches the config and layers one `manifest.json` entry names (through
+/// link aliases); a config over the metadata limit is refused unwritten.
+fn fetch_entry(
+    cat: &mut Catalog,
+    blobs: &BlobStore,
+    e: &DockerEntry,
+    origin: &str,
+) -> Result<(), StoreError> {
+    let mut want = BTreeSet::new();
+    if let Some(config) = cat.resolve(&e.config) {
+        let size = cat.size_of(&config).unwrap_or(0);
+        if size > MAX_DOC {
+            return Err(StoreError::corrupt(
+                format!("{origin} entry {}", e.config),
+                format!("the config is {size} bytes, over the {MAX_DOC}-byte limit for metadata"),
+            ));
+        }
+        want.insert(config);
+    }
+    want.extend(e.layers.iter().filter_map(|l| cat.resolve(l)));
+    cat.fetch(blobs, &want)
 }
 
 /// Finds, in a docker 25+ archive's `index.json`, the image with this config.

@@ -7,8 +7,10 @@
 //! layer blobs are verified when an archive is imported, or while they stream
 //! (use [`Source::open_verified`]) when they come from a layout directory.
 mod archive;
+mod archive_reach;
+pub use archive_reach::{DEFAULT_MAX_ARCHIVE_BYTES, max_bytes as max_archive_bytes};
 pub mod blobs;
-mod docker_archive;
+pub mod docker_archive;
 mod error;
 mod layout;
 mod oci_archive;

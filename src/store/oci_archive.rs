@@ -2,7 +2,8 @@
 
 use crate::digest::Digest;
 use crate::image::{Descriptor, Index, annotation};
-use crate::store::archive::{self, Links};
+use crate::store::archive::{self, Catalog, Links};
+use crate::store::archive_reach;
 use crate::store::blobs::BlobStore;
 use crate::store::error::StoreError;
 use crate::store::layout::{self, blob_set, validate_tag};
@@ -48,24 +49,54 @@ pub(crate) fn read_member(
         .map_err(StoreError::from_blob(where_))
 }
 
-/// Reads an OCI archive: the tar is streamed into a blob store in a temporary
-/// directory under `work` (kept alive by the returned [`Source`]); only
-/// `index.json`, `oci-layout` and `blobs/sha256/<hex>` are kept, every blob is
-/// verified against its name, and links, `..` and absolute paths are refused.
+/// Fetches small top-level files (`index.json`, `manifest.json` ...) by
+/// name, refusing any over the metadata limit before it is written.
+pub(crate) fn fetch_small(
+    cat: &mut Catalog,
+    store: &BlobStore,
+    file: &Path,
+    names: &[&str],
+) -> Result<(), StoreError> {
+    let mut want = std::collections::BTreeSet::new();
+    for name in names {
+        let Some(path) = cat.resolve(name) else {
+            continue;
+        };
+        let size = cat.size_of(&path).unwrap_or(0);
+        if size > MAX_DOC {
+            return Err(StoreError::corrupt(
+                format!("{} entry {name}", file.display()),
+                format!("{size} bytes is over the {MAX_DOC}-byte limit for metadata files"),
+            ));
+        }
+        want.insert(path);
+    }
+    cat.fetch(store, &want)
+}
+
+/// Reads an OCI archive into a blob store in a temporary directory under
+/// `work` (kept alive by the returned [`Source`]). The archive's names are
+/// read first (links, `..`, absolute paths and special files are refused);
+/// then only `index.json`, `oci-layout` and the blobs `index.json` reaches are
+/// streamed in, each verified against its name and descriptor size, the total
+/// capped (see [`crate::store::max_archive_bytes`]). Unreferenced members are
+/// never written.
 pub fn read_oci_archive(file: &Path, tag: Option<&str>, work: &Path) -> Result<Source, StoreError> {
     let (tmp, blobs) = work_dir(work, "ironhull-oci-archive-")?;
-    let keep = |p: &str| p == "index.json" || p == "oci-layout" || p.starts_with("blobs/sha256/");
-    let ex = archive::extract(file, &blobs, &keep, Links::Reject)?;
+    let mut cat = Catalog::scan(file, Links::Reject, archive_reach::max_bytes())?;
+    fetch_small(&mut cat, &blobs, file, &["index.json", "oci-layout"])?;
+    let ex = &cat.ex;
     let not_layout = |why: &str| StoreError::NotALayout {
         dir: file.into(),
         why: why.into(),
     };
-    let marker = read_member(&ex, &blobs, file, "oci-layout")?
+    let marker = read_member(ex, &blobs, file, "oci-layout")?
         .ok_or_else(|| not_layout("the archive has no `oci-layout` file"))?;
     layout::check_oci_layout(&marker, file)?;
-    let index = read_member(&ex, &blobs, file, "index.json")?
+    let index = read_member(ex, &blobs, file, "index.json")?
         .ok_or_else(|| not_layout("the archive has no `index.json`"))?;
     let origin = format!("OCI archive {}", file.display());
+    archive_reach::fetch_reach(&mut cat, &blobs, &index, &origin, true)?;
     let images = layout::images_from_index(&index, &blobs, tag, &origin)?;
     Ok(Source {
         images,
@@ -249,9 +280,37 @@ mod tests {
 
     #[test]
     fn corrupt_archives_are_refused() {
-        // A blob whose content does not match its name.
+        // A blob the index reaches whose content does not match its name.
+        let good = Digest::of(b"good");
+        let index = crate::cjson::to_vec(&Index::new(vec![Descriptor::new(
+            crate::image::media::OCI_MANIFEST,
+            good.clone(),
+            4,
+        )]))
+        .unwrap();
+        let layout_bytes = layout::oci_layout_bytes();
         let mut b = tar::Builder::new(Vec::new());
-        let name = format!("blobs/sha256/{}", Digest::of(b"good").hex());
+        let name = format!("blobs/sha256/{}", good.hex());
+        raw_entry(
+            &mut b,
+            name.as_bytes(),
+            tar::EntryType::Regular,
+            b"",
+            b"evil",
+        );
+        raw_entry(&mut b, b"index.json", tar::EntryType::Regular, b"", &index);
+        raw_entry(
+            &mut b,
+            b"oci-layout",
+            tar::EntryType::Regular,
+            b"",
+            &layout_bytes,
+        );
+        let err = read_err(b.into_inner().unwrap());
+        assert!(matches!(err, StoreError::DigestMismatch { .. }), "{err}");
+        // The same blob when nothing reaches it is never read: the archive
+        // is then simply one without an image.
+        let mut b = tar::Builder::new(Vec::new());
         raw_entry(
             &mut b,
             name.as_bytes(),
@@ -261,7 +320,7 @@ mod tests {
         );
         assert!(matches!(
             read_err(b.into_inner().unwrap()),
-            StoreError::DigestMismatch { .. }
+            StoreError::NotALayout { .. }
         ));
         // No oci-layout / index.json.
         let mut b = tar::Builder::new(Vec::new());

@@ -117,20 +117,127 @@ pub enum Auth {
     },
 }
 
-/// A running `docker-registry`; killed on drop.
+// ---------------------------------------------------------------------------
+// Servers that cannot outlive the test binary
+// ---------------------------------------------------------------------------
+
+/// Pids of the servers this test binary started and has not reaped yet.
+static LIVE_SERVERS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Run by `exit(3)`, which the test harness reaches through
+/// `std::process::exit` after the last test, also when tests panicked: a
+/// server held in a `static` is never dropped, so it is killed here.
+extern "C" fn kill_live_servers() {
+    if let Ok(pids) = LIVE_SERVERS.try_lock() {
+        for &pid in pids.iter() {
+            // SAFETY: kill(2) on a pid we spawned and have not reaped (it is
+            // removed from the list before it is waited for), so the pid
+            // cannot have been reused by an unrelated process.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+type SpawnRequest = (Command, std::sync::mpsc::Sender<std::io::Result<Child>>);
+
+/// One long-lived thread spawns every server. `PR_SET_PDEATHSIG` fires when
+/// the *thread* that forked the child ends, not the process; a test thread
+/// ends after each test, which would kill a server shared through a `static`.
+/// This thread lives as long as the process.
+fn spawner() -> &'static Mutex<std::sync::mpsc::Sender<SpawnRequest>> {
+    static SPAWNER: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<SpawnRequest>>> =
+        std::sync::OnceLock::new();
+    SPAWNER.get_or_init(|| {
+        // SAFETY: registering a plain `extern "C" fn()` that only calls
+        // kill(2); done once (inside get_or_init).
+        unsafe {
+            libc::atexit(kill_live_servers);
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("server-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .unwrap_or_else(|e| panic!("cannot start the spawner thread: {e}"));
+        Mutex::new(tx)
+    })
+}
+
+/// Starts a long-running server (`docker-registry`, …) that stops when the
+/// test binary ends, however it ends: it is SIGKILLed by the kernel when the
+/// binary dies (even by SIGKILL, via `PR_SET_PDEATHSIG`), by the exit hook
+/// when the harness exits normally, and by [`ServerChild`]'s drop. It runs
+/// in its own process group, so a terminal's Ctrl-C reaches it through us.
+pub fn spawn_server(mut cmd: Command) -> ServerChild {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe system calls (setpgid, prctl, getppid, _exit); it
+    // allocates nothing and touches no lock.
+    let parent = std::process::id() as libc::pid_t;
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setpgid(0, 0);
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl: then nobody would kill us.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    spawner()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send((cmd, tx))
+        .unwrap_or_else(|e| panic!("spawner thread gone: {e}"));
+    let child = rx
+        .recv()
+        .unwrap_or_else(|e| panic!("spawner thread gone: {e}"))
+        .unwrap_or_else(|e| panic!("cannot start server: {e}"));
+    LIVE_SERVERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(child.id() as i32);
+    ServerChild(child)
+}
+
+/// A server process started by [`spawn_server`]; killed and reaped on drop.
+pub struct ServerChild(Child);
+
+impl ServerChild {
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        let pid = self.0.id() as i32;
+        let _ = self.0.kill();
+        LIVE_SERVERS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|&p| p != pid);
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `docker-registry`; killed on drop, and when the test binary
+/// exits or dies (see [`spawn_server`]).
 pub struct Registry {
-    child: Child,
+    _child: ServerChild,
     pub port: u16,
     pub host: String,
     pub log: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Registry {
@@ -187,16 +294,14 @@ impl Registry {
         let log = dir.path().join("registry.log");
         let logf = std::fs::File::create(&log).unwrap_or_else(|e| panic!("log: {e}"));
         let logf2 = logf.try_clone().unwrap_or_else(|e| panic!("log: {e}"));
-        let child = Command::new("docker-registry")
-            .arg("serve")
+        let mut cmd = Command::new("docker-registry");
+        cmd.arg("serve")
             .arg(&cfg_path)
             .stdin(Stdio::null())
             .stdout(logf)
-            .stderr(logf2)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start docker-registry: {e}"));
+            .stderr(logf2);
         let r = Registry {
-            child,
+            _child: spawn_server(cmd),
             port,
             host: format!("127.0.0.1:{port}"),
             log,
@@ -337,6 +442,38 @@ pub struct Proxy {
     /// HTTP statuses to answer the next blob GETs with, in order, instead of
     /// forwarding them (a registry failing on demand: 503, 429, 400 …).
     pub faults: Arc<Mutex<Vec<u16>>>,
+    /// Transfer faults for matching requests, each used once, in order.
+    pub rules: Arc<Mutex<Vec<Rule>>>,
+}
+
+/// A transfer fault the proxy injects into one request or response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status instead of forwarding (Retry-After: 0).
+    Status(u16),
+    /// Request bodies: forward nothing, read half the body, then reset the
+    /// connection (RST). Responses: send the head and half the body, then
+    /// reset.
+    ResetMidBody,
+    /// Send the head (with the true Content-Length) and half the body, then
+    /// close cleanly: a body truncated without an error.
+    CloseEarly,
+    /// Rewrite Content-Length to half and send only that half: a
+    /// Content-Length that lies, with a clean close.
+    ShortLength,
+    /// Replace the response's `Docker-Content-Digest` with a wrong digest.
+    WrongDigestHeader,
+    /// Flip the last byte of the response body.
+    Corrupt,
+}
+
+/// Applies `fault` to the next request whose method is `method` and whose
+/// path contains `path_contains`.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub method: &'static str,
+    pub path_contains: String,
+    pub fault: Fault,
 }
 
 impl Proxy {
@@ -349,12 +486,25 @@ impl Proxy {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let tamper = Arc::new(AtomicBool::new(false));
         let faults: Arc<Mutex<Vec<u16>>> = Arc::new(Mutex::new(Vec::new()));
-        let (reqs, tam, flt) = (requests.clone(), tamper.clone(), faults.clone());
+        let rules: Arc<Mutex<Vec<Rule>>> = Arc::new(Mutex::new(Vec::new()));
+        let (reqs, tam, flt, rls) = (
+            requests.clone(),
+            tamper.clone(),
+            faults.clone(),
+            rules.clone(),
+        );
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                let (reqs, tam, flt) = (reqs.clone(), tam.clone(), flt.clone());
+                let (reqs, tam, flt, rls) = (reqs.clone(), tam.clone(), flt.clone(), rls.clone());
                 std::thread::spawn(move || {
-                    let _ = proxy_one(conn, upstream_port, &reqs, tam.load(Ordering::SeqCst), &flt);
+                    let _ = proxy_one(
+                        conn,
+                        upstream_port,
+                        &reqs,
+                        tam.load(Ordering::SeqCst),
+                        &flt,
+                        &rls,
+                    );
                 });
             }
         });
@@ -363,7 +513,26 @@ impl Proxy {
             requests,
             tamper,
             faults,
+            rules,
         }
+    }
+
+    /// Injects `fault` into the next `method` request whose path contains
+    /// `path_contains` (once; call again for more).
+    pub fn inject(&self, method: &'static str, path_contains: &str, fault: Fault) {
+        self.rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Rule {
+                method,
+                path_contains: path_contains.into(),
+                fault,
+            });
+    }
+
+    /// Rules not used yet.
+    pub fn pending(&self) -> Vec<Rule> {
+        self.rules.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn host(&self) -> String {
@@ -397,6 +566,7 @@ fn proxy_one(
     reqs: &Mutex<Vec<String>>,
     tamper: bool,
     faults: &Mutex<Vec<u16>>,
+    rules: &Mutex<Vec<Rule>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let head = read_head(&mut reader)?;
@@ -424,11 +594,32 @@ fn proxy_one(
         out.push_str("\r\n");
     }
     out.push_str("Connection: close\r\n\r\n");
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body)?;
+    let rule = {
+        let mut r = rules.lock().unwrap_or_else(|p| p.into_inner());
+        r.iter()
+            .position(|r| r.method == method && path.contains(&r.path_contains))
+            .map(|i| r.remove(i).fault)
+    };
     reqs.lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(format!("{method} {path}"));
+    if rule == Some(Fault::ResetMidBody) && len > 0 {
+        // The upload dies half way: nothing reaches the registry.
+        let mut half = vec![0; len / 2];
+        reader.read_exact(&mut half)?;
+        reset(client);
+        return Ok(());
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body)?;
+    if let Some(Fault::Status(code)) = rule {
+        let mut client = client;
+        write!(
+            client,
+            "HTTP/1.1 {code} Injected\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        return client.flush();
+    }
     if method == "GET" && path.contains("/blobs/sha256:") {
         let injected = {
             let mut f = faults.lock().unwrap_or_else(|p| p.into_inner());
@@ -467,8 +658,44 @@ fn proxy_one(
         new_head.push_str(l);
         new_head.push_str("\r\n");
     }
-    new_head.push_str("Connection: close\r\n\r\n");
     let mut rbody = rbody.to_vec();
+    let half = rbody.len() / 2;
+    match rule {
+        Some(Fault::WrongDigestHeader) => {
+            new_head = new_head
+                .split("\r\n")
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    if l.to_ascii_lowercase().starts_with("docker-content-digest:") {
+                        format!("Docker-Content-Digest: {}\r\n", Digest::of(b"wrong"))
+                    } else {
+                        format!("{l}\r\n")
+                    }
+                })
+                .collect();
+        }
+        Some(Fault::ShortLength) => {
+            new_head = new_head
+                .split("\r\n")
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    if l.to_ascii_lowercase().starts_with("content-length:") {
+                        format!("Content-Length: {half}\r\n")
+                    } else {
+                        format!("{l}\r\n")
+                    }
+                })
+                .collect();
+            rbody.truncate(half);
+        }
+        Some(Fault::Corrupt) => {
+            if let Some(b) = rbody.last_mut() {
+                *b ^= 0xff;
+            }
+        }
+        _ => {}
+    }
+    new_head.push_str("Connection: close\r\n\r\n");
     if tamper
         && method == "GET"
         && path.contains("/blobs/sha256:")
@@ -479,8 +706,44 @@ fn proxy_one(
     }
     let mut client = client;
     client.write_all(new_head.as_bytes())?;
-    client.write_all(&rbody)?;
-    client.flush()
+    match rule {
+        Some(Fault::ResetMidBody) => {
+            client.write_all(&rbody[..half])?;
+            client.flush()?;
+            reset(client);
+            Ok(())
+        }
+        Some(Fault::CloseEarly) => {
+            client.write_all(&rbody[..half])?;
+            client.flush()
+        }
+        _ => {
+            client.write_all(&rbody)?;
+            client.flush()
+        }
+    }
+}
+
+/// Closes `conn` with a TCP reset (SO_LINGER 0), as a crashed peer or a
+/// middlebox would, instead of an orderly FIN.
+fn reset(conn: TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket fd we own, with a pointer to a live
+    // `linger` and its exact size.
+    unsafe {
+        libc::setsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    drop(conn);
 }
 
 // ---------------------------------------------------------------------------
