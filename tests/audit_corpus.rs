@@ -443,7 +443,7 @@ fn planted() -> Vec<(&'static str, ImageDef, Vec<&'static str>)> {
             with_layer(vec![file(
                 "root/.git-credentials",
                 0o600,
-                "https://deploy:not-a-real-token@git.example.com\n",
+                "https://deploy:not-a-real-token@git.corp.internal\n",
             )]),
             // The name (SEC-001) and the password in the URL (SEC-002).
             vec!["SEC-001", "SEC-002"],

@@ -344,13 +344,19 @@ fn plan(hazards: &[Hazard], project: &Path) -> Case {
             Hazard::HardlinkToShell(n) => {
                 // Both directions: a shell name linked to a neutral file, and
                 // a neutral name linked to a shell name. The bytes must go.
+                // The shell name lives in a directory of its own, so no other
+                // hazard of the case can take that path first (duplicates are
+                // dropped below, which would leave a neutral file with no name
+                // that says "shell").
                 let neutral = format!("usr/bin/neutral{i}{n}");
+                let dir = format!("usr/libexec/h{i}{n}");
                 if n % 2 == 0 {
                     base_add.push(file(&neutral, 0o755, shell_bytes("hardlinked")));
-                    base_add.push(hardlink("bin/sh", &neutral));
+                    base_add.push(hardlink(&format!("{dir}/sh"), &neutral));
                 } else {
-                    base_add.push(file("bin/bash", 0o755, shell_bytes("hardlinked")));
-                    base_add.push(hardlink(&neutral, "bin/bash"));
+                    let named = format!("{dir}/bash");
+                    base_add.push(file(&named, 0o755, shell_bytes("hardlinked")));
+                    base_add.push(hardlink(&neutral, &named));
                 }
                 c.expect
                     .bytes_gone

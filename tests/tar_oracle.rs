@@ -660,7 +660,7 @@ fn umoci_unpacks_a_built_alpine_image_as_ironhull_sees_it() {
         &spec,
         format!(
             "[image]\nname = \"oracle\"\ntags = [\"t\"]\n[base]\nimage = \"rootfs:{}\"\n[user]\nuid = 10001\n\
-             [[artifacts]]\nsrc = \"app/config.txt\"\ndest = \"/app/config.txt\"\n[config]\nentrypoint = [\"/app/config.txt\"]\n",
+             [[artifacts]]\nsrc = \"app/config.txt\"\ndest = \"/app/config.txt\"\nmode = 0o555\n[config]\nentrypoint = [\"/app/config.txt\"]\n",
             base.display()
         ),
     )

@@ -18,7 +18,13 @@ use std::path::{Path, PathBuf};
 
 /// What, besides the image, decides the verdict.
 pub fn policy_key(req: &BuildRequest) -> Digest {
-    let mut s = format!("ironhull {}\n", env!("CARGO_PKG_VERSION"));
+    // The source fingerprint, not only the version: a development build with
+    // other checks must not reuse a verdict an older one saved.
+    let mut s = format!(
+        "ironhull {} {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("IRONHULL_SOURCE_FINGERPRINT")
+    );
     for a in &req.allow {
         s.push_str(&format!("{:?}\n", (&a.check, &a.path, &a.reason)));
     }

@@ -139,7 +139,7 @@ mod tests {
             r#"{"config":{"Entrypoint":["/app","--password","Zx81kq2mv"]}}"#.to_string(),
             r#"{"config":{"Healthcheck":{"Test":["CMD","/probe","--db-password=Zx81kq2mv"]}}}"#
                 .to_string(),
-            r#"{"config":{"Healthcheck":{"Test":["CMD-SHELL","curl -u bob:Zx81kq2mv@x https://bob:Zx81kq2mv@api.example.com/health"]}}}"#.to_string(),
+            r#"{"config":{"Healthcheck":{"Test":["CMD-SHELL","curl -u bob:Zx81kq2mv@x https://bob:Zx81kq2mv@api.corp.internal/health"]}}}"#.to_string(),
             r#"{"config":{"Env":["DB_PASSWORD=hunter3x"]}}"#.to_string(),
             format!(r#"{{"config":{{"Labels":{{"ci":"{tok}"}}}}}}"#),
             format!(r#"{{"x-vendor":{{"deploy":{{"key":"{tok}"}}}}}}"#),

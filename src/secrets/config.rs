@@ -99,7 +99,7 @@ mod tests {
             &["/app", "-token", "abcdef123"],
             &["/app", "API_KEY=abc123456"],
             &["/app", &tok],
-            &["/app", "https://bob:Zq9vLr27@git.example.com/repo.git"],
+            &["/app", "https://bob:Zq9vLr27@git.corp.internal/repo.git"],
         ];
         for a in secret {
             assert!(argv_secret(a).is_some(), "{a:?}");

@@ -238,6 +238,8 @@ mod tests {
             b"{\"private_key_id\": \"x\"}".to_vec(),
             b"https://user:password@example.com https://user:@host https://u:${PASS}@h http://x:xxxx@h".to_vec(),
             b"git clone https://github.com/x/y.git; see http://[::1]:8080/ and mailto:a@b".to_vec(),
+            // Documentation hosts (RFC 2606/6761), as in Node's URL typings.
+            b"new URL('https://abc:xyz@example.com'); http://abc:123@sub.example.org/ ftp://u:s3cr3tz@db.test".to_vec(),
             b"PuTTY-User-Key-File-2 is the format name".to_vec(),
             b"AGE-SECRET-KEY-1 is the prefix".to_vec(),
             b"client-key-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUI=".to_vec(),

@@ -96,6 +96,21 @@ fn placeholder(pass: &[u8]) -> bool {
         || std::str::from_utf8(&lower).is_ok_and(|s| PLACEHOLDERS.contains(&s))
 }
 
+/// Hosts reserved for documentation (RFC 2606, RFC 6761): no credential for
+/// them can work, and API docs use them for their URL examples (Node's own
+/// typings carry `https://abc:xyz@example.com`).
+fn documentation_host(host: &[u8]) -> bool {
+    let h = host.to_ascii_lowercase();
+    let h = h.strip_suffix(b".").unwrap_or(&h);
+    ["example.com", "example.net", "example.org"]
+        .iter()
+        .any(|d| h == d.as_bytes() || h.ends_with(format!(".{d}").as_bytes()))
+        || [".example", ".test", ".invalid"]
+            .iter()
+            .any(|t| h.ends_with(t.as_bytes()))
+        || h == b"example"
+}
+
 /// `://user:pass@host`; the keyword is `://`, preceded by the scheme.
 pub fn match_url_credentials(w: &[u8], kw: &[u8], before: Option<u8>) -> Option<usize> {
     if !before.is_some_and(|b| b.is_ascii_alphanumeric()) {
@@ -118,7 +133,7 @@ pub fn match_url_credentials(w: &[u8], kw: &[u8], before: Option<u8>) -> Option<
     if host == 0 || !rest[h0..h0 + host].iter().any(u8::is_ascii_alphabetic) {
         return None;
     }
-    if placeholder(&rest[p0..p0 + pass]) {
+    if placeholder(&rest[p0..p0 + pass]) || documentation_host(&rest[h0..h0 + host]) {
         return None;
     }
     Some(kw.len() + h0 + host)

@@ -652,7 +652,7 @@ fn secrets_in_cmd_entrypoint_and_healthcheck() {
         format!("[config]\nentrypoint = [\"/app/x\", \"--token\", \"{tok}\"]\n"),
         "[config]\ncmd = [\"/app/x\", \"--password\", \"Zx81kq2mv\"]\n".to_string(),
         "[config]\nentrypoint = [\"/app/x\"]\ncmd = [\"--db-password=Zx81kq2mv\"]\n".to_string(),
-        "[config]\nhealthcheck = { test = [\"CMD\", \"/app/x\", \"https://bob:Zx81kq2mv@db.example.com\"] }\n"
+        "[config]\nhealthcheck = { test = [\"CMD\", \"/app/x\", \"https://bob:Zx81kq2mv@db.corp.internal\"] }\n"
             .to_string(),
     ] {
         let e = assert_err!(with(&toml), SpecError::SecretInArgv { .. });

@@ -1,1 +1,1 @@
-CACHE_URL = 'redis://default:HqWqUpccPU1IV4sxOpQwMUYL@cache.example.com:6379/0'
+CACHE_URL = 'redis://default:HqWqUpccPU1IV4sxOpQwMUYL@cache.corp.internal:6379/0'
