@@ -257,16 +257,12 @@ fn load_or_create(path: &Path) -> Result<Vec<u8>, KeyError> {
 }
 
 fn read_key(path: &Path) -> Result<Vec<u8>, KeyError> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    use std::os::unix::fs::MetadataExt;
     let ioe = |source| KeyError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(ioe)?;
+    let f = crate::store::blobs::open_nofollow(path).map_err(ioe)?;
     let meta = f.metadata().map_err(ioe)?;
     if meta.mode() & 0o077 != 0 {
         return Err(KeyError::Mode {

@@ -402,12 +402,7 @@ impl StatCache {
             path: path.to_path_buf(),
             source,
         };
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-            .map_err(rerr)?;
+        let f = crate::store::blobs::open_nofollow(path).map_err(rerr)?;
         let before = StatKey::of(&f.metadata().map_err(rerr)?);
         if let Some(d) = self.lookup(path, &before) {
             self.hits += 1;

@@ -453,7 +453,7 @@ mod tests {
     // ---- through the audit driver, over real layer blobs ------------------
 
     use crate::digest::Digest;
-    use crate::fs::read::tests::{T, gz};
+    use crate::fs::read::tests::T;
     use crate::image::{LayerBlob, Platform, PlatformImage, media};
     use crate::policy::{Policy, Prepared, audit_image_with};
     use crate::store::blobs::BlobStore;
@@ -469,16 +469,7 @@ mod tests {
         v
     }
 
-    fn store_layer(store: &BlobStore, tar: &[u8]) -> LayerBlob {
-        let blob = gz(tar);
-        let digest = store.put(&blob).unwrap();
-        LayerBlob {
-            media_type: media::OCI_LAYER_GZIP.into(),
-            digest,
-            size: blob.len() as u64,
-            diff_id: Digest::of(tar),
-        }
-    }
+    use crate::policy::tests::store_layer;
 
     /// The SEC ids reported for `path` by an audit of `layers`, with the
     /// layers in `prepared` treated as written by the build.

@@ -508,7 +508,7 @@ pub fn audit_image_with(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::fs::{Entry, EntryKind, ImagePath};
     use serde_json::{Value, json};
@@ -1043,7 +1043,7 @@ mod tests {
     use crate::fs::read::tests::{T, gz};
     use crate::image::{Platform, media};
 
-    fn store_layer(store: &BlobStore, tar: &[u8]) -> LayerBlob {
+    pub(crate) fn store_layer(store: &BlobStore, tar: &[u8]) -> LayerBlob {
         let blob = gz(tar);
         let digest = store.put(&blob).unwrap();
         LayerBlob {

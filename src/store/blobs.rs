@@ -85,14 +85,20 @@ pub trait BlobVerifier: Send + Sync + std::fmt::Debug {
     fn holds(&self, path: &Path, d: &Digest) -> bool;
 }
 
-/// Hashes the file at `path` (not following a symlink) and compares.
-pub fn file_holds(path: &Path, d: &Digest) -> bool {
+/// Opens `path` for reading without following a final symlink: the cache and
+/// the key live in directories an attacker may be able to write, and a link
+/// planted there must not make ironhull read (or trust) another file.
+pub fn open_nofollow(path: &Path) -> io::Result<fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let Ok(f) = fs::OpenOptions::new()
+    fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-    else {
+}
+
+/// Hashes the file at `path` (not following a symlink) and compares.
+pub fn file_holds(path: &Path, d: &Digest) -> bool {
+    let Ok(f) = open_nofollow(path) else {
         return false;
     };
     let mut r = io::BufReader::with_capacity(1 << 20, f);
