@@ -129,7 +129,7 @@ fn planted_gate_verdict_cannot_pass_a_failing_gate() {
     // The attacker finds the image's manifest in the cache's blob store and
     // plants a passing verdict for it, once unsealed and once sealed with
     // their own key.
-    let policy = Digest::of(format!("ironhull {}\n", env!("CARGO_PKG_VERSION")).as_bytes());
+    let policy = ironhull::build::gate_cache::policy_key_without_waivers();
     let mut manifests = Vec::new();
     for e in fs::read_dir(cache.join("blobs/sha256")).unwrap() {
         let p = e.unwrap().path();
