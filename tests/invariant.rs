@@ -36,20 +36,20 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Value, json};
 
-/// A shell renamed to a neutral name in a base layer (content evidence).
-/// Off: base hardening detects shells by name today (issue 12 section 3).
+/// A shell renamed to a neutral name in a base layer (content evidence,
+/// `detect/`).
 const ENABLE_RENAMED_SHELL_IN_BASE: bool = true;
-/// A real `dash` copied as an artifact under a neutral name. Off: artifact
-/// intake detects shells by name and a few banners only (section 3).
+/// A real `dash` copied as an artifact under a neutral name (intake reads
+/// its content through the same detector).
 const ENABLE_RENAMED_SHELL_ARTIFACT: bool = true;
-/// A shell reached only through a hardlink with a neutral name (the target
-/// ships today, section 3: "removal covers the file, not the name").
+/// A shell reached only through a hardlink with a neutral name: removal
+/// covers the file, not the name.
 const ENABLE_HARDLINKED_SHELL: bool = true;
 /// Static and versioned package-manager names (`apk.static`, `dnf5`,
-/// `dnf-3`); off until the list in harden/rules.rs grows (section 3).
+/// `dnf-3`), normalised by the detector.
 const ENABLE_PM_VARIANTS: bool = true;
-/// Caches outside today's fixed list (conda `pkgs/`, Ruby `bundle/cache`,
-/// NuGet `packages`, pip's `http` cache); off until section 4 merges.
+/// Caches beyond the original list (conda `pkgs/`, Ruby `bundle/cache`,
+/// NuGet `packages`, pip's `http` cache).
 const ENABLE_NEW_CACHES: bool = true;
 /// Tar entries the readers may disagree on (duplicate paths in one layer,
 /// `./` and `//` names). On: today's reader normalizes them and the last
