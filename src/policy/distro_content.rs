@@ -452,9 +452,8 @@ mod tests {
 
     // ---- through the audit driver, over real layer blobs ------------------
 
-    use crate::digest::Digest;
     use crate::fs::read::tests::T;
-    use crate::image::{LayerBlob, Platform, PlatformImage, media};
+    use crate::image::LayerBlob;
     use crate::policy::{Policy, Prepared, audit_image_with};
     use crate::store::blobs::BlobStore;
     use serde_json::json;
@@ -481,18 +480,7 @@ mod tests {
     ) -> Vec<String> {
         let diff_ids: Vec<String> = layers.iter().map(|l| l.diff_id.to_string()).collect();
         let config = json!({"config": {"User": "10001"}, "rootfs": {"type": "layers", "diff_ids": diff_ids}});
-        let manifest_bytes = b"{}".to_vec();
-        let config_bytes = serde_json::to_vec(&config).unwrap();
-        let img = PlatformImage {
-            platform: Platform::linux("amd64", None),
-            manifest_digest: Digest::of(&manifest_bytes),
-            manifest_bytes,
-            manifest_media_type: media::OCI_MANIFEST.into(),
-            config_digest: Digest::of(&config_bytes),
-            config_bytes,
-            config,
-            layers,
-        };
+        let img = crate::policy::tests::platform_image(layers, config);
         let r = audit_image_with(&img, store, &Policy::default(), prepared).unwrap();
         let mut ids: Vec<String> = r
             .findings

@@ -1054,7 +1054,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn platform_image(layers: Vec<LayerBlob>, config: Value) -> PlatformImage {
+    pub(crate) fn platform_image(layers: Vec<LayerBlob>, config: Value) -> PlatformImage {
         let manifest = json!({"schemaVersion": 2, "annotations": {
             "org.opencontainers.image.base.name": "docker.io/library/debian:12"}});
         let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
