@@ -630,31 +630,37 @@ fn write_accounts_layer(
         gid: user.gid,
         home: &home,
     };
-    let file = |p: &str| -> (Option<Entry>, String) {
+    // The base's accounts as the runtime would read them. One that cannot
+    // be read (a link to a file ironhull does not capture, or too big) is
+    // refused: replacing it blindly would drop accounts the base relies on.
+    let file = |p: &str| -> Result<(Option<Entry>, String), BuildError> {
         let ip = ImagePath::parse(p).unwrap_or_default();
         let node = tree.get(&ip).filter(|n| n.entry.is_file());
-        let text = tree
-            .content(&ip)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        (node.map(|n| n.entry.clone()), text)
+        let text = match accounts::read_db(tree, p) {
+            accounts::AccountDb::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            accounts::AccountDb::Absent => String::new(),
+            accounts::AccountDb::Unreadable(why) => {
+                return Err(accounts::AccountError::Unreadable { why }.into());
+            }
+        };
+        Ok((node.map(|n| n.entry.clone()), text))
     };
     let mut files: Vec<(ImagePath, Vec<u8>, u32, u64)> = Vec::new();
-    let (pe, ptext) = file("etc/passwd");
+    let (pe, ptext) = file("etc/passwd")?;
     files.push((
         ImagePath::parse("etc/passwd").unwrap_or_default(),
         accounts::passwd(&ptext, &u)?.into_bytes(),
         pe.as_ref().map_or(0o644, |e| e.mode),
         pe.as_ref().map_or(0, |e| e.gid),
     ));
-    let (ge, gtext) = file("etc/group");
+    let (ge, gtext) = file("etc/group")?;
     files.push((
         ImagePath::parse("etc/group").unwrap_or_default(),
         accounts::group(&gtext, &u)?.into_bytes(),
         ge.as_ref().map_or(0o644, |e| e.mode),
         ge.as_ref().map_or(0, |e| e.gid),
     ));
-    let (se, stext) = file("etc/shadow");
+    let (se, stext) = file("etc/shadow")?;
     if let Some(se) = se {
         files.push((
             ImagePath::parse("etc/shadow").unwrap_or_default(),
@@ -665,7 +671,7 @@ fn write_accounts_layer(
     }
     // gshadow repeats group membership (admins and members); the image user
     // leaves the privileged groups there too.
-    let (gse, gstext) = file("etc/gshadow");
+    let (gse, gstext) = file("etc/gshadow")?;
     if let Some(gse) = gse {
         files.push((
             ImagePath::parse("etc/gshadow").unwrap_or_default(),

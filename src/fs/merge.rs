@@ -165,6 +165,9 @@ pub struct MergedTree {
     capture: CaptureSet,
     /// Returned for the root when no layer carried a `./` entry.
     implicit_root: Node,
+    /// Hard links by target path, as applied (checked lazily: an entry whose
+    /// link was since replaced is skipped). See [`MergedTree::detach_links`].
+    links: BTreeMap<ImagePath, Vec<ImagePath>>,
 }
 
 impl Default for MergedTree {
@@ -204,6 +207,7 @@ impl MergedTree {
             contents: BTreeMap::new(),
             capture,
             implicit_root: implicit_dir(ImagePath::root(), 0),
+            links: BTreeMap::new(),
         }
     }
 
@@ -231,7 +235,7 @@ impl MergedTree {
             }
             LayerEvent::Whiteout(p) => {
                 // Only lower layers are hidden; entries of this same layer stay.
-                self.remove_where(p, true, |n| n.layer < layer);
+                self.remove_where(p, true, layer);
                 self.repair_parents(p, layer);
             }
             LayerEvent::Opaque(dir) => {
@@ -240,7 +244,7 @@ impl MergedTree {
                     _ if dir.is_root() => {}
                     _ => self.insert_node(dir.clone(), implicit_dir(dir.clone(), layer)),
                 }
-                self.remove_where(dir, false, |n| n.layer < layer);
+                self.remove_where(dir, false, layer);
                 self.repair_parents(dir, layer);
             }
         }
@@ -278,12 +282,22 @@ impl MergedTree {
     /// parents that are not directories, become implicit directories.
     /// A non-directory entry for the root is ignored: the root is always a
     /// directory (the layer reader rejects such entries).
+    ///
+    /// Hard links of lower layers to a path this replaces are detached first
+    /// ([`Self::detach_links`]); inserting at a node's own layer (how the
+    /// hardening planner edits the view) detaches nothing.
     pub fn insert(&mut self, layer: usize, entry: Entry) {
         if entry.path.is_root() && !entry.is_dir() {
             return;
         }
         let path = entry.path.clone();
         self.ensure_parents(&path, layer);
+        if let EntryKind::Hardlink { target } = &entry.kind {
+            self.links
+                .entry(target.clone())
+                .or_default()
+                .push(path.clone());
+        }
         let node = Node {
             entry,
             layer,
@@ -293,11 +307,13 @@ impl MergedTree {
     }
 
     fn insert_node(&mut self, path: ImagePath, node: Node) {
+        let layer = node.layer;
         let replaces_dir_with_non_dir = !node.entry.is_dir()
             && (self.nodes.get(&path).is_some_and(|old| old.entry.is_dir()) || path.is_root());
         if replaces_dir_with_non_dir {
-            self.remove(&path);
+            self.remove_at(&path, layer);
         }
+        self.detach_links(&path, layer);
         self.contents.remove(&path);
         self.nodes.insert(path, node);
     }
@@ -309,10 +325,67 @@ impl MergedTree {
                 _ => {
                     // Missing, or a non-directory from a lower layer that this
                     // layer's content implicitly replaces with a directory.
+                    self.detach_links(&a, layer);
                     self.contents.remove(&a);
                     self.nodes.insert(a.clone(), implicit_dir(a, layer));
                 }
             }
+        }
+    }
+
+    /// Before layer `layer` replaces or removes `target`, turns every hard
+    /// link of a lower layer to it into a copy of the file as it is now.
+    ///
+    /// Why: a runtime unpacks a hard link as a second name of the target's
+    /// inode. When a later layer replaces or deletes the target, the link
+    /// keeps the old inode, its content, mode and owner. A view that kept
+    /// following the link to the new file would judge a harmless file while
+    /// the container runs the old one (a setuid helper or an account file
+    /// behind an innocent name). The copy keeps the link's own layer, since
+    /// that layer's blob is where the bytes ship.
+    fn detach_links(&mut self, target: &ImagePath, layer: usize) {
+        let Some(links) = self.links.remove(target) else {
+            return;
+        };
+        let Some(old) = self.nodes.get(target).cloned() else {
+            return;
+        };
+        let old_content = self.contents.get(target).cloned();
+        let mut still = Vec::new();
+        for l in links {
+            let Some(n) = self.nodes.get(&l) else {
+                continue;
+            };
+            if !matches!(&n.entry.kind, EntryKind::Hardlink { target: t } if t == target) {
+                continue; // replaced since it was linked
+            }
+            if n.layer >= layer {
+                still.push(l);
+                continue;
+            }
+            let mut entry = old.entry.clone();
+            entry.path = l.clone();
+            if let EntryKind::Hardlink { target: deeper } = &entry.kind {
+                // The target was itself a link: the copy is another name of
+                // the same file, and must be detached when that one goes.
+                self.links
+                    .entry(deeper.clone())
+                    .or_default()
+                    .push(l.clone());
+            }
+            let copy = Node {
+                entry,
+                layer: n.layer,
+                implicit: false,
+            };
+            self.nodes.insert(l.clone(), copy);
+            match &old_content {
+                Some(c) => self.contents.insert(l, c.clone()),
+                None => self.contents.remove(&l),
+            };
+        }
+        if !still.is_empty() {
+            self.links.insert(target.clone(), still);
         }
     }
 
@@ -324,12 +397,15 @@ impl MergedTree {
         }
     }
 
-    fn remove_where(&mut self, p: &ImagePath, include_self: bool, pred: impl Fn(&Node) -> bool) {
+    /// Removes the entries of layers below `layer` at or below `p` (a
+    /// whiteout or, without `p` itself, an opaque directory).
+    fn remove_where(&mut self, p: &ImagePath, include_self: bool, layer: usize) {
         for k in subtree_keys(&self.nodes, p) {
             if !include_self && &k == p {
                 continue;
             }
-            if self.nodes.get(&k).is_some_and(&pred) {
+            if self.nodes.get(&k).is_some_and(|n| n.layer < layer) {
+                self.detach_links(&k, layer);
                 self.nodes.remove(&k);
                 self.contents.remove(&k);
             }
@@ -337,8 +413,17 @@ impl MergedTree {
     }
 
     /// Removes `p` and everything below it. Removing the root empties the tree.
+    /// This edits the view (the hardening planner dropping what it removed);
+    /// it detaches no hard links, since the links go too.
     pub fn remove(&mut self, p: &ImagePath) {
+        self.remove_at(p, 0);
+    }
+
+    /// [`Self::remove`] on behalf of layer `layer`: lower-layer hard links to
+    /// removed files are detached first.
+    fn remove_at(&mut self, p: &ImagePath, layer: usize) {
         for k in subtree_keys(&self.nodes, p) {
+            self.detach_links(&k, layer);
             self.nodes.remove(&k);
         }
         for k in subtree_keys(&self.contents, p) {
@@ -356,13 +441,18 @@ impl MergedTree {
     }
 
     /// The captured content of the file at `p`. A hard link yields the content
-    /// of its target when that was captured.
+    /// of its target (through chains of links) when that was captured.
     pub fn content(&self, p: &ImagePath) -> Option<&[u8]> {
-        let key = match self.nodes.get(p).map(|n| &n.entry.kind) {
-            Some(EntryKind::Hardlink { target }) => target,
-            Some(_) => p,
-            None => return None,
-        };
+        let mut key = p;
+        // Each link's target precedes it in its layer, so chains end; the
+        // bound only guards against a tree edited into a cycle.
+        for _ in 0..=MAX_SYMLINK_HOPS {
+            match self.nodes.get(key).map(|n| &n.entry.kind) {
+                Some(EntryKind::Hardlink { target }) => key = target,
+                Some(_) => break,
+                None => return None,
+            }
+        }
         match self.contents.get(key) {
             Some(Captured::Bytes(b)) => Some(b),
             _ => None,
@@ -811,6 +901,90 @@ mod tests {
         // Replacing the entry drops stale content.
         apply(&mut t, 4, &[file("etc/motd")]);
         assert_eq!(t.content(&p("etc/motd")), None);
+    }
+
+    /// What a runtime keeps when a later layer replaces or deletes a hard
+    /// link's target: the link still names the old inode.
+    #[test]
+    fn later_layers_detach_hard_links_from_their_targets() {
+        let base = || {
+            T::new()
+                .dir("opt/")
+                .file_mode("opt/helper", 0o4755, b"old")
+                .hardlink_owned("tool", "opt/helper", 0o4755, 0)
+                .hardlink_owned("tool2", "tool", 0o4755, 0)
+                .finish()
+        };
+        let cap = CaptureSet::none()
+            .with_path("opt/helper")
+            .with_path("tool")
+            .with_path("tool2");
+        let load = |upper: Vec<u8>| {
+            let layers: Vec<(usize, Box<dyn Read + Send>)> = vec![
+                (0, Box::new(io::Cursor::new(base()))),
+                (1, Box::new(io::Cursor::new(upper))),
+            ];
+            load_tree(layers, &ReadOptions::default(), cap.clone())
+                .unwrap()
+                .0
+        };
+        let uppers = [
+            (
+                "replaced",
+                T::new().file_mode("opt/helper", 0o755, b"new").finish(),
+            ),
+            ("whited out", T::new().file("opt/.wh.helper", b"").finish()),
+            (
+                "opaque dir",
+                T::new().dir("opt/").file("opt/.wh..wh..opq", b"").finish(),
+            ),
+            ("parent replaced", T::new().file("opt", b"").finish()),
+        ];
+        for (how, upper) in uppers {
+            let t = load(upper);
+            let n = t.get(&p("tool")).unwrap();
+            assert_eq!(
+                n.entry.kind,
+                EntryKind::File,
+                "{how}: tool must be a file now"
+            );
+            assert_eq!(n.entry.mode, 0o4755, "{how}: tool keeps the setuid inode");
+            assert_eq!(n.layer, 0, "{how}: tool ships in layer 0");
+            // `tool2` still names the same inode, now through `tool`.
+            for l in ["tool", "tool2"] {
+                assert_eq!(t.content(&p(l)), Some(&b"old"[..]), "{how}: {l}");
+            }
+        }
+        // Without a later change the links stay links, sharing the content.
+        let layers: Vec<(usize, Box<dyn Read + Send>)> =
+            vec![(0, Box::new(io::Cursor::new(base())))];
+        let t = load_tree(layers, &ReadOptions::default(), cap.clone())
+            .unwrap()
+            .0;
+        assert!(matches!(
+            t.get(&p("tool2")).unwrap().entry.kind,
+            EntryKind::Hardlink { .. }
+        ));
+        assert_eq!(t.content(&p("tool2")), Some(&b"old"[..]));
+        // Replacing the middle link detaches the one behind it into a link
+        // to the file itself, which in turn detaches when that one goes.
+        let layers: Vec<(usize, Box<dyn Read + Send>)> = vec![
+            (0, Box::new(io::Cursor::new(base()))),
+            (
+                1,
+                Box::new(io::Cursor::new(T::new().file("tool", b"x").finish())),
+            ),
+            (
+                2,
+                Box::new(io::Cursor::new(
+                    T::new().file("opt/.wh.helper", b"").finish(),
+                )),
+            ),
+        ];
+        let t = load_tree(layers, &ReadOptions::default(), cap).unwrap().0;
+        assert_eq!(t.content(&p("tool")), Some(&b"x"[..]));
+        assert_eq!(t.get(&p("tool2")).unwrap().entry.kind, EntryKind::File);
+        assert_eq!(t.content(&p("tool2")), Some(&b"old"[..]));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! buffered; per-layer bookkeeping is one small record per path.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read};
 use std::rc::Rc;
 
@@ -324,13 +324,59 @@ impl<R: Read> Read for ContentReader<'_, R> {
 
 /// Kinds of paths seen earlier in the current layer, for the parent and hard
 /// link checks.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Seen {
     Dir,
-    NonDir,
+    NonDir(InodeMeta),
     /// A non-directory that an earlier hard link of this layer points to:
     /// replacing it later in the layer is refused.
-    Linked,
+    Linked(InodeMeta),
+}
+
+/// The inode metadata a hard link shares with its target. Runtimes disagree
+/// on whose header sets it: containerd links and stops (the target's header
+/// wins), Docker and podman then chown, chmod and set xattrs from the link's
+/// own header on the shared inode (the last header in the layer wins). So a
+/// link is accepted only when its header says exactly what its target's does.
+#[derive(Clone, PartialEq, Eq)]
+struct InodeMeta {
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    /// Empty for the common case (an empty map does not allocate).
+    xattrs: BTreeMap<String, Vec<u8>>,
+}
+
+impl InodeMeta {
+    fn of(raw: &RawEntry) -> Self {
+        Self {
+            mode: u32::try_from(raw.mode & 0o7777).unwrap_or(0),
+            uid: raw.uid,
+            gid: raw.gid,
+            xattrs: raw.xattrs.clone(),
+        }
+    }
+
+    /// What differs between a link's header (`self`) and its target's, for
+    /// the error message.
+    fn differs_from(&self, target: &InodeMeta) -> Option<String> {
+        if self.mode != target.mode {
+            return Some(format!(
+                "mode {:04o} where the target has {:04o}",
+                self.mode, target.mode
+            ));
+        }
+        if (self.uid, self.gid) != (target.uid, target.gid) {
+            return Some(format!(
+                "owner {}:{} where the target has {}:{}",
+                self.uid, self.gid, target.uid, target.gid
+            ));
+        }
+        if self.xattrs != target.xattrs {
+            return Some("extended attributes that differ from the target's".into());
+        }
+        None
+    }
 }
 
 pub(crate) fn lossy(b: &[u8]) -> String {
@@ -693,7 +739,19 @@ fn classify(
                         target: lossy(&raw.link),
                     });
                 }
-                Some(Seen::NonDir | Seen::Linked) => {}
+                Some(Seen::NonDir(meta) | Seen::Linked(meta)) => {
+                    if let Some(what) = InodeMeta::of(raw).differs_from(meta) {
+                        return Err(ReadError::Ambiguous {
+                            offset: raw.offset,
+                            path: Some(shown),
+                            why: format!(
+                                "the hard link's header gives {what}; containerd keeps the \
+                                 target's metadata, Docker and podman apply the link's to the \
+                                 shared file, so runtimes would build different files"
+                            ),
+                        });
+                    }
+                }
             }
             EntryKind::Hardlink { target }
         }
@@ -716,7 +774,7 @@ fn classify(
     if path.is_root() && kind != EntryKind::Dir {
         return Err(ReadError::RootNotDir { path: shown });
     }
-    if seen.get(&path) == Some(&Seen::Linked) {
+    if matches!(seen.get(&path), Some(Seen::Linked(_))) {
         // At unpack time the earlier hard link keeps the old inode (and
         // content), while a merged view that follows the link would see
         // the new entry: two different files under one judgement.
@@ -746,10 +804,15 @@ fn classify(
         e.xattrs
             .extend(raw.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
+    let meta = InodeMeta::of(raw);
     if let EntryKind::Hardlink { target } = &e.kind {
-        seen.insert(target.clone(), Seen::Linked);
+        seen.insert(target.clone(), Seen::Linked(meta.clone()));
     }
-    let s = if e.is_dir() { Seen::Dir } else { Seen::NonDir };
+    let s = if e.is_dir() {
+        Seen::Dir
+    } else {
+        Seen::NonDir(meta)
+    };
     seen.insert(path, s);
     Ok(Some(LayerEvent::Entry(e)))
 }
@@ -813,8 +876,12 @@ pub(crate) mod tests {
             self.0.append_link(&mut h, path, target).unwrap();
             self
         }
-        pub fn hardlink(mut self, path: &str, target: &str) -> Self {
-            let mut h = Self::header(tar::EntryType::Link, 0o644, 0);
+        pub fn hardlink(self, path: &str, target: &str) -> Self {
+            self.hardlink_owned(path, target, 0o644, 0)
+        }
+        pub fn hardlink_owned(mut self, path: &str, target: &str, mode: u32, uid: u64) -> Self {
+            let mut h = Self::header(tar::EntryType::Link, mode, 0);
+            h.set_uid(uid);
             self.0.append_link(&mut h, path, target).unwrap();
             self
         }
@@ -878,7 +945,7 @@ pub(crate) mod tests {
             .dir("bin/")
             .file_mode("bin/busybox", 0o104755, b"ELF...")
             .symlink("bin/sh", "/bin/busybox")
-            .hardlink("bin/ash", "bin/busybox");
+            .hardlink_owned("bin/ash", "bin/busybox", 0o4755, 0);
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Char);
         h.set_mode(0o666);
@@ -1098,6 +1165,34 @@ pub(crate) mod tests {
         assert!(matches!(read(&tar), Err(ReadError::Ambiguous { .. })));
         let tar = T::new().file("a", b"").hardlink("a", "a").finish();
         assert!(matches!(read(&tar), Err(ReadError::HardlinkToSelf { .. })));
+        // A link header whose mode, owner or xattrs differ from its target's:
+        // podman applies the link's header to the shared inode, containerd
+        // does not (a setuid bit only one runtime would set).
+        for (mode, uid, what) in [(0o4755, 0, "mode 4755"), (0o644, 7, "owner 7:0")] {
+            let tar = T::new()
+                .file("a", b"x")
+                .hardlink_owned("b", "a", mode, uid)
+                .finish();
+            match read(&tar) {
+                Err(ReadError::Ambiguous { why, .. }) => assert!(why.contains(what), "{why}"),
+                other => panic!("expected Ambiguous for {what}, got {other:?}"),
+            }
+        }
+        let tar = T::new()
+            .file("a", b"x")
+            .pax(&[("SCHILY.xattr.user.k", b"v".as_slice())])
+            .hardlink("b", "a")
+            .finish();
+        assert!(
+            matches!(read(&tar), Err(ReadError::Ambiguous { ref why, .. }) if why.contains("extended attributes"))
+        );
+        // A link to a link is judged against the link (which equals the file).
+        let tar = T::new()
+            .file("a", b"x")
+            .hardlink("b", "a")
+            .hardlink("c", "b")
+            .finish();
+        assert!(read(&tar).is_ok());
         let tar = T::new().dir("d/").hardlink("a", "d").finish();
         assert!(matches!(read(&tar), Err(ReadError::HardlinkToDir { .. })));
         // Absolute hard link targets are normalized from the root.

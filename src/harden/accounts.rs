@@ -35,6 +35,60 @@ pub enum AccountError {
         group: String,
         why: &'static str,
     },
+    #[error(
+        "the base image's {why}; the container would read accounts ironhull cannot see. \
+         Use a base whose account files are regular files"
+    )]
+    Unreadable { why: String },
+}
+
+/// An account database as a runtime reads it: `/etc/passwd` and friends are
+/// opened by path, through symlinks and hard links, when the container
+/// starts (runc resolves `User` that way).
+#[derive(Debug, PartialEq, Eq)]
+pub enum AccountDb<'a> {
+    /// No such file (or a dangling link): the runtime finds nothing either.
+    Absent,
+    Bytes(&'a [u8]),
+    /// The file exists but ironhull did not read its content; the reason
+    /// says why. Whatever the runtime reads there is unknown, so callers
+    /// fail closed: a user it may map to root, groups it may grant.
+    Unreadable(String),
+}
+
+/// Reads the account database at `rel` (for example `etc/passwd`) from the
+/// merged view, following links as the runtime does.
+pub fn read_db<'a>(tree: &'a crate::fs::MergedTree, rel: &str) -> AccountDb<'a> {
+    let Ok(p) = crate::fs::ImagePath::parse(rel) else {
+        return AccountDb::Absent;
+    };
+    let Some((real, node)) = tree.resolve(&p) else {
+        return AccountDb::Absent;
+    };
+    if node.entry.is_dir() {
+        return AccountDb::Absent;
+    }
+    if let Some(b) = tree.content(&real) {
+        return AccountDb::Bytes(b);
+    }
+    let why = if let Some(n) = tree.capture_too_big(&real) {
+        format!("it is {n} bytes, more than ironhull reads of an account file")
+    } else if let crate::fs::EntryKind::Hardlink { target } = &node.entry.kind {
+        format!(
+            "it is a hard link to {}, which ironhull does not read",
+            target.to_abs()
+        )
+    } else if real != p {
+        format!(
+            "it resolves to {}, which ironhull does not read",
+            real.to_abs()
+        )
+    } else {
+        "it is a hard link to a file outside the account files, whose content ironhull \
+         did not read"
+            .to_string()
+    };
+    AccountDb::Unreadable(format!("{}: {why}", p.to_abs()))
 }
 
 /// Groups whose members hold privilege that is not a mode bit, with why.

@@ -192,6 +192,20 @@ pub fn harden(
         per_layer.push(entries);
     }
 
+    // A hard link is the same file: its names carry the content verdict too.
+    // Within a layer a link follows its target, so one pass covers chains.
+    // This is what removes the file when a later layer replaced the name it
+    // was found under and the link now holds it alone (see
+    // `MergedTree::detach_links`).
+    for (i, entries) in per_layer.iter().enumerate() {
+        for e in entries {
+            if let EntryKind::Hardlink { target } = &e.kind
+                && let Some(found) = by_content.get(&(i, target.clone())).cloned()
+            {
+                by_content.insert((i, e.path.clone()), found);
+            }
+        }
+    }
     let plan = Plan::compute_with(&tree, by_content);
 
     // Pass 2: rewrite only the layers the plan touches.

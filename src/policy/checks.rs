@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 // Shell and package manager names and content (SH-001, SH-002, PKG-001):
 // the same lists and the same detector hardening strips by.
 use crate::detect::{self, Kind};
+use crate::harden::accounts::{AccountDb, read_db};
 
 /// The default search path runtimes use when the config has no PATH.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -129,10 +130,6 @@ pub(crate) fn parse_passwd(bytes: &[u8]) -> Vec<PasswdEntry> {
         .collect()
 }
 
-fn passwd_path() -> ImagePath {
-    ImagePath::parse("etc/passwd").unwrap_or_default()
-}
-
 /// USR-001 and USR-002.
 pub(crate) fn check_user(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Finding>) {
     let raw = cfg.str_field("User").unwrap_or("").trim();
@@ -155,7 +152,22 @@ pub(crate) fn check_user(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Find
         }
         return;
     }
-    let passwd = tree.content(&passwd_path()).map(parse_passwd);
+    let passwd = match read_db(tree, "etc/passwd") {
+        AccountDb::Bytes(b) => Some(parse_passwd(b)),
+        AccountDb::Absent => None,
+        AccountDb::Unreadable(why) => {
+            // The runtime resolves the name from a file ironhull cannot
+            // read: it may well be uid 0. Fail closed.
+            out.push(Finding::new(
+                "USR-001",
+                Some("/etc/passwd".into()),
+                format!(
+                    "config.User is {raw:?}, and ironhull cannot show that it is not root: {why}"
+                ),
+            ));
+            return;
+        }
+    };
     let entry = passwd
         .as_ref()
         .and_then(|p| p.iter().find(|e| e.name == user));
@@ -193,11 +205,17 @@ pub(crate) fn check_user(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Find
 
 /// USR-003: empty password fields in /etc/shadow.
 pub(crate) fn check_shadow(tree: &MergedTree, out: &mut Vec<Finding>) {
-    let Some(bytes) = ImagePath::parse("etc/shadow")
-        .ok()
-        .and_then(|p| tree.content(&p))
-    else {
-        return;
+    let bytes = match read_db(tree, "etc/shadow") {
+        AccountDb::Bytes(b) => b,
+        AccountDb::Absent => return,
+        AccountDb::Unreadable(why) => {
+            out.push(Finding::new(
+                "USR-003",
+                Some("/etc/shadow".into()),
+                format!("the password hashes cannot be checked for empty passwords: {why}"),
+            ));
+            return;
+        }
     };
     let text = String::from_utf8_lossy(bytes);
     for (i, line) in text.lines().enumerate() {
@@ -221,7 +239,7 @@ pub(crate) fn check_shadow(tree: &MergedTree, out: &mut Vec<Finding>) {
 
 /// USR-004 (duplicate ids) and USR-005 (login shells).
 pub(crate) fn check_accounts(tree: &MergedTree, out: &mut Vec<Finding>) {
-    if let Some(bytes) = tree.content(&passwd_path()) {
+    if let AccountDb::Bytes(bytes) = read_db(tree, "etc/passwd") {
         let entries = parse_passwd(bytes);
         duplicates(&entries, |e| e.uid, "/etc/passwd", "uid", out);
         for e in &entries {

@@ -30,11 +30,22 @@ struct Tracked {
     finding: usize,
 }
 
+/// A hard link seen in a layer: another name of a file of that layer, which
+/// keeps the file in the container when a later layer replaces or deletes
+/// the name the finding was made under.
+struct Link {
+    layer_index: usize,
+    target: ImagePath,
+    path: ImagePath,
+    alive: bool,
+}
+
 /// Streams layer entries past the secret detectors, in bounded memory (one
 /// chunk plus the scanner's overlap window, whatever the file size).
 pub struct LayerScanner {
     findings: Vec<Finding>,
     tracked: Vec<Tracked>,
+    links: Vec<Link>,
     /// Digests of the layers seen so far, in order.
     layers: Vec<Digest>,
     /// What hid each tracked finding: (finding index, note).
@@ -55,6 +66,7 @@ impl LayerScanner {
         Self {
             findings: Vec::new(),
             tracked: Vec::new(),
+            links: Vec::new(),
             layers: Vec::new(),
             hidden: Vec::new(),
             distro: Vec::new(),
@@ -139,7 +151,13 @@ impl LayerScanner {
                             self.push(idx, &e.path, f);
                         }
                     }
-                    EntryKind::Hardlink { .. } => {
+                    EntryKind::Hardlink { target } => {
+                        self.links.push(Link {
+                            layer_index: idx,
+                            target: target.clone(),
+                            path: e.path.clone(),
+                            alive: true,
+                        });
                         if let Some(why) = secrets::secret_file_name(&e.path) {
                             let f = Finding::new(
                                 "SEC-001",
@@ -167,21 +185,43 @@ impl LayerScanner {
     }
 
     fn hide(&mut self, idx: usize, covers: impl Fn(&ImagePath) -> bool, how: &str) {
-        for t in &self.tracked {
-            if t.layer_index < idx
-                && covers(&t.path)
-                && let Some(slot) = self.hidden.get_mut(t.finding)
-                && slot.is_none()
-            {
-                let by = self
-                    .layers
-                    .get(idx)
-                    .map(|d| d.to_string())
-                    .unwrap_or_default();
-                *slot = Some(format!(
-                    "; {how} {HIDDEN_NOTE} {by}, but still shipped in this layer's blob"
-                ));
+        for l in &mut self.links {
+            if l.layer_index < idx && covers(&l.path) {
+                l.alive = false;
             }
+        }
+        let by = self
+            .layers
+            .get(idx)
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+        for t in &mut self.tracked {
+            if !(t.layer_index < idx && covers(&t.path)) {
+                continue;
+            }
+            let Some(slot) = self.hidden.get_mut(t.finding) else {
+                continue;
+            };
+            if slot.is_some() {
+                continue;
+            }
+            if let Some(alias) = surviving_alias(&self.links, t.layer_index, &t.path) {
+                // The container still has the file, under the link's name:
+                // the finding moves there and stays in force.
+                if let Some(f) = self.findings.get_mut(t.finding) {
+                    f.message.push_str(&format!(
+                        "; {how} by the later layer {by}, but its hard link {} keeps this \
+                         file in the container",
+                        alias.to_abs()
+                    ));
+                    f.path = Some(alias.to_abs());
+                }
+                t.path = alias;
+                continue;
+            }
+            *slot = Some(format!(
+                "; {how} {HIDDEN_NOTE} {by}, but still shipped in this layer's blob"
+            ));
         }
     }
 
@@ -236,6 +276,29 @@ impl LayerScanner {
             })
             .collect()
     }
+}
+
+/// A name under which a file of layer `layer` first seen at `path` still
+/// exists: a live hard link to it, or to one of its (dead) links, of the
+/// same layer. Links only point at earlier entries, so the walk ends.
+fn surviving_alias(links: &[Link], layer: usize, path: &ImagePath) -> Option<ImagePath> {
+    let mut names = vec![path.clone()];
+    let mut i = 0;
+    while let Some(name) = names.get(i).cloned() {
+        for l in links
+            .iter()
+            .filter(|l| l.layer_index == layer && l.target == name)
+        {
+            if l.alive {
+                return Some(l.path.clone());
+            }
+            if !names.contains(&l.path) {
+                names.push(l.path.clone());
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The SEC-001 (secret file by name, with its content where the name needs

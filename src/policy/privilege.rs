@@ -6,8 +6,8 @@
 
 use super::checks::{Config, parse_passwd};
 use super::report::Finding;
-use crate::fs::{ImagePath, MergedTree};
-use crate::harden::accounts::privileged_group;
+use crate::fs::MergedTree;
+use crate::harden::accounts::{AccountDb, privileged_group, read_db};
 use crate::harden::xattrs::{XattrClass, classify, describe_capability};
 
 /// FS-004 and FS-005 over the merged view (the files a container sees).
@@ -46,11 +46,25 @@ pub(crate) fn check_groups(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Fi
     if user.is_empty() {
         return;
     }
-    let passwd = ImagePath::parse("etc/passwd")
-        .ok()
-        .and_then(|p| tree.content(&p))
-        .map(parse_passwd)
-        .unwrap_or_default();
+    let passwd = match read_db(tree, "etc/passwd") {
+        AccountDb::Bytes(b) => parse_passwd(b),
+        AccountDb::Absent => Vec::new(),
+        // A name is USR-001's finding then; a uid's primary group (which
+        // runc takes from that file) is unknown, and may be gid 0.
+        AccountDb::Unreadable(why) => {
+            if user.parse::<u64>().is_ok() {
+                out.push(Finding::new(
+                    "USR-006",
+                    Some("/etc/passwd".into()),
+                    format!(
+                        "config.User {raw:?} gets its primary group from /etc/passwd, which \
+                         cannot be checked: {why}"
+                    ),
+                ));
+            }
+            return;
+        }
+    };
     let account = match user.parse::<u64>() {
         Ok(uid) => passwd.iter().find(|e| e.uid == Some(uid)),
         Err(_) => passwd.iter().find(|e| e.name == user),
@@ -59,11 +73,21 @@ pub(crate) fn check_groups(cfg: &Config<'_>, tree: &MergedTree, out: &mut Vec<Fi
     if user == "0" || account.is_some_and(|a| a.uid == Some(0)) {
         return;
     }
-    let groups = ImagePath::parse("etc/group")
-        .ok()
-        .and_then(|p| tree.content(&p))
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
+    let groups = match read_db(tree, "etc/group") {
+        AccountDb::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        AccountDb::Absent => String::new(),
+        AccountDb::Unreadable(why) => {
+            out.push(Finding::new(
+                "USR-006",
+                Some("/etc/group".into()),
+                format!(
+                    "config.User {raw:?} may be a member of privileged groups that cannot be \
+                     checked: {why}"
+                ),
+            ));
+            return;
+        }
+    };
     let primary: Option<u64> = match group_part {
         Some(g) => g.parse().ok().or_else(|| {
             group_lines(&groups)
