@@ -24,7 +24,12 @@ use super::scanner::scan_content;
 ///   is ignored and the rest of the name is judged (`PASSWORD_FILE=hunter2`
 ///   is a secret);
 /// - names containing `PUBLIC` (`JWT_PUBLIC_KEY`): public keys are not secret;
-/// - a bare `KEY` (too generic to mean anything).
+/// - a bare `KEY` (too generic to mean anything);
+/// - an OpenPGP key named by fingerprint: a `GPG` or `PGP` name whose value
+///   is only 40-hex fingerprints (or 16-hex key ids), space or comma
+///   separated. The Docker official images set `GPG_KEY` (python) and
+///   `GPG_KEYS` (php, httpd) that way, to verify their source tarballs; a
+///   fingerprint identifies a public key and unlocks nothing.
 ///
 /// The value's token-format check still runs for the exceptions above, so
 /// `DB_PATH=ghp_…` is caught.
@@ -53,6 +58,9 @@ pub fn env_var_secret(key: &str, value: &str) -> Option<SecretHit> {
 pub(super) fn env_name_is_secret(key: &str, value: &str) -> bool {
     let upper = key.to_ascii_uppercase();
     if upper.contains("PUBLIC") {
+        return false;
+    }
+    if (upper.contains("GPG") || upper.contains("PGP")) && is_fingerprint_list(value) {
         return false;
     }
     let mut words: Vec<&str> = upper
@@ -85,4 +93,22 @@ pub(super) fn env_name_is_secret(key: &str, value: &str) -> bool {
     .any(|n| last.ends_with(n) || last.strip_suffix('S').is_some_and(|l| l.ends_with(n)));
     let key_suffix = matches!(*last, "KEY" | "KEYS") && words.len() > 1;
     compound || noun || key_suffix
+}
+
+/// True for `"A035C8C19219BA821ECEA86B64E628F8D684696D 7169605F62C751356D054A26A821E680E5FA6305"`:
+/// OpenPGP fingerprints (40 hex digits, v4) or long key ids (16), and
+/// nothing else.
+fn is_fingerprint_list(value: &str) -> bool {
+    let mut any = false;
+    for w in value.split(|c: char| c == ' ' || c == ',' || c == '\t') {
+        if w.is_empty() {
+            continue;
+        }
+        let w = w.strip_prefix("0x").unwrap_or(w);
+        if !matches!(w.len(), 16 | 40) || !w.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return false;
+        }
+        any = true;
+    }
+    any
 }

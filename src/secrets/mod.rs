@@ -345,6 +345,10 @@ mod tests {
             ("DB_PATH", "ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
             // A relative "file" is not a reference to a mounted secret.
             ("PASSWORD_FILE", "hunter2"),
+            // A GPG name with anything but fingerprints is judged by name.
+            ("GPG_KEY", "hunter2hunter2"),
+            ("GPG_PRIVATE_KEY", "-----BEGIN PGP PRIVATE KEY BLOCK-----"),
+            ("GPG_KEY", "A035C8C19219BA821ECEA86B64E628F8D684696D secret"),
         ];
         for (k, v) in secret {
             let hit = env_var_secret(k, v);
@@ -365,6 +369,13 @@ mod tests {
             ("KEYBOARD_LAYOUT", "us"),
             ("PASSWORD_MIN_LENGTH", "12"),
             ("TOKEN_ENDPOINT", "https://auth.example.com/token"),
+            // The Docker official images' source-verification fingerprints.
+            ("GPG_KEY", "7169605F62C751356D054A26A821E680E5FA6305"),
+            (
+                "GPG_KEYS",
+                "1198C0117593497A5EC5C199286AF1F9897469DC 39B641343D8C104B2B146DC3F9C39DC0B9698544",
+            ),
+            ("PGP_KEYID", "0x64E628F8D684696D"),
         ];
         for (k, v) in fine {
             assert_eq!(env_var_secret(k, v), None, "{k}={v} should be allowed");
