@@ -226,3 +226,86 @@ fn a_killed_build_leaves_a_stage_the_next_build_removes() {
     assert_layout_blobs_intact(&out);
     assert_eq!(tags_of(&out), ["1".to_string()].into());
 }
+
+/// The symlink swap as a race, not a staged step: while real builds run, a
+/// thread keeps replacing a directory artifact's file with a symlink to a
+/// host file and back. Whatever the timing, a build either refuses (the file
+/// changed after the walk) or ships the harmless bytes; the host file never
+/// reaches a layer.
+#[test]
+fn a_file_swapped_for_a_symlink_during_builds_never_ships_the_host_file() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let work = tempfile::tempdir().unwrap();
+    let host = work.path().join("host-only");
+    // The same size as the real file, so only the open checks stand between
+    // it and the layer (a size change is caught later, by the writer).
+    fs::write(&host, b"HOSTONLY").unwrap();
+    let app = work.path().join("p/app");
+    fs::create_dir_all(&app).unwrap();
+    fs::write(app.join("conf"), b"harmless").unwrap();
+    let spec = work.path().join("p/builder.toml");
+    fs::write(
+        &spec,
+        "[image]\nname = \"swap\"\ntags = [\"1\"]\n[base]\nimage = \"static\"\n[user]\nuid = 10001\n[[artifacts]]\nsrc = \"app\"\ndest = \"/app\"\n",
+    )
+    .unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, conf, host) = (stop.clone(), app.join("conf"), host.clone());
+        std::thread::spawn(move || {
+            let (tmp_file, tmp_link) = (conf.with_extension("f"), conf.with_extension("l"));
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // rename(2) over the name: the path is always one or the other.
+                let _ = fs::remove_file(&tmp_link);
+                std::os::unix::fs::symlink(&host, &tmp_link).unwrap();
+                fs::rename(&tmp_link, &conf).unwrap();
+                std::thread::sleep(Duration::from_micros(300));
+                fs::write(&tmp_file, b"harmless").unwrap();
+                fs::rename(&tmp_file, &conf).unwrap();
+                std::thread::sleep(Duration::from_micros(300));
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let (mut built, mut refused) = (0, 0);
+    for i in 0..24 {
+        let out = work.path().join(format!("out{i}"));
+        let cache = work
+            .path()
+            .join(if i % 2 == 0 { "cache" } else { "cache-b" });
+        let r = run(ironhull_build(
+            &spec,
+            &cache,
+            &["-q", "-o", &format!("oci:{}:1", out.display())],
+        ));
+        if r.success() {
+            built += 1;
+            for blob in fs::read_dir(out.join("blobs/sha256")).unwrap() {
+                let raw = layer_bytes(&blob.unwrap().path());
+                assert!(
+                    !contains_bytes(&raw, b"HOSTONLY"),
+                    "build {i} shipped the host file"
+                );
+            }
+        } else {
+            refused += 1;
+            assert!(!out.exists(), "a refused build left output");
+            // Either the walk saw the symlink (a link to outside the
+            // artifact, or its target) or the file changed after the walk.
+            assert!(
+                !r.stderr.contains("HOSTONLY"),
+                "the error leaks the host file:\n{}",
+                r.describe()
+            );
+            assert_eq!(r.code(), Some(2), "{}", r.describe());
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().unwrap();
+    eprintln!("symlink-swap race: {swaps} swaps, {built} builds shipped, {refused} refused");
+    assert!(swaps > 24, "the swapper barely ran ({swaps} swaps)");
+}
