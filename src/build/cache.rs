@@ -43,12 +43,6 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// Reports a cache record that was not trusted. On stderr as it happens, so
-/// it is seen even when the build then fails for another reason.
-pub fn warn(msg: &str) {
-    eprintln!("warning: {msg}");
-}
-
 /// Record kinds, part of what each MAC covers.
 const KIND_LAYER: &str = "layer";
 const KIND_STAT: &str = "stat-cache";
@@ -323,6 +317,8 @@ pub struct StatCache {
     used: BTreeMap<String, StatRecord>,
     hits: u64,
     misses: u64,
+    /// Why a stat cache on disk was not trusted, for the caller to warn.
+    rejected: Option<String>,
 }
 
 impl StatCache {
@@ -331,6 +327,7 @@ impl StatCache {
     /// does one that is not authenticated by `auth`, with a warning.
     pub fn load(dir: &Path, auth: CacheAuth) -> Self {
         let file = dir.join("stat-cache.json");
+        let mut rejected = None;
         let mut buf = Vec::new();
         let read = std::fs::File::open(&file)
             .and_then(|f| f.take(256 << 20).read_to_end(&mut buf))
@@ -341,7 +338,7 @@ impl StatCache {
             match auth.open(KIND_STAT, STAT_NAME, &buf) {
                 Some(body) => serde_json::from_slice(body).unwrap_or_default(),
                 None => {
-                    warn(&format!(
+                    rejected = Some(format!(
                         "stat cache {} is not authenticated by this machine's cache key (planted, or sealed with another key); ignoring it, every file is hashed again",
                         file.display()
                     ));
@@ -356,7 +353,13 @@ impl StatCache {
             used: BTreeMap::new(),
             hits: 0,
             misses: 0,
+            rejected,
         }
+    }
+
+    /// Why the file on disk was ignored, when it was (a warning, once).
+    pub fn take_rejection(&mut self) -> Option<String> {
+        self.rejected.take()
     }
 
     /// (fast-path hits, files hashed) so far.

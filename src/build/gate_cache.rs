@@ -58,7 +58,14 @@ fn record_name(manifest: &Digest, policy: &Digest) -> String {
 
 const KIND: &str = "gate-verdict";
 
-pub fn load(root: &Path, manifest: &Digest, policy: &Digest, auth: &CacheAuth) -> Option<Report> {
+/// `warn` hears why a record on disk was not trusted.
+pub fn load(
+    root: &Path,
+    manifest: &Digest,
+    policy: &Digest,
+    auth: &CacheAuth,
+    warn: &dyn Fn(&str),
+) -> Option<Report> {
     use std::io::Read;
     let p = path(root, manifest, policy);
     let mut bytes = Vec::new();
@@ -68,7 +75,7 @@ pub fn load(root: &Path, manifest: &Digest, policy: &Digest, auth: &CacheAuth) -
         .read_to_end(&mut bytes)
         .ok()?;
     let Some(body) = auth.open(KIND, &record_name(manifest, policy), &bytes) else {
-        super::cache::warn(&format!(
+        warn(&format!(
             "gate verdict {} is not authenticated by this machine's cache key (planted, or sealed with another key); ignoring it and running the gate",
             p.display()
         ));

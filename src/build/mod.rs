@@ -71,6 +71,8 @@ pub struct BuildOptions {
     /// written (see [`BlobStore::mirror_to`]); empty for none. The caller
     /// calls `built.store.finish_mirror()` before writing outputs.
     pub mirror: Vec<BlobStore>,
+    /// Where warnings go (cache records that were not trusted).
+    pub reporter: crate::events::SharedReporter,
 }
 
 /// One built platform image.
@@ -122,13 +124,17 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
         .parent()
         .map(|p| p.join("cache"))
         .unwrap_or_else(|| opts.store.join("cache"));
+    let warn = |msg: &str| opts.reporter.event(&crate::events::Event::Warning(msg));
     let auth = crate::cache_auth::CacheAuth::load();
     if let crate::cache_auth::KeySource::Ephemeral(why) = auth.source() {
-        cache::warn(&format!(
+        warn(&format!(
             "no cache key ({why}); nothing cached by earlier builds is trusted, everything is verified again"
         ));
     }
-    let mut caches = Caches::open(&cache_root, auth.clone());
+    let mut caches = Caches::open(&cache_root, auth.clone(), opts.reporter.clone());
+    if let Some(why) = caches.stat().take_rejection() {
+        warn(&why);
+    }
     // Blobs already in the cache (or in an existing output) are kept only
     // when verified; the stat cache makes that cheap for untouched files.
     store.set_verifier(std::sync::Arc::new(cache::SharedStat(caches.stat.clone())));
@@ -246,8 +252,13 @@ pub fn build(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildErro
         // A manifest digest names its config and every layer, so an image
         // gated before under the same policy and ironhull version needs no
         // second reading.
-        let report = match gate_cache::load(&cache_root, &image.manifest_digest, &policy_key, &auth)
-        {
+        let report = match gate_cache::load(
+            &cache_root,
+            &image.manifest_digest,
+            &policy_key,
+            &auth,
+            &warn,
+        ) {
             Some(r) => r,
             None => {
                 let r = policy::audit_image_with(&image, &store, &policy, &prepared)?;
@@ -506,11 +517,17 @@ fn write_artifact_layer(
 struct Caches {
     layers: Option<cache::LayerCache>,
     stat: std::sync::Arc<std::sync::Mutex<cache::StatCache>>,
+    reporter: crate::events::SharedReporter,
 }
 
 impl Caches {
-    fn open(root: &std::path::Path, auth: crate::cache_auth::CacheAuth) -> Self {
+    fn open(
+        root: &std::path::Path,
+        auth: crate::cache_auth::CacheAuth,
+        reporter: crate::events::SharedReporter,
+    ) -> Self {
         Self {
+            reporter,
             layers: cache::LayerCache::open(root.join("layers"), auth.clone()).ok(),
             stat: std::sync::Arc::new(std::sync::Mutex::new(cache::StatCache::load(
                 &root.join("stat"),
@@ -582,7 +599,9 @@ impl Caches {
                 // Not scanned in this build: the gate reads it back.
                 cache::Lookup::Hit(blob) => return Ok((blob, None)),
                 cache::Lookup::Miss => {}
-                cache::Lookup::Rejected(why) => cache::warn(&why),
+                cache::Lookup::Rejected(why) => {
+                    self.reporter.event(&crate::events::Event::Warning(&why))
+                }
             }
         }
         let before: Vec<Option<cache::StatKey>> = group
@@ -780,6 +799,7 @@ mod tests {
             work: d.path().join("s/work"),
             registry: Default::default(),
             mirror: Vec::new(),
+            reporter: Default::default(),
         };
         let b = build(&req, &opts).unwrap();
         assert_eq!(b.top.digest, digest);

@@ -23,6 +23,7 @@ pub fn verify(
             work: dir.join("work"),
             registry: registry.clone(),
             mirror: Vec::new(),
+            reporter: registry.reporter.clone(),
         };
         results.push(build(req, &opts)?);
     }

@@ -2,7 +2,8 @@
 
 use super::common::use_color;
 use super::exit;
-use ironhull::policy::{self, Policy, Severity, render};
+use ironhull::commands::audit::{AuditJob, Audited, audit};
+use ironhull::policy::{self, Severity, render};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -45,38 +46,23 @@ pub fn parse_severity(s: &str) -> Result<Severity, String> {
 use super::common::fail;
 
 pub fn run(a: AuditArgs) -> i32 {
-    let policy = match &a.policy {
-        Some(p) => match Policy::load(p) {
-            Ok(p) => p,
-            Err(e) => return fail(exit::INPUT, e),
-        },
-        None => Policy::default(),
+    let job = AuditJob {
+        image: a.image.clone(),
+        platform: a.platform.clone(),
+        policy: a.policy.clone(),
+        cache_dir: super::common::cache_dir(a.cache_dir.as_deref()),
+        registry: a.registry.options(true, false),
     };
-    let (image, _work) = match super::common::open_image(
-        &a.image,
-        a.platform.as_deref(),
-        a.cache_dir.as_deref(),
-        &a.registry.options(true, false),
-        "audit",
-    ) {
+    let audited = match audit(&job) {
         Ok(x) => x,
-        Err(code) => return code,
+        Err(e) => return fail(super::exit_code(e.class), e),
     };
     let mut worst = exit::OK;
     let mut docs = Vec::new();
-    for img in &image.images {
-        let report = match policy::audit_image(img, &image.blobs, &policy) {
-            Ok(r) => r,
-            Err(e) => return fail(exit::INPUT, format!("{}: {e}", img.platform)),
-        };
-        let name = if image.images.len() > 1 {
-            format!("{} ({})", a.image, img.platform)
-        } else {
-            a.image.clone()
-        };
+    for Audited { name, report } in audited {
         match a.format {
             Format::Text => print!("{}", render::to_text(&name, &report, use_color_stdout())),
-            Format::Json | Format::Sarif => docs.push((name, report.clone())),
+            Format::Json | Format::Sarif => docs.push((name.clone(), report.clone())),
         }
         if report.fails(a.fail_on) {
             worst = exit::POLICY;

@@ -1,16 +1,12 @@
-//! `ironhull lock`, `ironhull outdated`, and the lock checks of `build --locked`.
+//! `ironhull lock` and `ironhull outdated`: arguments and rendering; the
+//! work is [`ironhull::lock::check`].
 
 use super::common::cache_dir;
 use super::exit;
-use ironhull::base::resolve::open;
-use ironhull::image::ImageSet;
-use ironhull::layer::LayerParams;
-use ironhull::lock::{self, Lock};
-use ironhull::registry::RegistryOptions;
-use ironhull::spec::{self, Spec};
-use ironhull::store::BlobStore;
+use ironhull::lock::{self, LockOutcome};
+use ironhull::spec;
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -50,74 +46,29 @@ pub struct OutdatedArgs {
 
 use super::common::fail;
 
-/// Resolves the spec's base (every platform the spec asks for) and computes a
-/// fresh lock.
-pub fn fresh_lock(
-    spec: &Spec,
-    cache: Option<&Path>,
-    registry: &RegistryOptions,
-) -> Result<(Lock, ImageSet), (i32, String)> {
-    let text = lock::read_all(spec.path()).map_err(|e| (exit::IO, e.to_string()))?;
-    let cache = cache_dir(cache);
-    let work = std::fs::create_dir_all(&cache)
-        .and_then(|_| tempfile::Builder::new().prefix("lock-").tempdir_in(&cache))
-        .map_err(|e| {
-            (
-                exit::IO,
-                format!("cannot create a work directory in {}: {e}", cache.display()),
-            )
-        })?;
-    let stage = BlobStore::open(cache.join("blobs")).map_err(|e| (exit::IO, e.to_string()))?;
-    let base = open(
-        spec.base(),
-        spec.image().platforms(),
-        false,
-        work.path(),
-        &stage,
-        &LayerParams::default(),
-        registry,
-    )
-    .map_err(|e| (exit::INPUT, e.to_string()))?;
-    let set = ImageSet {
-        index_digest: base.digest.clone(),
-        images: base.images.clone(),
-    };
-    let reference = base_reference(spec);
-    let l = lock::compute(spec, &text, &set, &reference).map_err(|e| (exit::IO, e.to_string()))?;
-    Ok((l, set))
-}
-
-/// `base.image` as the spec writes it (relative paths as written, not resolved).
-pub fn base_reference(spec: &Spec) -> String {
-    spec.base().to_string()
-}
-
 pub fn run_lock(a: LockArgs) -> i32 {
     let spec = match spec::load(&a.file) {
         Ok(s) => s,
         Err(e) => return fail(exit::INPUT, e),
     };
-    let path = Lock::path_for(&a.file);
-    let old = match Lock::read(&path) {
-        Ok(l) => l,
-        Err(e) => return fail(exit::INPUT, e),
-    };
-    let (now, _) = match fresh_lock(
+    let cache = cache_dir(a.cache_dir.as_deref());
+    match lock::check::lock(
         &spec,
-        a.cache_dir.as_deref(),
+        &a.file,
+        a.update,
+        &cache,
         &a.registry.options(true, false),
     ) {
-        Ok(x) => x,
-        Err((code, msg)) => return fail(code, msg),
-    };
-    match old {
-        Some(old) if !a.update => {
-            let diffs = old.differences(&now);
-            if diffs.is_empty() {
-                eprintln!("{} is up to date", path.display());
-                return exit::OK;
-            }
-            for d in &diffs {
+        Ok(LockOutcome::UpToDate(path)) => {
+            eprintln!("{} is up to date", path.display());
+            exit::OK
+        }
+        Ok(LockOutcome::Written(path)) => {
+            eprintln!("wrote {}", path.display());
+            exit::OK
+        }
+        Ok(LockOutcome::OutOfDate { path, changes }) => {
+            for d in &changes {
                 eprintln!("  {d}");
             }
             fail(
@@ -128,47 +79,8 @@ pub fn run_lock(a: LockArgs) -> i32 {
                 ),
             )
         }
-        _ => {
-            if let Err(e) = now.write(&path) {
-                return fail(exit::IO, e);
-            }
-            eprintln!("wrote {}", path.display());
-            exit::OK
-        }
+        Err(e) => fail(super::exit_code(e.class), e),
     }
-}
-
-/// For `build --locked`: the differences between the lock and now, or an error.
-pub fn check_locked(
-    spec: &Spec,
-    spec_path: &Path,
-    cache: Option<&Path>,
-    registry: &RegistryOptions,
-) -> Result<(), (i32, String)> {
-    let path = Lock::path_for(spec_path);
-    let Some(old) = Lock::read(&path).map_err(|e| (exit::INPUT, e.to_string()))? else {
-        return Err((
-            exit::INPUT,
-            format!(
-                "--locked: no {} beside {}; create it with `ironhull lock`",
-                lock::LOCK_FILE,
-                spec_path.display()
-            ),
-        ));
-    };
-    let (now, _) = fresh_lock(spec, cache, registry)?;
-    let diffs = old.differences(&now);
-    if diffs.is_empty() {
-        return Ok(());
-    }
-    Err((
-        exit::INPUT,
-        format!(
-            "--locked: the inputs no longer match {}:\n  {}\nrun `ironhull lock --update` if the changes are intended",
-            path.display(),
-            diffs.join("\n  ")
-        ),
-    ))
 }
 
 pub fn run_outdated(a: OutdatedArgs) -> i32 {
@@ -176,86 +88,61 @@ pub fn run_outdated(a: OutdatedArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(exit::INPUT, e),
     };
-    let path = Lock::path_for(&a.file);
-    let old = match Lock::read(&path) {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            return fail(
-                exit::INPUT,
-                format!(
-                    "no {} beside {}; create it with `ironhull lock`",
-                    lock::LOCK_FILE,
-                    a.file.display()
-                ),
-            );
-        }
-        Err(e) => return fail(exit::INPUT, e),
+    let cache = cache_dir(a.cache_dir.as_deref());
+    let o = match lock::outdated(&spec, &a.file, &cache, &a.registry.options(true, false)) {
+        Ok(o) => o,
+        Err(e) => return fail(super::exit_code(e.class), e),
     };
-    let (now, _) = match fresh_lock(
-        &spec,
-        a.cache_dir.as_deref(),
-        &a.registry.options(true, false),
-    ) {
-        Ok(x) => x,
-        Err((code, msg)) => return fail(code, msg),
-    };
-    let mut moved = Vec::new();
-    for p in &now.base.platforms {
-        let locked = old.base.platforms.iter().find(|o| o.platform == p.platform);
-        if locked.is_none_or(|o| o.manifest != p.manifest) {
-            moved.push(json!({
-                "platform": p.platform,
-                "locked": locked.map(|o| o.manifest.to_string()),
-                "lockedCreated": locked.and_then(|o| o.created.clone()),
-                "current": p.manifest.to_string(),
-                "currentCreated": p.created,
-            }));
-        }
-    }
-    let index_moved = old.base.index != now.base.index;
-    let drifted = !moved.is_empty() || index_moved;
+    let shown = |d: &Option<ironhull::digest::Digest>| d.as_ref().map(|d| d.to_string());
     if a.json {
+        let moved: Vec<_> = o
+            .moved
+            .iter()
+            .map(|m| {
+                json!({
+                    "platform": m.platform,
+                    "locked": shown(&m.locked),
+                    "lockedCreated": m.locked_created,
+                    "current": m.current.to_string(),
+                    "currentCreated": m.current_created,
+                })
+            })
+            .collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "base": now.base.reference,
-                "upToDate": !drifted,
-                "lockedIndex": old.base.index.as_ref().map(|d| d.to_string()),
-                "currentIndex": now.base.index.as_ref().map(|d| d.to_string()),
+                "base": o.base,
+                "upToDate": !o.drifted(),
+                "lockedIndex": shown(&o.locked_index),
+                "currentIndex": shown(&o.current_index),
                 "platforms": moved,
             }))
             .unwrap_or_default()
         );
-    } else if drifted {
-        println!("base {} has moved:", now.base.reference);
-        if index_moved {
+    } else if o.drifted() {
+        println!("base {} has moved:", o.base);
+        if o.index_moved() {
+            let or_none =
+                |d: &Option<ironhull::digest::Digest>| shown(d).unwrap_or_else(|| "none".into());
             println!(
                 "  index: {} → {}",
-                old.base
-                    .index
-                    .as_ref()
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "none".into()),
-                now.base
-                    .index
-                    .as_ref()
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "none".into())
+                or_none(&o.locked_index),
+                or_none(&o.current_index)
             );
         }
-        for m in &moved {
+        for m in &o.moved {
             println!(
                 "  {}: {} (created {}) → {} (created {})",
-                m["platform"].as_str().unwrap_or(""),
-                m["locked"].as_str().unwrap_or("none"),
-                m["lockedCreated"].as_str().unwrap_or("unknown"),
-                m["current"].as_str().unwrap_or(""),
-                m["currentCreated"].as_str().unwrap_or("unknown")
+                m.platform,
+                shown(&m.locked).unwrap_or_else(|| "none".into()),
+                m.locked_created.as_deref().unwrap_or("unknown"),
+                m.current,
+                m.current_created.as_deref().unwrap_or("unknown")
             );
         }
         println!("rebuild, then run `ironhull lock --update`");
     } else {
-        println!("base {} is up to date", now.base.reference);
+        println!("base {} is up to date", o.base);
     }
-    if drifted { exit::POLICY } else { exit::OK }
+    if o.drifted() { exit::POLICY } else { exit::OK }
 }

@@ -10,7 +10,10 @@ mod init;
 mod inspect;
 mod lock;
 mod registry;
+mod report;
 mod sbom;
+
+use common::sanitize;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +26,16 @@ pub mod exit {
     pub const INPUT: i32 = 2;
     /// Registry or I/O failure.
     pub const IO: i32 = 3;
+}
+
+/// The exit code of a library failure class.
+pub fn exit_code(class: ironhull::error::ErrorClass) -> i32 {
+    use ironhull::error::ErrorClass;
+    match class {
+        ErrorClass::Policy => exit::POLICY,
+        ErrorClass::Input => exit::INPUT,
+        ErrorClass::Io => exit::IO,
+    }
 }
 
 #[derive(Parser, Debug)]

@@ -5,11 +5,8 @@
 //! `--json`); progress and errors go to stderr.
 
 use super::exit;
-use ironhull::cjson;
-use ironhull::image::{Descriptor, Index, media};
-use ironhull::reference::{Reference, Transport};
-use ironhull::registry::{self, Client, Progress, RegistryError, RegistryOptions};
-use ironhull::store::{self, Source};
+use ironhull::commands::push::{PushJob, push};
+use ironhull::registry::{self, RegistryError, RegistryOptions};
 use serde_json::json;
 use std::io::Read;
 use std::path::PathBuf;
@@ -30,17 +27,13 @@ pub struct RegistryFlags {
 
 impl RegistryFlags {
     pub fn options(&self, quiet: bool, json: bool) -> RegistryOptions {
+        let reporter = super::report::CliReporter::new(quiet, json);
         RegistryOptions {
             insecure_registries: self.insecure_registries.clone(),
             ca_file: self.ca_file.clone(),
             docker_config_dir: self.docker_config.clone(),
-            progress: if quiet {
-                Progress::Quiet
-            } else if json {
-                Progress::Json
-            } else {
-                Progress::auto()
-            },
+            progress: reporter.mode(),
+            reporter: ironhull::events::SharedReporter::new(reporter),
             max_concurrency: 4,
         }
     }
@@ -109,162 +102,29 @@ fn fail(json_out: bool, code: i32, kind: &str, msg: impl std::fmt::Display) -> i
 }
 
 fn registry_code(e: &RegistryError) -> i32 {
-    match e {
-        RegistryError::PlatformNotFound { .. }
-        | RegistryError::BadPush { .. }
-        | RegistryError::Usage(_)
-        | RegistryError::Credentials { .. } => exit::INPUT,
-        _ => exit::IO,
-    }
-}
-
-/// Reads a local transport into a [`Source`].
-fn open_source(t: &Transport, work: &std::path::Path) -> Result<Source, String> {
-    match t {
-        Transport::Oci { dir, tag } => {
-            store::read_oci_layout(dir, tag.as_deref()).map_err(|e| e.to_string())
-        }
-        Transport::OciArchive { file, tag } => {
-            store::read_oci_archive(file, tag.as_deref(), work).map_err(|e| e.to_string())
-        }
-        Transport::DockerArchive { file, reference } => {
-            store::read_docker_archive(file, reference.as_deref(), work).map_err(|e| e.to_string())
-        }
-        other => Err(format!(
-            "cannot push from `{other}`: the source must be oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]"
-        )),
-    }
-}
-
-/// The top document of a source: its index when it has one, the single
-/// manifest otherwise, else a fresh index over all its manifests.
-fn top_of(src: &Source) -> Result<(Descriptor, Vec<u8>), String> {
-    let images = &src.images.images;
-    if let Some(d) = &src.images.index_digest
-        && let Ok(bytes) = src.blobs.read_verified(d, None, store::MAX_DOC)
-    {
-        let mt = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| {
-                v.get("mediaType")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| media::OCI_INDEX.to_string());
-        return Ok((Descriptor::new(&mt, d.clone(), bytes.len() as u64), bytes));
-    }
-    match images.as_slice() {
-        [] => Err("the source holds no image".into()),
-        [one] => Ok((
-            Descriptor::new(
-                &one.manifest_media_type,
-                one.manifest_digest.clone(),
-                one.manifest_bytes.len() as u64,
-            ),
-            one.manifest_bytes.clone(),
-        )),
-        many => {
-            let idx = Index::new(
-                many.iter()
-                    .map(|i| {
-                        let mut d = Descriptor::new(
-                            &i.manifest_media_type,
-                            i.manifest_digest.clone(),
-                            i.manifest_bytes.len() as u64,
-                        );
-                        d.platform = Some(i.platform.clone());
-                        d
-                    })
-                    .collect(),
-            );
-            let bytes = cjson::to_vec(&idx).map_err(|e| format!("cannot encode the index: {e}"))?;
-            Ok((
-                Descriptor::new(
-                    media::OCI_INDEX,
-                    ironhull::digest::Digest::of(&bytes),
-                    bytes.len() as u64,
-                ),
-                bytes,
-            ))
-        }
-    }
+    super::exit_code(ironhull::commands::push::registry_class(e))
 }
 
 pub fn run_push(a: PushArgs) -> i32 {
-    let src_t = match Transport::parse(&a.source) {
-        Ok(t) => t,
-        Err(e) => return fail(a.json, exit::INPUT, "Source", e),
+    let job = PushJob {
+        source: a.source.clone(),
+        destination: a.destination.clone(),
+        tags: a.tags.clone(),
+        registry: a.registry.options(a.quiet, a.json),
     };
-    let target = match Transport::parse(&a.destination) {
-        Ok(Transport::Docker(r)) => r,
-        Ok(other) => {
-            return fail(
-                a.json,
-                exit::INPUT,
-                "Destination",
-                format!("push destination must be docker://REGISTRY/REPO[:TAG], not `{other}`"),
-            );
-        }
-        Err(e) => return fail(a.json, exit::INPUT, "Destination", e),
-    };
-    let mut tags: Vec<String> = target.tag().map(str::to_string).into_iter().collect();
-    for t in &a.tags {
-        if Reference::parse(&format!("{}:{t}", target.name())).is_err() || t.contains(['/', '@']) {
-            return fail(
-                a.json,
-                exit::INPUT,
-                "Tag",
-                format!("invalid tag {t:?}: use 1-128 letters, digits, `_`, `.`, `-`"),
-            );
-        }
-        if !tags.contains(t) {
-            tags.push(t.clone());
-        }
-    }
-    let work = match tempfile::tempdir() {
-        Ok(w) => w,
-        Err(e) => {
-            return fail(
-                a.json,
-                exit::IO,
-                "Io",
-                format!("cannot create a temporary directory: {e}"),
-            );
-        }
-    };
-    let src = match open_source(&src_t, work.path()) {
-        Ok(s) => s,
-        Err(e) => return fail(a.json, exit::INPUT, "Source", e),
-    };
-    let (top, top_bytes) = match top_of(&src) {
-        Ok(t) => t,
-        Err(e) => return fail(a.json, exit::INPUT, "Source", e),
-    };
-    let client = match Client::new(a.registry.options(a.quiet, a.json)) {
-        Ok(c) => c,
-        Err(e) => return fail(a.json, registry_code(&e), "Registry", e),
-    };
-    match client.push(
-        &target,
-        &tags,
-        &top,
-        &top_bytes,
-        &src.images.images,
-        &src.blobs,
-        None,
-    ) {
-        Ok(d) => {
+    match push(&job) {
+        Ok(p) => {
             if a.json {
                 println!(
                     "{}",
-                    json!({"ok": true, "reference": target.name(), "digest": d.to_string(), "tags": tags, "mediaType": top.media_type})
+                    json!({"ok": true, "reference": p.reference, "digest": p.digest.to_string(), "tags": p.tags, "mediaType": p.media_type})
                 );
             } else {
-                println!("{d}");
+                println!("{}", p.digest);
             }
             exit::OK
         }
-        Err(e) => fail(a.json, registry_code(&e), "Registry", e),
+        Err(e) => fail(a.json, super::exit_code(e.class), e.kind, e),
     }
 }
 

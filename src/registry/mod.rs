@@ -43,8 +43,11 @@ pub struct RegistryOptions {
     /// Directory holding docker's `config.json`; `None` means
     /// `$DOCKER_CONFIG`, else `~/.docker`.
     pub docker_config_dir: Option<PathBuf>,
-    /// How progress is reported (stderr).
+    /// Which progress events are worth sending (none when Quiet; in-flight
+    /// ones only for Bar).
     pub progress: Progress,
+    /// Where progress events go (the front end draws them).
+    pub reporter: crate::events::SharedReporter,
     /// Parallel blob transfers; 0 is treated as 1.
     pub max_concurrency: usize,
 }

@@ -1,11 +1,10 @@
-//! Progress reporting for pulls and pushes, always on stderr so stdout stays
-//! free for results (the digest, or `--json` output).
-//!
-//! Bar mode redraws one line per blob with `\r`; Plain prints one line when a
-//! blob finishes; Json prints one JSON object per event (for CI tooling).
+//! Progress of pulls and pushes, as [`Event`]s for the front end's
+//! [`crate::events::Reporter`] (set in [`super::RegistryOptions::reporter`]).
+//! The front end draws them: the CLI redraws a bar per blob on a terminal,
+//! prints one line per finished blob otherwise, or one JSON object per event.
 
-use std::io::{Read, Write};
-use std::sync::Mutex;
+use crate::events::{Event, SharedReporter};
+use std::io::Read;
 use std::time::Instant;
 
 /// How progress is shown.
@@ -34,86 +33,38 @@ impl Progress {
     }
 }
 
-/// Serializes progress output so lines of parallel transfers do not mix.
+/// Turns transfer facts into [`Event`]s for the front end's reporter. The
+/// mode only decides which events are worth sending: nothing in Quiet mode,
+/// and the in-flight ones only when a bar is drawn.
 pub(crate) struct Reporter {
     mode: Progress,
-    lock: Mutex<()>,
-}
-
-pub(crate) fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-fn short(d: &str) -> &str {
-    let h = d.strip_prefix("sha256:").unwrap_or(d);
-    h.get(..12).unwrap_or(h)
+    sink: SharedReporter,
 }
 
 impl Reporter {
-    pub(crate) fn new(mode: Progress) -> Self {
-        Self {
-            mode,
-            lock: Mutex::new(()),
-        }
+    pub(crate) fn new(mode: Progress, sink: SharedReporter) -> Self {
+        Self { mode, sink }
     }
 
-    fn emit(&self, line: &str, newline: bool) {
-        let _g = self.lock.lock();
-        let mut e = std::io::stderr().lock();
-        let _ = if newline {
-            writeln!(e, "{line}")
-        } else {
-            write!(e, "\r{line}\x1b[K")
-        };
-        let _ = e.flush();
-    }
-
-    /// A blob transfer finished (`action`: pull, push, skip, mount).
+    /// A blob transfer finished (`action`: pull, push, exists, mounted).
     pub(crate) fn blob(&self, action: &str, digest: &str, size: u64, started: Instant) {
-        let secs = started.elapsed().as_secs_f64().max(0.001);
-        match self.mode {
-            Progress::Quiet => {}
-            Progress::Plain => {
-                self.emit(&format!("{action} {} {}", short(digest), human(size)), true)
-            }
-            Progress::Bar => self.emit(
-                &format!(
-                    "{action} {} {} ({}/s) done",
-                    short(digest),
-                    human(size),
-                    human((size as f64 / secs) as u64)
-                ),
-                true,
-            ),
-            Progress::Json => {
-                let v =
-                    serde_json::json!({"event":"blob","action":action,"digest":digest,"size":size});
-                self.emit(&v.to_string(), true);
-            }
+        if self.mode == Progress::Quiet {
+            return;
         }
+        self.sink.event(&Event::BlobDone {
+            action,
+            digest,
+            size,
+            elapsed: started.elapsed(),
+        });
     }
 
     /// A free-form step (`pushed manifest …`).
-    pub(crate) fn note(&self, event: &str, message: &str) {
-        match self.mode {
-            Progress::Quiet => {}
-            Progress::Json => {
-                let v = serde_json::json!({"event":event,"message":message});
-                self.emit(&v.to_string(), true);
-            }
-            _ => self.emit(message, true),
+    pub(crate) fn note(&self, kind: &str, message: &str) {
+        if self.mode == Progress::Quiet {
+            return;
         }
+        self.sink.event(&Event::Step { kind, message });
     }
 
     /// Wraps a reader so Bar mode can redraw as bytes flow.
@@ -155,26 +106,13 @@ impl<R: Read> Read for Tracked<'_, R> {
         self.done += n as u64;
         if self.rep.mode == Progress::Bar && self.done - self.last >= 512 * 1024 {
             self.last = self.done;
-            let secs = self.started.elapsed().as_secs_f64().max(0.001);
-            let pct = (self.done.saturating_mul(100))
-                .checked_div(self.total)
-                .unwrap_or(0)
-                .min(100);
-            let width = 24usize;
-            let filled = (pct as usize * width) / 100;
-            self.rep.emit(
-                &format!(
-                    "{} {} [{}{}] {}/{} {}/s",
-                    self.action,
-                    short(self.digest),
-                    "#".repeat(filled),
-                    " ".repeat(width - filled),
-                    human(self.done),
-                    human(self.total),
-                    human((self.done as f64 / secs) as u64)
-                ),
-                false,
-            );
+            self.rep.sink.event(&Event::BlobProgress {
+                action: self.action,
+                digest: self.digest,
+                done: self.done,
+                total: self.total,
+                elapsed: self.started.elapsed(),
+            });
         }
         Ok(n)
     }
@@ -183,23 +121,44 @@ impl<R: Read> Read for Tracked<'_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Reporter as _;
+    use std::sync::{Arc, Mutex};
 
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human(512), "512 B");
-        assert_eq!(human(1536), "1.5 KiB");
-        assert_eq!(human(3 * 1024 * 1024), "3.0 MiB");
-        assert_eq!(short("sha256:0123456789abcdef"), "0123456789ab");
-        assert_eq!(short("sha256:01"), "01");
+    #[derive(Default)]
+    struct Count(Mutex<(usize, usize)>);
+    impl crate::events::Reporter for Count {
+        fn event(&self, e: &Event<'_>) {
+            if let Ok(mut c) = self.0.lock() {
+                match e {
+                    Event::BlobProgress { .. } => c.0 += 1,
+                    Event::BlobDone { .. } => c.1 += 1,
+                    _ => {}
+                }
+            }
+        }
     }
 
     #[test]
-    fn tracked_reader_passes_bytes_through() {
-        let r = Reporter::new(Progress::Quiet);
+    fn tracked_reader_passes_bytes_through_and_reports_by_mode() {
         let data = vec![7u8; 2 * 1024 * 1024];
-        let mut t = r.track("pull", "sha256:x", data.len() as u64, &data[..]);
-        let mut out = Vec::new();
-        t.read_to_end(&mut out).unwrap();
-        assert_eq!(out, data);
+        // (mode, in-flight events wanted, finished events)
+        for (mode, in_flight, done) in [
+            (Progress::Quiet, false, 0),
+            (Progress::Plain, false, 1),
+            (Progress::Bar, true, 1),
+        ] {
+            let c = Arc::new(Count::default());
+            let r = Reporter::new(mode, SharedReporter(c.clone()));
+            let mut t = r.track("pull", "sha256:x", data.len() as u64, &data[..]);
+            let mut out = Vec::new();
+            t.read_to_end(&mut out).unwrap();
+            assert_eq!(out, data);
+            r.blob("pull", "sha256:x", 1, Instant::now());
+            let (p, d) = *c.0.lock().unwrap();
+            // At most one per 512 KiB of the 2 MiB read.
+            assert!(if in_flight { (1..=4).contains(&p) } else { p == 0 }, "{mode:?}: {p}");
+            assert_eq!(d, done, "{mode:?}");
+            c.event(&Event::Warning("unused"));
+        }
     }
 }

@@ -384,7 +384,7 @@ impl Transport {
         if let Some(ca) = &opts.ca_file {
             roots.extend(load_pem_certs(ca, "(all)")?);
         }
-        let progress = Reporter::new(opts.progress);
+        let progress = Reporter::new(opts.progress, opts.reporter.clone());
         Ok(Self {
             opts,
             roots,

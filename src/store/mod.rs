@@ -9,6 +9,7 @@
 mod archive;
 mod archive_reach;
 pub use archive_reach::{DEFAULT_MAX_ARCHIVE_BYTES, max_bytes as max_archive_bytes};
+pub mod atomic;
 pub mod blobs;
 pub mod docker_archive;
 mod error;
@@ -17,6 +18,7 @@ mod oci_archive;
 mod rootfs;
 pub mod staged;
 
+pub use atomic::write_atomic;
 pub use blobs::{BlobError, BlobStore};
 pub use docker_archive::{read_docker_archive, write_docker_archive};
 pub use error::StoreError;

@@ -6,6 +6,10 @@
 //! sha256 of every artifact source per platform, a hash of the spec text and
 //! the ironhull version. It is TOML so that diffs in review are readable.
 
+pub mod check;
+
+pub use check::{LockOutcome, LockRunError, Outdated, check_locked, outdated, pinned_base};
+
 use crate::digest::{Digest, HashingReader};
 use crate::image::{ImageSet, Platform};
 use crate::spec::Spec;

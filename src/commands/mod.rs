@@ -1,0 +1,19 @@
+//! One library entry point per command. A front end maps its arguments to
+//! the typed job, calls the entry point and renders the typed result; it
+//! holds no image, lock, policy or package logic of its own.
+//!
+//! | command | entry point |
+//! |---|---|
+//! | `build` | [`crate::pipeline::build`] (the stages are listed there) |
+//! | `audit` | [`audit::audit`] |
+//! | `sbom` | [`sbom::sbom`] |
+//! | `scan` | [`scan::scan`] |
+//! | `push` | [`push::push`] |
+//! | `lock` | [`crate::lock::check::lock`] |
+//! | `outdated` | [`crate::lock::check::outdated`] |
+//! | `login`, `logout` | [`crate::registry::login`], [`crate::registry::logout`] |
+
+pub mod audit;
+pub mod push;
+pub mod sbom;
+pub mod scan;

@@ -1,0 +1,113 @@
+//! Stage 5 of the build: the outputs. Pushes go first, so a registry that is
+//! down fails the build before any local output exists; then layouts and
+//! archives, each written atomically ([`crate::output`]); after each, its
+//! attachments: SBOM files beside a file output, or SBOM referrers on a
+//! pushed image.
+
+use super::PipelineError;
+use super::attach::Attachments;
+use crate::build::{BuildRequest, Built};
+use crate::error::ErrorClass;
+use crate::events::{Event, SharedReporter};
+use crate::output::{self, Destination, sbom};
+use crate::reference::Transport;
+use crate::registry::RegistryOptions;
+use crate::store::StagedLayout;
+
+pub fn write(
+    built: &Built,
+    req: &BuildRequest,
+    dests: &[Destination],
+    staged: Vec<Option<StagedLayout>>,
+    attachments: &Attachments,
+    registry: &RegistryOptions,
+    reporter: &SharedReporter,
+) -> Result<(), PipelineError> {
+    // Output failures are I/O failures with the `Output` error kind.
+    fn out_err<E: std::fmt::Display + std::fmt::Debug>(e: E) -> PipelineError {
+        PipelineError::kinded(ErrorClass::Io, "Output", &e)
+    }
+    output::preflight(dests, built.images.len()).map_err(out_err)?;
+    let mut ordered: Vec<(&Destination, Option<StagedLayout>)> = Vec::new();
+    let mut local = Vec::new();
+    for (d, st) in dests.iter().zip(staged) {
+        if matches!(d.transport, Transport::Docker(_)) {
+            ordered.push((d, st));
+        } else {
+            local.push((d, st));
+        }
+    }
+    ordered.extend(local);
+    for (d, st) in ordered {
+        let pushed =
+            output::write_staged(built, d, &req.name, &req.tags, registry, st).map_err(out_err)?;
+        let shown = d.to_string();
+        let pushed_s = pushed.as_ref().map(|p| p.to_string());
+        reporter.event(&Event::OutputWritten {
+            destination: &shown,
+            pushed: pushed_s.as_deref(),
+        });
+        place_attachments(built, d, attachments, registry, reporter).map_err(out_err)?;
+    }
+    Ok(())
+}
+
+/// Writes each platform's SBOM beside a file output (`OUTPUT.spdx.json`, or
+/// `OUTPUT.<os>-<arch>.spdx.json` with several platforms), or attaches it to
+/// the pushed image.
+fn place_attachments(
+    built: &Built,
+    dest: &Destination,
+    a: &Attachments,
+    registry: &RegistryOptions,
+    reporter: &SharedReporter,
+) -> Result<(), String> {
+    let Some(format) = a.sbom else {
+        return Ok(());
+    };
+    let multi = built.images.len() > 1;
+    for (i, doc) in built.images.iter().zip(&a.sboms) {
+        match (&dest.transport, dest.path()) {
+            (Transport::Docker(target), _) => {
+                let client =
+                    crate::registry::Client::new(registry.clone()).map_err(|e| e.to_string())?;
+                let at = sbom::attach(
+                    &client,
+                    target,
+                    &i.image,
+                    doc,
+                    format,
+                    &a.created,
+                    &built.store,
+                )
+                .map_err(|e| e.to_string())?;
+                let how = at
+                    .fallback_tag
+                    .map(|t| format!("referrers tag {t}"))
+                    .unwrap_or_else(|| "referrers API".into());
+                reporter.event(&Event::SbomAttached {
+                    artifact: &at.artifact,
+                    subject: &at.subject,
+                    how: &how,
+                });
+            }
+            (_, Some(path)) => {
+                let plat = if multi {
+                    format!(".{}", i.image.platform.to_string().replace('/', "-"))
+                } else {
+                    String::new()
+                };
+                let file = std::path::PathBuf::from(format!(
+                    "{}{plat}.{}",
+                    path.display(),
+                    format.suffix()
+                ));
+                crate::store::write_atomic(&file, doc)
+                    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                reporter.event(&Event::SbomWritten { path: &file });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
