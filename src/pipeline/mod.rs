@@ -31,13 +31,25 @@
 //! not code in a front end.
 
 pub mod attach;
+pub mod built;
+pub mod gate;
+pub mod image;
 pub mod inputs;
+pub mod layers;
 pub mod outputs;
+pub mod reproduce;
+pub mod resolve;
 pub mod vuln_gate;
 
-use crate::build::{self, BuildError, BuildOptions, Built};
+pub use built::{BuildError, BuildOptions, Built, BuiltImage};
+pub use gate::gate_fails;
+
+use crate::build::artifacts::Content;
+use crate::build::{BuildRequest, cache, gate_cache};
+use crate::digest::Digest;
 use crate::error::{ErrorClass, kind_name};
 use crate::events::{Event, Reporter, SharedReporter};
+use crate::fs::ImagePath;
 use crate::output::Destination;
 use crate::policy::Report;
 use crate::registry::RegistryOptions;
@@ -199,11 +211,11 @@ pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, 
         reporter: reporter.clone(),
     };
     if job.verify_reproducible {
-        let d = build::reproduce::verify(&req, work.path(), &opts.registry)
+        let d = reproduce::verify(&req, work.path(), &opts.registry)
             .map_err(|e| PipelineError::from_build(e, &req.name))?;
         reporter.event(&Event::Reproducible { digest: &d });
     }
-    let built = build::build(&req, &opts).map_err(|e| PipelineError::from_build(e, &req.name))?;
+    let built = build_image(&req, &opts).map_err(|e| PipelineError::from_build(e, &req.name))?;
     built.store.finish_mirror();
     reporter.event(&Event::Built(&built));
 
@@ -246,4 +258,148 @@ pub fn build_with(
     reporter: impl Reporter + 'static,
 ) -> Result<BuildOutcome, PipelineError> {
     build(job, &SharedReporter::new(reporter))
+}
+
+/// Stages 2 to 6 for every platform: resolve → harden → layers → image →
+/// gate. Nothing is written to any output; blobs go to the store (and are
+/// mirrored into staged outputs). This is `ironhull build` without the
+/// front end's inputs and outputs, for embedding.
+pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, BuildError> {
+    let stage = |s| opts.reporter.event(&Event::Stage(s));
+    let warn = |msg: &str| opts.reporter.event(&Event::Warning(msg));
+    let mut store = crate::store::BlobStore::open_cache(&opts.store)?;
+    let cache_root = opts
+        .store
+        .parent()
+        .map(|p| p.join("cache"))
+        .unwrap_or_else(|| opts.store.join("cache"));
+    let auth = crate::cache_auth::CacheAuth::load();
+    if let crate::cache_auth::KeySource::Ephemeral(why) = auth.source() {
+        warn(&format!(
+            "no cache key ({why}); nothing cached by earlier builds is trusted, everything is verified again"
+        ));
+    }
+    let mut caches = layers::Caches::open(&cache_root, auth.clone(), opts.reporter.clone());
+    if let Some(why) = caches.stat().take_rejection() {
+        warn(&why);
+    }
+    // Blobs already in the cache (or in an existing output) are kept only
+    // when verified; the stat cache makes that cheap for untouched files.
+    store.set_verifier(std::sync::Arc::new(cache::SharedStat(caches.stat.clone())));
+    store.mirror_to(opts.mirror.clone())?;
+    std::fs::create_dir_all(&opts.work).map_err(|e| crate::store::BlobError::Io {
+        path: opts.work.clone(),
+        source: e,
+    })?;
+    let params = &req.layer_params;
+    let created = crate::layer::time::rfc3339(params.mtime)?;
+
+    stage(Stage::Resolve);
+    let base = crate::base::resolve::resolve(
+        &req.base,
+        &req.platforms,
+        &opts.work,
+        &store,
+        params,
+        &opts.registry,
+    )?;
+    let policy = gate::gate_policy(req)?;
+    let per_platform = resolve::plan_artifacts(req, &base)?;
+
+    let mut images = Vec::new();
+    let mut changes = Vec::new();
+    let mut dropped = Vec::new();
+    let policy_key = gate_cache::policy_key(req);
+    // Identical artifact groups (same sources, same entries) across platforms
+    // give identical layers: write each once.
+    let mut written: Vec<layers::WrittenGroup> = Vec::new();
+    for (base_img, groups) in base.images.iter().zip(&per_platform) {
+        stage(Stage::Harden);
+        let hardened = crate::harden::harden(base_img, &base.blobs, &store, params)?;
+        changes.extend(hardened.changes.iter().cloned());
+        dropped.extend(hardened.dropped_packages.iter().cloned());
+
+        stage(Stage::Layers);
+        let accounts_layer =
+            layers::write_accounts_layer(&hardened.tree, &req.user, &store, params)?;
+        let mut art = Vec::new();
+        // The gate need not read back the artifact layers written in this
+        // build: their entries are known, and it keeps the secret verdict
+        // the detector gave each file while it was written. A layer taken
+        // from the layer cache has no verdict from this build and is read.
+        let mut prepared = crate::policy::Prepared::new();
+        for g in groups {
+            let key: Vec<(ImagePath, Content)> = g
+                .iter()
+                .map(|p| (p.entry.path.clone(), p.content.clone()))
+                .collect();
+            let (blob, verdicts) = match written.iter().find(|(k, _, _)| *k == key) {
+                Some((_, b, v)) => (b.clone(), v.clone()),
+                None => {
+                    let (b, v) = caches.artifact_layer(g, &store, params)?;
+                    written.push((key, b.clone(), v.clone()));
+                    (b, v)
+                }
+            };
+            if let Some(verdicts) = verdicts {
+                prepared.insert(
+                    blob.digest.clone(),
+                    crate::policy::PreparedLayer {
+                        entries: g.iter().map(|p| p.entry.clone()).collect(),
+                        verdicts,
+                    },
+                );
+            }
+            art.push((blob, resolve::describe_group(g)));
+        }
+
+        stage(Stage::Image);
+        let mut all = hardened.layers.clone();
+        all.push(accounts_layer);
+        all.extend(art.iter().map(|(l, _)| l.clone()));
+        let described: Vec<String> = art.iter().map(|(_, d)| d.clone()).collect();
+        let image = image::assemble(req, &base, base_img, all, &described, &created, &store)?;
+
+        stage(Stage::Gate);
+        let report = gate::gate(
+            &image,
+            &store,
+            &policy,
+            &prepared,
+            (&cache_root, &policy_key, &auth),
+            &warn,
+        )?;
+        let rewritten = hardened.rewritten.iter().filter(|r| **r).count();
+        images.push(BuiltImage {
+            base_layers_rewritten: rewritten,
+            base_layers_reused: hardened.rewritten.len() - rewritten,
+            image,
+            report,
+        });
+    }
+
+    let mut blobs: Vec<Digest> = Vec::new();
+    for b in &images {
+        blobs.extend(crate::store::image_blobs(&b.image));
+    }
+    let (top, top_bytes) = image::top(&images, &store, &mut blobs)?;
+    if let Ok(s) = caches.stat.lock() {
+        let _ = s.save();
+    }
+    blobs.sort();
+    blobs.dedup();
+    dropped.sort();
+    dropped.dedup();
+    Ok(Built {
+        top,
+        images,
+        blobs,
+        store,
+        changes,
+        dropped_packages: dropped,
+        base_name: base.name.clone(),
+        top_bytes,
+        base: req.base.clone(),
+        stat: caches.stat.clone(),
+    })
 }

@@ -156,7 +156,14 @@ mod tests {
             r.blob("pull", "sha256:x", 1, Instant::now());
             let (p, d) = *c.0.lock().unwrap();
             // At most one per 512 KiB of the 2 MiB read.
-            assert!(if in_flight { (1..=4).contains(&p) } else { p == 0 }, "{mode:?}: {p}");
+            assert!(
+                if in_flight {
+                    (1..=4).contains(&p)
+                } else {
+                    p == 0
+                },
+                "{mode:?}: {p}"
+            );
             assert_eq!(d, done, "{mode:?}");
             c.event(&Event::Warning("unused"));
         }

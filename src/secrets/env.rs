@@ -100,7 +100,7 @@ pub(super) fn env_name_is_secret(key: &str, value: &str) -> bool {
 /// nothing else.
 fn is_fingerprint_list(value: &str) -> bool {
     let mut any = false;
-    for w in value.split(|c: char| c == ' ' || c == ',' || c == '\t') {
+    for w in value.split([' ', ',', '\t']) {
         if w.is_empty() {
             continue;
         }

@@ -1,7 +1,7 @@
 //! `--verify-reproducible`: build twice in isolated directories and, when the
 //! digests differ, say exactly where (which layer, which entry, which field).
 
-use super::{BuildError, BuildOptions, BuildRequest, Built, build};
+use super::{BuildError, BuildOptions, BuildRequest, Built};
 use crate::digest::{Digest, HashingReader};
 use crate::fs::LayerEvent;
 use crate::fs::read::{ReadOptions, read_layer};
@@ -25,7 +25,7 @@ pub fn verify(
             mirror: Vec::new(),
             reporter: registry.reporter.clone(),
         };
-        results.push(build(req, &opts)?);
+        results.push(super::build_image(req, &opts)?);
     }
     let (a, b) = (&results[0], &results[1]);
     if a.top.digest == b.top.digest {
