@@ -22,10 +22,10 @@ pub use request::{Allowance, BuildRequest, UserReq};
 mod tests {
     use super::*;
     use crate::build::artifacts::ArtifactInput;
-    use crate::fs::ImagePath;
-    use crate::layer::LayerParams;
     use crate::build::config::Runtime;
+    use crate::fs::ImagePath;
     use crate::layer::Compression;
+    use crate::layer::LayerParams;
     use crate::reference::Transport;
 
     fn request(dir: &std::path::Path) -> BuildRequest {

@@ -99,6 +99,33 @@ pub struct BuildJob {
     pub registry: RegistryOptions,
 }
 
+impl BuildJob {
+    /// A job with the defaults of `ironhull build -f SPEC --cache-dir CACHE`:
+    /// the default output, every platform of the spec, `SOURCE_DATE_EPOCH`
+    /// unset (time 0), no lock check, no SBOM, no vulnerability gate.
+    pub fn new(spec: impl Into<PathBuf>, cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            spec: spec.into(),
+            outputs: Vec::new(),
+            platforms: Vec::new(),
+            cache_dir: cache_dir.into(),
+            source_date_epoch: None,
+            locked: false,
+            verify_reproducible: false,
+            sbom: None,
+            vuln: None,
+            digest_file: None,
+            registry: RegistryOptions::default(),
+        }
+    }
+
+    /// Adds a destination (`oci:DIR[:TAG]`, `docker://…`, …).
+    pub fn output(mut self, dest: impl Into<String>) -> Self {
+        self.outputs.push(dest.into());
+        self
+    }
+}
+
 /// A finished build: the image, and where it went.
 #[derive(Debug)]
 pub struct BuildOutcome {
