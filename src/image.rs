@@ -248,6 +248,20 @@ pub struct PlatformImage {
     pub layers: Vec<LayerBlob>,
 }
 
+impl PlatformImage {
+    /// The descriptor of this image's manifest, with its platform: what an
+    /// index lists, and what a push or a layout's `index.json` names.
+    pub fn descriptor(&self) -> Descriptor {
+        let mut d = Descriptor::new(
+            &self.manifest_media_type,
+            self.manifest_digest.clone(),
+            self.manifest_bytes.len() as u64,
+        );
+        d.platform = Some(self.platform.clone());
+        d
+    }
+}
+
 /// A resolved image: one or more platforms. A single-platform image is an index
 /// of one, so every code path is multi-platform from the start.
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@
 use crate::cjson;
 use crate::digest::Digest;
 use crate::error::ErrorClass;
-use crate::image::{Descriptor, Index, media};
+use crate::image::{Descriptor, Index, PlatformImage, media};
 use crate::reference::{Reference, Transport};
 use crate::registry::{Client, RegistryError, RegistryOptions};
 use crate::store::{self, Source};
@@ -154,28 +154,9 @@ fn top_of(src: &Source) -> Result<(Descriptor, Vec<u8>), String> {
     }
     match images.as_slice() {
         [] => Err("the source holds no image".into()),
-        [one] => Ok((
-            Descriptor::new(
-                &one.manifest_media_type,
-                one.manifest_digest.clone(),
-                one.manifest_bytes.len() as u64,
-            ),
-            one.manifest_bytes.clone(),
-        )),
+        [one] => Ok((one.descriptor(), one.manifest_bytes.clone())),
         many => {
-            let idx = Index::new(
-                many.iter()
-                    .map(|i| {
-                        let mut d = Descriptor::new(
-                            &i.manifest_media_type,
-                            i.manifest_digest.clone(),
-                            i.manifest_bytes.len() as u64,
-                        );
-                        d.platform = Some(i.platform.clone());
-                        d
-                    })
-                    .collect(),
-            );
+            let idx = Index::new(many.iter().map(PlatformImage::descriptor).collect());
             let bytes = cjson::to_vec(&idx).map_err(|e| format!("cannot encode the index: {e}"))?;
             Ok((
                 Descriptor::new(media::OCI_INDEX, Digest::of(&bytes), bytes.len() as u64),

@@ -3,7 +3,6 @@
 
 use crate::base::named::{open_local, parse_platform, select, work_dir};
 use crate::error::{ErrorClass, Failure};
-use crate::image::Descriptor;
 use crate::store;
 use crate::vuln::{self, VulnSeverity, ignore, osv, scanner::Scanner};
 use std::collections::BTreeSet;
@@ -105,11 +104,7 @@ pub fn scan(job: &ScanJob) -> Result<ScanOutcome, Failure> {
             let layout = work
                 .path()
                 .join(format!("scan-{}", img.manifest_digest.hex()));
-            let top = Descriptor::new(
-                &img.manifest_media_type,
-                img.manifest_digest.clone(),
-                img.manifest_bytes.len() as u64,
-            );
+            let top = img.descriptor();
             store::write_oci_layout(
                 &layout,
                 "latest",

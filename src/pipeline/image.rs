@@ -67,19 +67,11 @@ pub(crate) fn top(
     store: &BlobStore,
     blobs: &mut Vec<Digest>,
 ) -> Result<(Descriptor, Vec<u8>), BuildError> {
-    let desc = |i: &PlatformImage| {
-        let mut d = Descriptor::new(
-            media::OCI_MANIFEST,
-            i.manifest_digest.clone(),
-            i.manifest_bytes.len() as u64,
-        );
-        d.platform = Some(i.platform.clone());
-        d
-    };
+    // Built manifests are OCI manifests (`store::put_image`).
     if let [one] = images {
-        return Ok((desc(&one.image), one.image.manifest_bytes.clone()));
+        return Ok((one.image.descriptor(), one.image.manifest_bytes.clone()));
     }
-    let idx = Index::new(images.iter().map(|b| desc(&b.image)).collect());
+    let idx = Index::new(images.iter().map(|b| b.image.descriptor()).collect());
     let bytes = cjson::to_vec(&idx)?;
     let d = store.put(&bytes)?;
     blobs.push(d.clone());

@@ -221,7 +221,6 @@ impl std::error::Error for PipelineError {}
 pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, PipelineError> {
     let stage = |s| reporter.event(&Event::Stage(s));
     stage(Stage::Inputs);
-    let prepared = inputs::prepare(job, reporter)?;
     let inputs::Prepared {
         req,
         dests,
@@ -229,7 +228,7 @@ pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, 
         mtime,
         staged,
         work,
-    } = prepared;
+    } = inputs::prepare(job, reporter)?;
     let opts = BuildOptions {
         store: job.cache_dir.join("blobs"),
         work: work.path().to_path_buf(),
