@@ -20,6 +20,7 @@
 pub mod package_manager;
 pub mod shell;
 mod tokens;
+pub mod xattrs;
 
 pub use package_manager::is_package_manager_name;
 pub use shell::is_shell_name;

@@ -12,7 +12,8 @@ pub mod dpkg;
 pub mod language_pms;
 pub mod plan;
 pub mod rules;
-pub mod xattrs;
+/// The xattr detector lives with the other detectors ([`crate::detect::xattrs`]).
+pub use crate::detect::xattrs;
 
 pub use plan::{Action, Plan};
 pub use rules::Reason;

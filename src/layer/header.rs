@@ -186,9 +186,9 @@ pub fn header_for(entry: &Entry) -> Result<EntryHeaders, LayerError> {
 ///
 /// A privilege-conferring attribute (a file capability, a POSIX ACL) is
 /// refused too, whatever `keep_xattrs` says: ironhull never ships one (see
-/// [`crate::harden::xattrs`]), and refusing here means no path can slip one in.
+/// [`crate::detect::xattrs`]), and refusing here means no path can slip one in.
 fn bad_xattr_name(name: &str) -> Option<&'static str> {
-    if crate::harden::xattrs::is_privileged(name) {
+    if crate::detect::xattrs::is_privileged(name) {
         Some("grants privilege (a file capability or POSIX ACL), which ironhull never writes")
     } else if name.is_empty() {
         Some("is empty")
