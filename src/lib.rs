@@ -16,6 +16,7 @@ pub mod fs;
 pub mod harden;
 pub mod image;
 pub mod init;
+pub mod inspect;
 pub mod layer;
 pub mod lock;
 pub mod output;
