@@ -95,7 +95,7 @@ pub enum InspectError {
     Audit {
         platform: Platform,
         #[source]
-        source: AuditError,
+        source: Box<AuditError>,
     },
 }
 
@@ -119,7 +119,7 @@ pub fn inspect_platform(
 ) -> Result<PlatformInspection, InspectError> {
     let err = |source| InspectError::Audit {
         platform: img.platform.clone(),
-        source,
+        source: Box::new(source),
     };
     let report = policy::audit_image(img, blobs, &Policy::default()).map_err(err)?;
     let (tree, _) = policy::scan_layers(&img.layers, blobs).map_err(err)?;

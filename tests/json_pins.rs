@@ -11,8 +11,8 @@ mod common;
 #[path = "common/images.rs"]
 mod images;
 
-use images::ImageDef;
 use common::{ironhull, run};
+use images::ImageDef;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
