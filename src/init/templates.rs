@@ -14,43 +14,47 @@ pub struct Template {
     pub text: &'static str,
 }
 
+/// A template whose text is `templates/<name>.toml`, compiled in.
+macro_rules! template {
+    ($name:literal, $summary:literal) => {
+        Template {
+            name: $name,
+            summary: $summary,
+            text: include_str!(concat!("../../templates/", $name, ".toml")),
+        }
+    };
+}
+
 /// Every template, in `--list` order.
 pub const TEMPLATES: &[Template] = &[
-    Template {
-        name: "static",
-        summary: "statically linked binary (Go, Rust musl, C) on the built-in base",
-        text: include_str!("../../templates/static.toml"),
-    },
-    Template {
-        name: "cc",
-        summary: "glibc-dynamic binary on gcr.io/distroless/cc-debian12",
-        text: include_str!("../../templates/cc.toml"),
-    },
-    Template {
-        name: "python",
-        summary: "Python app directory on gcr.io/distroless/python3-debian12, PYTHONPATH=/app",
-        text: include_str!("../../templates/python.toml"),
-    },
-    Template {
-        name: "node",
-        summary: "Node.js app directory on gcr.io/distroless/nodejs22-debian12",
-        text: include_str!("../../templates/node.toml"),
-    },
-    Template {
-        name: "java",
-        summary: "executable jar on gcr.io/distroless/java21-debian12",
-        text: include_str!("../../templates/java.toml"),
-    },
-    Template {
-        name: "alpine-musl",
-        summary: "musl binary on the Alpine minirootfs, shell and apk stripped",
-        text: include_str!("../../templates/alpine-musl.toml"),
-    },
-    Template {
-        name: "static-site",
-        summary: "static web server + site directory + writable cache dir, built-in base",
-        text: include_str!("../../templates/static-site.toml"),
-    },
+    template!(
+        "static",
+        "statically linked binary (Go, Rust musl, C) on the built-in base"
+    ),
+    template!(
+        "cc",
+        "glibc-dynamic binary on gcr.io/distroless/cc-debian12"
+    ),
+    template!(
+        "python",
+        "Python app directory on gcr.io/distroless/python3-debian12, PYTHONPATH=/app"
+    ),
+    template!(
+        "node",
+        "Node.js app directory on gcr.io/distroless/nodejs22-debian12"
+    ),
+    template!(
+        "java",
+        "executable jar on gcr.io/distroless/java21-debian12"
+    ),
+    template!(
+        "alpine-musl",
+        "musl binary on the Alpine minirootfs, shell and apk stripped"
+    ),
+    template!(
+        "static-site",
+        "static web server + site directory + writable cache dir, built-in base"
+    ),
 ];
 
 /// The word in templates that stands for the application's name.
