@@ -280,41 +280,17 @@ fn file_mode(a: &ArtifactInput, host_mode: u32) -> u32 {
     }
 }
 
-/// The ELF machines ironhull knows, by `e_machine` value, with the OCI
-/// architecture each belongs to.
-const ELF_MACHINES: &[(u16, &str, &str)] = &[
-    (3, "386", "x86 (i386)"),
-    (8, "mips", "MIPS"),
-    (20, "ppc", "PowerPC"),
-    (21, "ppc64le", "PowerPC 64"),
-    (22, "s390x", "s390x"),
-    (40, "arm", "32-bit ARM"),
-    (62, "amd64", "x86_64"),
-    (183, "arm64", "aarch64"),
-    (243, "riscv64", "RISC-V"),
-    (258, "loong64", "LoongArch"),
-];
-
-/// Reads an ELF header's machine; `None` for anything that is not ELF.
+/// Reads an ELF header's machine ([`crate::elf`]): its `e_machine` value,
+/// OCI architecture and name (`unknown` for a machine ironhull does not
+/// know); `None` for anything that is not ELF.
 pub fn elf_machine(path: &Path) -> Option<(u16, &'static str, &'static str)> {
     use std::io::Read;
-    let mut head = [0u8; 20];
+    let mut head = [0u8; crate::elf::MACHINE_BYTES];
     let mut f = fs::File::open(path).ok()?;
     f.read_exact(&mut head).ok()?;
-    if &head[..4] != b"\x7fELF" {
-        return None;
-    }
-    let m = match head[5] {
-        1 => u16::from_le_bytes([head[18], head[19]]),
-        2 => u16::from_be_bytes([head[18], head[19]]),
-        _ => return None,
-    };
-    let (arch, name) = ELF_MACHINES
-        .iter()
-        .find(|(n, _, _)| *n == m)
-        .map(|(_, a, d)| (*a, *d))
-        .unwrap_or(("unknown", "an unknown machine"));
-    Some((m, arch, name))
+    let e = crate::elf::parse(&head)?;
+    let (arch, name) = e.arch().unwrap_or(("unknown", "an unknown machine"));
+    Some((e.machine, arch, name))
 }
 
 /// Refuses an ELF file built for another architecture than `platform`.

@@ -2,13 +2,15 @@
 //! user, entrypoint, layers with sizes, how many OS packages it carries, and
 //! whether it passes `ironhull audit` with the default policy at
 //! `--fail-on high`. Meant for "what is this image?" before trusting it.
+//!
+//! The facts come from [`ironhull::inspect`]; this file opens the image,
+//! renders text or JSON (shape documented in the README) and picks the exit
+//! code.
 
-use super::common::use_color;
+use super::common::{fail, use_color};
 use super::exit;
-use ironhull::fs::{ImagePath, MergedTree};
-use ironhull::image::PlatformImage;
-use ironhull::policy::{self, Policy, Severity};
-use ironhull::store::BlobStore;
+use ironhull::inspect::PlatformInspection;
+use ironhull::policy::Severity;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -32,75 +34,6 @@ pub struct InspectArgs {
     pub cache_dir: Option<PathBuf>,
 }
 
-/// Package counts by database.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Packages {
-    pub apk: usize,
-    pub dpkg: usize,
-}
-
-/// Counts `P:` records of an apk `installed` database.
-pub fn count_apk(db: &[u8]) -> usize {
-    db.split(|&b| b == b'\n')
-        .filter(|l| l.starts_with(b"P:"))
-        .count()
-}
-
-/// Counts installed stanzas of a dpkg `status` file (or one `status.d`
-/// file): stanzas with a `Package:` field whose `Status:`, when present,
-/// ends in `installed` (distroless' status.d files carry no Status).
-pub fn count_dpkg(db: &[u8]) -> usize {
-    let text = String::from_utf8_lossy(db);
-    text.split("\n\n")
-        .filter(|stanza| {
-            let mut has_pkg = false;
-            let mut installed = true;
-            for l in stanza.lines() {
-                if l.starts_with("Package:") {
-                    has_pkg = true;
-                } else if let Some(s) = l.strip_prefix("Status:") {
-                    installed = s.trim().ends_with(" installed");
-                }
-            }
-            has_pkg && installed
-        })
-        .count()
-}
-
-fn packages(tree: &MergedTree) -> Packages {
-    let mut p = Packages::default();
-    for path in ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"] {
-        if let Some(db) = ImagePath::parse(path).ok().and_then(|ip| tree.content(&ip)) {
-            p.apk = p.apk.max(count_apk(db));
-        }
-    }
-    if let Some(db) = ImagePath::parse("/var/lib/dpkg/status")
-        .ok()
-        .and_then(|ip| tree.content(&ip))
-    {
-        p.dpkg += count_dpkg(db);
-    }
-    if let Ok(dir) = ImagePath::parse("/var/lib/dpkg/status.d") {
-        for (path, _) in tree.children(&dir) {
-            // status.d also holds `<pkg>.md5sums` files: only stanzas count.
-            if path.as_str().ends_with(".md5sums") {
-                continue;
-            }
-            if let Some(db) = tree.content(path) {
-                p.dpkg += count_dpkg(db);
-            }
-        }
-    }
-    p
-}
-
-fn config_field<'a>(img: &'a PlatformImage, key: &str) -> Option<&'a Value> {
-    img.config
-        .get("config")
-        .and_then(|c| c.get(key))
-        .filter(|v| !v.is_null())
-}
-
 /// Human sizes: 1023 B, 1.5 KiB, 12.3 MiB.
 pub fn human_size(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -117,18 +50,13 @@ pub fn human_size(n: u64) -> String {
 }
 
 /// The JSON summary of one platform image (shape documented in the README).
-fn summarize(img: &PlatformImage, blobs: &BlobStore) -> Result<Value, String> {
-    let report = policy::audit_image(img, blobs, &Policy::default())
-        .map_err(|e| format!("{}: {e}", img.platform))?;
-    let (tree, _) =
-        policy::scan_layers(&img.layers, blobs).map_err(|e| format!("{}: {e}", img.platform))?;
-    let pk = packages(&tree);
-    let layers: Vec<Value> = img
+fn to_json(p: &PlatformInspection) -> Value {
+    let field = |v: &Option<Value>| v.clone().unwrap_or(Value::Null);
+    let layers: Vec<Value> = p
         .layers
         .iter()
         .map(|l| json!({"digest": l.digest.to_string(), "size": l.size, "mediaType": l.media_type}))
         .collect();
-    let total: u64 = img.layers.iter().map(|l| l.size).sum();
     let counts: serde_json::Map<String, Value> = [
         Severity::Critical,
         Severity::High,
@@ -137,78 +65,67 @@ fn summarize(img: &PlatformImage, blobs: &BlobStore) -> Result<Value, String> {
         Severity::Info,
     ]
     .iter()
-    .map(|s| (s.as_str().to_string(), json!(report.summary.count(*s))))
+    .map(|s| (s.as_str().to_string(), json!(p.audit.summary.count(*s))))
     .collect();
-    Ok(json!({
-        "platform": img.platform.to_string(),
-        "manifest": img.manifest_digest.to_string(),
-        "config": img.config_digest.to_string(),
-        "user": config_field(img, "User").cloned().unwrap_or(Value::Null),
-        "entrypoint": config_field(img, "Entrypoint").cloned().unwrap_or(Value::Null),
-        "cmd": config_field(img, "Cmd").cloned().unwrap_or(Value::Null),
+    let pk = &p.packages;
+    json!({
+        "platform": p.platform.to_string(),
+        "manifest": p.manifest.to_string(),
+        "config": p.config.to_string(),
+        "user": field(&p.user),
+        "entrypoint": field(&p.entrypoint),
+        "cmd": field(&p.cmd),
         "layers": layers,
-        "size": total,
-        "packages": {"apk": pk.apk, "dpkg": pk.dpkg, "total": pk.apk + pk.dpkg},
+        "size": p.size(),
+        "packages": {"apk": pk.apk, "dpkg": pk.dpkg, "total": pk.total()},
         "audit": {
-            "passes": !report.fails(Severity::High),
-            "failOn": "high",
+            "passes": p.audit.passes,
+            "failOn": p.audit.fail_on.as_str(),
             "findings": counts,
-            "ids": report.ids().into_iter().collect::<Vec<_>>(),
+            "ids": p.audit.ids,
         },
-    }))
+    })
 }
 
-fn text(image: &str, p: &Value, color: bool) -> String {
-    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-    let argv = |v: &Value| match v.as_array() {
+fn text(image: &str, p: &PlatformInspection, color: bool) -> String {
+    let argv = |v: &Option<Value>| match v.as_ref().and_then(Value::as_array) {
         Some(a) => serde_json::to_string(a).unwrap_or_default(),
         None => "(none)".into(),
     };
-    let mut o = format!("{image} ({})\n", s(&p["platform"]));
-    o.push_str(&format!("  manifest    {}\n", s(&p["manifest"])));
-    let user = match p["user"].as_str() {
+    let mut o = format!("{image} ({})\n", p.platform);
+    o.push_str(&format!("  manifest    {}\n", p.manifest));
+    let user = match p.user.as_ref().and_then(Value::as_str) {
         Some(u) if !u.is_empty() => u.to_string(),
         _ => "(unset: root)".into(),
     };
     o.push_str(&format!("  user        {user}\n"));
-    o.push_str(&format!("  entrypoint  {}\n", argv(&p["entrypoint"])));
-    o.push_str(&format!("  cmd         {}\n", argv(&p["cmd"])));
-    let layers = p["layers"].as_array().cloned().unwrap_or_default();
+    o.push_str(&format!("  entrypoint  {}\n", argv(&p.entrypoint)));
+    o.push_str(&format!("  cmd         {}\n", argv(&p.cmd)));
     o.push_str(&format!(
         "  layers      {} ({} compressed)\n",
-        layers.len(),
-        human_size(p["size"].as_u64().unwrap_or(0))
+        p.layers.len(),
+        human_size(p.size())
     ));
-    for l in &layers {
-        o.push_str(&format!(
-            "    {:>10}  {}\n",
-            human_size(l["size"].as_u64().unwrap_or(0)),
-            s(&l["digest"])
-        ));
+    for l in &p.layers {
+        o.push_str(&format!("    {:>10}  {}\n", human_size(l.size), l.digest));
     }
-    let pk = &p["packages"];
+    let pk = &p.packages;
     o.push_str(&format!(
         "  packages    {} (apk {}, dpkg {})\n",
-        pk["total"], pk["apk"], pk["dpkg"]
+        pk.total(),
+        pk.apk,
+        pk.dpkg
     ));
-    let a = &p["audit"];
-    let passes = a["passes"].as_bool().unwrap_or(false);
-    let verdict = match (passes, color) {
+    let verdict = match (p.audit.passes, color) {
         (true, true) => "\x1b[32mpasses\x1b[0m".to_string(),
         (true, false) => "passes".to_string(),
         (false, true) => "\x1b[31mFAILS\x1b[0m".to_string(),
         (false, false) => "FAILS".to_string(),
     };
-    let ids: Vec<String> = a["ids"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let ids = &p.audit.ids;
     o.push_str(&format!(
-        "  audit       {verdict} at --fail-on high{}\n",
+        "  audit       {verdict} at --fail-on {}{}\n",
+        p.audit.fail_on.as_str(),
         if ids.is_empty() {
             String::new()
         } else {
@@ -217,8 +134,6 @@ fn text(image: &str, p: &Value, color: bool) -> String {
     ));
     o
 }
-
-use super::common::fail;
 
 pub fn run(a: InspectArgs) -> i32 {
     let (image, _work) = match super::common::open_image(
@@ -231,17 +146,15 @@ pub fn run(a: InspectArgs) -> i32 {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let mut per = Vec::new();
-    for img in &image.images {
-        match summarize(img, &image.blobs) {
-            Ok(v) => per.push(v),
-            Err(e) => return fail(exit::INPUT, e),
-        }
-    }
+    let inspection = match ironhull::inspect::inspect(&image) {
+        Ok(i) => i,
+        Err(e) => return fail(exit::INPUT, e),
+    };
     if a.json {
+        let per: Vec<Value> = inspection.platforms.iter().map(to_json).collect();
         let doc = json!({
             "image": a.image,
-            "digest": image.digest.as_ref().map(|d| d.to_string()),
+            "digest": inspection.digest.as_ref().map(|d| d.to_string()),
             "platforms": per,
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -250,7 +163,7 @@ pub fn run(a: InspectArgs) -> i32 {
             use std::io::IsTerminal;
             std::io::stdout().is_terminal()
         };
-        for p in &per {
+        for p in &inspection.platforms {
             print!("{}", text(&a.image, p, color));
         }
     }
@@ -260,15 +173,6 @@ pub fn run(a: InspectArgs) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn apk_and_dpkg_counts() {
-        assert_eq!(count_apk(b"C:x\nP:musl\nV:1\n\nP:busybox\nV:2\n"), 2);
-        assert_eq!(count_apk(b""), 0);
-        let status = "Package: a\nStatus: install ok installed\n\nPackage: b\nStatus: deinstall ok config-files\n\nPackage: c\nVersion: 1\n";
-        assert_eq!(count_dpkg(status.as_bytes()), 2);
-        assert_eq!(count_dpkg(b"\xff\xfe garbage"), 0);
-    }
 
     #[test]
     fn sizes() {

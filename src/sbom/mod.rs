@@ -268,20 +268,13 @@ pub fn inventory_with_hashes(
     image: &PlatformImage,
     hashes: &ArtifactHashes,
 ) -> Inventory {
+    let (packages, warnings) = installed_packages(tree);
     let mut inv = Inventory {
         os: read_os(tree),
+        packages,
+        warnings,
         ..Inventory::default()
     };
-    read_packages(tree, &mut inv);
-    inv.packages.sort_by(|a, b| {
-        (a.ecosystem, &a.name, &a.version, &a.arch).cmp(&(
-            b.ecosystem,
-            &b.name,
-            &b.version,
-            &b.arch,
-        ))
-    });
-    inv.packages.dedup();
     match artifact_layers(image) {
         Some(layers) => {
             for (path, node) in tree.iter() {
@@ -304,6 +297,25 @@ pub fn inventory_with_hashes(
         )),
     }
     inv
+}
+
+/// The OS packages installed in a merged tree (apk and dpkg databases, read
+/// by [`apk`] and [`dpkg`]), sorted by ecosystem, name, version, arch and
+/// deduplicated, with warnings for databases or stanzas that were skipped.
+/// The one package reader: the SBOM, `scan` and `inspect` all count these.
+pub fn installed_packages(tree: &MergedTree) -> (Vec<Package>, Vec<String>) {
+    let mut inv = Inventory::default();
+    read_packages(tree, &mut inv);
+    inv.packages.sort_by(|a, b| {
+        (a.ecosystem, &a.name, &a.version, &a.arch).cmp(&(
+            b.ecosystem,
+            &b.name,
+            &b.version,
+            &b.arch,
+        ))
+    });
+    inv.packages.dedup();
+    (inv.packages, inv.warnings)
 }
 
 /// Reads every layer of `image` once, bottom-up, from `blobs` (verifying each

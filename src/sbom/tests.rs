@@ -261,3 +261,58 @@ fn documents_are_deterministic_and_describe_the_image() {
     let odd = comps.iter().find(|c| c["name"] == "odd").unwrap();
     assert_eq!(odd["licenses"][0]["license"]["name"], "MIT BSD custom");
 }
+
+#[test]
+fn installed_packages_reads_every_database_once() {
+    let layer = T::new()
+        .dir("lib")
+        .dir("lib/apk")
+        .dir("lib/apk/db")
+        .file("lib/apk/db/installed", APK_DB.as_bytes())
+        .dir("usr")
+        .dir("usr/lib")
+        .symlink("usr/lib/apk", "../../lib/apk")
+        .dir("var")
+        .dir("var/lib")
+        .dir("var/lib/dpkg")
+        .file(
+            "var/lib/dpkg/status",
+            b"Package: base-files\nStatus: install ok installed\nVersion: 12.4\n\n\
+              Package: gone\nStatus: deinstall ok config-files\nVersion: 1.0\n\n\
+              Package: base-files\nStatus: install ok installed\nVersion: 12.4\n\n\
+              Package: noversion\nStatus: install ok installed\n",
+        )
+        .dir("var/lib/dpkg/status.d")
+        .file(
+            "var/lib/dpkg/status.d/tzdata",
+            b"Package: tzdata\nVersion: 2024a\n",
+        )
+        .file(
+            "var/lib/dpkg/status.d/tzdata.md5sums",
+            b"abc  usr/share/x\n",
+        )
+        .finish();
+    let (pkgs, warnings) = installed_packages(&tree_of(&[layer]));
+    let names: Vec<(Ecosystem, &str)> = pkgs
+        .iter()
+        .map(|p| (p.ecosystem, p.name.as_str()))
+        .collect();
+    // The apk database behind the usr-merge link is read once; the removed,
+    // duplicated and version-less dpkg stanzas are not packages.
+    assert_eq!(
+        names,
+        [
+            (Ecosystem::Apk, "busybox"),
+            (Ecosystem::Apk, "ca-certificates-bundle"),
+            (Ecosystem::Apk, "libcrypto3"),
+            (Ecosystem::Apk, "odd"),
+            (Ecosystem::Deb, "base-files"),
+            (Ecosystem::Deb, "tzdata"),
+        ]
+    );
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("var/lib/dpkg/status:13"),
+        "{warnings:?}"
+    );
+}
