@@ -18,6 +18,29 @@ use serde_json::Value;
 /// The severity at which the verdict fails, as `ironhull audit` defaults.
 pub const FAIL_ON: Severity = Severity::High;
 
+/// What to inspect: any image reference ironhull reads, one platform or
+/// all, with the cache directory for scratch space.
+#[derive(Clone, Debug)]
+pub struct InspectJob {
+    pub image: String,
+    pub platform: Option<String>,
+    pub cache_dir: std::path::PathBuf,
+    pub registry: crate::registry::RegistryOptions,
+}
+
+/// `ironhull inspect`: opens the named image ([`crate::base::named`]) and
+/// inspects it.
+pub fn run(job: &InspectJob) -> Result<Inspection, crate::error::Failure> {
+    let (image, _work) = crate::base::named::open_named(
+        &job.image,
+        job.platform.as_deref(),
+        &job.cache_dir,
+        &job.registry,
+        "inspect",
+    )?;
+    inspect(&image).map_err(crate::error::Failure::input)
+}
+
 /// What `inspect` found in an image.
 #[derive(Clone, Debug)]
 pub struct Inspection {

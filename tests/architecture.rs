@@ -20,6 +20,7 @@ const CORE: &[&str] = &[
     "store",
     "detect",
     "error",
+    "elf",
 ];
 
 /// What the core must not name.

@@ -1,7 +1,7 @@
 //! The build's parts: the request made from a spec ([`from_spec`],
 //! [`request`]), artifact listing ([`artifacts`]), the image config
 //! ([`config`]), the caches ([`cache`], [`gate_cache`]) and the artifact
-//! inspector ([`inspect`]). The stages that use them, in order, are in
+//! inspector ([`intake`]). The stages that use them, in order, are in
 //! [`crate::pipeline`]; [`build`] is its image-building part under the name
 //! it always had.
 
@@ -10,7 +10,7 @@ pub mod cache;
 pub mod config;
 pub mod from_spec;
 pub mod gate_cache;
-pub mod inspect;
+pub mod intake;
 pub mod request;
 
 pub use crate::pipeline::build_image as build;

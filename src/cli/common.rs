@@ -2,7 +2,6 @@
 //! atomic small-file writes, and colour decisions.
 
 use std::io::IsTerminal;
-use std::path::Path;
 
 pub use ironhull::env::cache_dir;
 
@@ -43,20 +42,6 @@ pub fn disk_full_hint(text: &str) -> Option<&'static str> {
     full.iter().any(|m| text.contains(m)).then_some(
         "the filesystem holding the path above is full (ENOSPC): free space there, or point --cache-dir or the output at a bigger disk, and run again; nothing partial was written and the cache stays usable",
     )
-}
-
-/// Opens any image named on the command line for read-only commands (see
-/// [`ironhull::base::named::open_named`]); errors are printed and the exit
-/// code returned. The directory must live as long as the image is used.
-pub fn open_image(
-    image: &str,
-    platform: Option<&str>,
-    cache: Option<&Path>,
-    registry: &ironhull::registry::RegistryOptions,
-    what: &str,
-) -> Result<(ironhull::base::resolve::ResolvedBase, tempfile::TempDir), i32> {
-    ironhull::base::named::open_named(image, platform, &cache_dir(cache), registry, what)
-        .map_err(|e| fail(super::exit_code(e.class), e))
 }
 
 /// Colour only on a terminal, and never when NO_COLOR is set.

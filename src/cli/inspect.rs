@@ -136,19 +136,15 @@ fn text(image: &str, p: &PlatformInspection, color: bool) -> String {
 }
 
 pub fn run(a: InspectArgs) -> i32 {
-    let (image, _work) = match super::common::open_image(
-        &a.image,
-        a.platform.as_deref(),
-        a.cache_dir.as_deref(),
-        &a.registry.options(true, false),
-        "inspect",
-    ) {
-        Ok(x) => x,
-        Err(code) => return code,
+    let job = ironhull::inspect::InspectJob {
+        image: a.image.clone(),
+        platform: a.platform.clone(),
+        cache_dir: super::common::cache_dir(a.cache_dir.as_deref()),
+        registry: a.registry.options(true, false),
     };
-    let inspection = match ironhull::inspect::inspect(&image) {
+    let inspection = match ironhull::inspect::run(&job) {
         Ok(i) => i,
-        Err(e) => return fail(exit::INPUT, e),
+        Err(e) => return fail(super::exit_code(e.class), e),
     };
     if a.json {
         let per: Vec<Value> = inspection.platforms.iter().map(to_json).collect();

@@ -11,6 +11,8 @@
 //! | `push` | [`push::push`] |
 //! | `lock` | [`crate::lock::check::lock`] |
 //! | `outdated` | [`crate::lock::check::outdated`] |
+//! | `inspect` | [`crate::inspect::run`] |
+//! | `init` | [`crate::init::init`] |
 //! | `login`, `logout` | [`crate::registry::login`], [`crate::registry::logout`] |
 
 pub mod audit;

@@ -6,7 +6,7 @@
 
 use super::built::BuildError;
 use crate::build::artifacts::{self, ArtifactError, Content, Planned};
-use crate::build::{UserReq, cache, inspect};
+use crate::build::{UserReq, cache, intake};
 use crate::digest::Digest;
 use crate::fs::{Entry, EntryKind, ImagePath};
 use crate::harden::accounts;
@@ -63,7 +63,7 @@ fn write_artifact_layer(
             }
             Content::File(path) => {
                 let f = artifacts::open_listed(p.artifact, path, p.source_id.as_ref())?;
-                let mut insp = inspect::Inspector::new(
+                let mut insp = intake::Inspector::new(
                     std::io::BufReader::with_capacity(1 << 20, f),
                     &p.entry.path,
                 );
