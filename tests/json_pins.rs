@@ -134,3 +134,88 @@ fn inspect_crafted_layout() {
     let out = json_of(&["inspect", &image], &cache, &image, "oci:LAYOUT:pin");
     pin("inspect_crafted_layout", &out);
 }
+
+/// A fixed project on the Alpine fixture: one data file, the image user, no
+/// entrypoint. Hardening has plenty to report (busybox, apk, caches).
+fn alpine_project(dir: &Path, rootfs: &Path) -> PathBuf {
+    std::fs::write(dir.join("motd"), "pinned\n").unwrap();
+    let spec = dir.join("builder.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[image]\nname = \"pinned\"\ntags = [\"1\"]\n[base]\nimage = \"rootfs:{}\"\n[user]\nuid = 10001\n[[artifacts]]\nsrc = \"motd\"\ndest = \"/app/motd\"\n",
+            rootfs.display()
+        ),
+    )
+    .unwrap();
+    spec
+}
+
+/// `ironhull build --json` and `ironhull audit --format json` of what it
+/// wrote, on the Alpine fixture (the pins were written by the binary from
+/// before the library-first refactor).
+#[test]
+fn build_and_audit_alpine_rootfs() {
+    let Some(rootfs) = common::alpine_rootfs("x86_64") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let spec = alpine_project(d.path(), &rootfs);
+    let dest = format!("oci:{}:1", d.path().join("out").display());
+    let mut c = ironhull();
+    c.arg("build")
+        .arg("-f")
+        .arg(&spec)
+        .arg("--cache-dir")
+        .arg(d.path().join("cache"))
+        .args(["--json", "-o", &dest])
+        .env("SOURCE_DATE_EPOCH", "0");
+    let r = run(c);
+    r.assert_success();
+    let quoted = |s: &str| serde_json::to_string(s).unwrap();
+    assert!(r.stdout.contains(&quoted(&dest)), "{}", r.describe());
+    pin(
+        "build_alpine_rootfs",
+        &r.stdout.replace(&quoted(&dest), &quoted("oci:OUT:1")),
+    );
+
+    let mut c = ironhull();
+    c.args(["audit", &dest, "--format", "json", "--cache-dir"])
+        .arg(d.path().join("cache"));
+    let a = run(c);
+    assert_eq!(a.code(), Some(0), "{}", a.describe());
+    pin(
+        "audit_built_alpine",
+        &a.stdout.replace(&quoted(&dest), &quoted("oci:OUT:1")),
+    );
+}
+
+/// `ironhull audit --format json` of the unhardened fixture: a failing
+/// report with every kind of finding the base has.
+#[test]
+fn audit_alpine_rootfs() {
+    let Some(rootfs) = common::alpine_rootfs("x86_64") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let image = format!("rootfs:{}", rootfs.display());
+    let mut c = ironhull();
+    c.args(["audit", &image, "--format", "json", "--cache-dir"])
+        .arg(d.path());
+    let a = run(c);
+    assert_eq!(
+        a.code(),
+        Some(1),
+        "the fixture fails the audit:\n{}",
+        a.describe()
+    );
+    let quoted = |s: &str| serde_json::to_string(s).unwrap();
+    let name = rootfs.file_name().unwrap().to_string_lossy();
+    pin(
+        "audit_alpine_rootfs",
+        &a.stdout.replace(
+            &quoted(&image),
+            &quoted(&format!("rootfs:FIXTURES/alpine/{name}")),
+        ),
+    );
+}
