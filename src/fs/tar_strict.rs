@@ -407,8 +407,19 @@ fn corrupt(offset: u64, path: Option<String>, detail: &str) -> TarError {
     }
 }
 
-fn shown(b: &[u8]) -> String {
-    super::read::lossy(b)
+/// A raw tar name or link target for messages: lossy UTF-8, cut at 256
+/// bytes so a hostile name cannot flood the error output.
+pub(crate) fn lossy(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    if s.len() > 256 {
+        let mut end = 256;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &s[..end])
+    } else {
+        s.into_owned()
+    }
 }
 
 /// One header block, decoded exactly as Go's `readHeader` does.
@@ -430,12 +441,12 @@ struct Header {
 
 impl Header {
     fn shown(&self) -> Option<String> {
-        Some(shown(&self.name))
+        Some(lossy(&self.name))
     }
 
     fn parse(b: &[u8; 512], offset: u64) -> Result<Header, TarError> {
         let name0 = string_field(&b[0..100], offset, None, "name")?;
-        let at = Some(shown(&name0));
+        let at = Some(lossy(&name0));
         let stored = octal(&b[148..156]).ok_or_else(|| {
             corrupt(
                 offset,
@@ -708,7 +719,7 @@ fn merge(h: Header, p: Pending, first: u64) -> Result<RawEntry, TarError> {
     let offset = h.offset;
     let mut name = h.name.clone();
     let mut link = h.link.clone();
-    let at = |n: &[u8]| Some(shown(n));
+    let at = |n: &[u8]| Some(lossy(n));
     let pax = match &p.pax {
         Some((o, data)) => parse_pax(data, *o)
             .map_err(|e| e.named(at(p.long_name.as_deref().unwrap_or(&h.name))))?,
@@ -768,7 +779,7 @@ fn merge(h: Header, p: Pending, first: u64) -> Result<RawEntry, TarError> {
         t @ (b'0' | b'1' | b'2' | b'3' | b'4' | b'5' | b'6') => t,
         t => {
             return Err(TarError::Unsupported {
-                path: shown(&name),
+                path: lossy(&name),
                 flag: t,
             });
         }
