@@ -3,8 +3,8 @@
 //!
 //! Keeping this join here makes the dependency one-way: the reader knows
 //! nothing of the tree and the tree nothing of the reader. A merge error
-//! raised inside the reader's visitor travels as [`ReadError::Visit`], with
-//! the same message it always had.
+//! raised inside the reader's visitor travels as [`ReadError::Merge`], boxed
+//! so the reader need not name the type, with the message it always had.
 
 use std::io::Read;
 
@@ -14,7 +14,7 @@ use super::read::{LayerStats, ReadError, ReadOptions, read_layer};
 /// Lets `tree.apply(..)` be used with `?` inside a `read_layer` visitor.
 impl From<MergeError> for ReadError {
     fn from(e: MergeError) -> Self {
-        ReadError::Visit(Box::new(e))
+        ReadError::Merge(Box::new(e))
     }
 }
 
@@ -115,5 +115,21 @@ mod tests {
             t.children(&ImagePath::root())
                 .any(|(k, _)| k.as_str() == "etc")
         );
+    }
+
+    /// The boxed merge error must read (and, for `--json` error kinds, debug)
+    /// exactly as the typed variant it replaced did.
+    #[test]
+    fn merge_errors_keep_their_message_and_kind() {
+        let merge = || MergeError::Capture {
+            path: p("etc/passwd"),
+            layer: 2,
+            source: io::Error::new(io::ErrorKind::UnexpectedEof, "cut"),
+        };
+        let e = ReadError::from(merge());
+        assert_eq!(e.to_string(), merge().to_string());
+        assert!(format!("{e:?}").starts_with("Merge(Capture {"), "{e:?}");
+        let source = std::error::Error::source(&e).map(|s| s.to_string());
+        assert_eq!(source.as_deref(), Some("cut"));
     }
 }

@@ -4,7 +4,7 @@
 //! Kept apart from the reader so the error text (which users see and tests
 //! pin) is in one place, and so the reader does not depend on the merged
 //! view: visitor errors such as [`super::MergeError`] arrive boxed in
-//! [`ReadError::Visit`] (see [`super::load`]).
+//! [`ReadError::Merge`] (see [`super::load`]).
 
 use std::io;
 
@@ -123,10 +123,13 @@ pub enum ReadError {
     },
     #[error("reading the layer stream failed: {0}")]
     Io(#[from] io::Error),
-    /// An error raised by the caller's visitor (for the merged view, a
-    /// [`super::MergeError`]), shown as is.
+    /// An error raised by the caller's visitor, shown as is: in practice a
+    /// [`super::MergeError`] from the merged view (see [`super::load`]). The
+    /// variant keeps the name `Merge` because `--json` error kinds are taken
+    /// from the `Debug` form, and the boxed error debugs as the inner one, so
+    /// they stay what they were.
     #[error(transparent)]
-    Visit(Box<dyn std::error::Error + Send + Sync>),
+    Merge(Box<dyn std::error::Error + Send + Sync>),
     #[error("layer {layer}: {source}")]
     InLayer {
         layer: usize,
