@@ -10,8 +10,8 @@
 //! buffered; per-layer bookkeeping is one small record per path.
 //!
 //! This file holds the stream half (decompression, limits, hashing, the
-//! visitor loop); the per-entry checks are in [`super::entry_checks`] and the
-//! error type in [`super::read_error`].
+//! visitor loop); the per-entry checks are in `entry_checks.rs` and the
+//! error type in `read_error.rs`.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read};

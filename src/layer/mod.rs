@@ -21,8 +21,8 @@
 //!   depend on the worker count, against the libzstd pinned in Cargo.toml
 //!   (see [`zst`]).
 //!
-//! Files: [`writer`] (the pipeline), [`compress`] (the compression stage),
-//! [`header`] (tar headers), [`error`] (what can go wrong); this file holds
+//! Files: `writer.rs` (the pipeline), `compress.rs` (the compression stage),
+//! [`header`] (tar headers), `error.rs` (what can go wrong); this file holds
 //! the parameters and the ordering and normalization rules.
 
 mod compress;
