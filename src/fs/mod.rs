@@ -7,6 +7,8 @@ pub mod load;
 pub mod merge;
 pub mod read;
 mod read_error;
+mod tar_error;
+mod tar_header;
 pub mod tar_strict;
 pub use entry::{Entry, EntryKind, ImagePath, LayerEvent, PathError};
 pub use load::load_tree;
