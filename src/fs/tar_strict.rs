@@ -16,9 +16,20 @@
 //!
 //! The parser streams: headers and extension records are read into a small
 //! buffer bounded by `max_ext` bytes per entry, content is never buffered.
+//!
+//! Files: this one holds the stream state machine and the Go-style merge of
+//! extension headers into a [`RawEntry`]; `tar_header.rs` decodes one header
+//! block and PAX records, `tar_error.rs` holds [`TarError`].
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
+
+pub(crate) use super::tar_error::{TarError, lossy};
+use super::tar_error::{eof, eof_io, refused};
+use super::tar_header::{
+    Header, PAX_GID, PAX_GNAME, PAX_LINKPATH, PAX_MTIME, PAX_PATH, PAX_SIZE, PAX_UID, PAX_UNAME,
+    PAX_XATTR, decimal, parse_pax,
+};
 
 /// Size of a tar block.
 pub(crate) const BLOCK: u64 = 512;
@@ -28,29 +39,6 @@ pub(crate) const BLOCK: u64 = 512;
 /// larger values are truncated to 32 bits by the kernel interface Go uses,
 /// so `4294967296` would become uid 0 at unpack time.
 pub(crate) const MAX_ID: u64 = 0xFFFF_FFFE;
-
-/// PAX keys that are read and merged, like Go's `mergePAX`.
-const PAX_PATH: &str = "path";
-const PAX_LINKPATH: &str = "linkpath";
-const PAX_SIZE: &str = "size";
-const PAX_UID: &str = "uid";
-const PAX_GID: &str = "gid";
-const PAX_UNAME: &str = "uname";
-const PAX_GNAME: &str = "gname";
-const PAX_MTIME: &str = "mtime";
-const PAX_XATTR: &str = "SCHILY.xattr.";
-
-/// PAX keys that no mainstream reader turns into filesystem state: accepted
-/// and ignored (Go keeps them in `PAXRecords` only).
-const PAX_IGNORED: &[&str] = &[
-    "atime",
-    "ctime",
-    "comment",
-    "SCHILY.dev",
-    "SCHILY.ino",
-    "SCHILY.nlink",
-    "LIBARCHIVE.creationtime",
-];
 
 /// One filesystem entry exactly as Go's `archive/tar` returns it, after the
 /// extension headers before it were merged.
@@ -76,60 +64,6 @@ pub(crate) struct RawEntry {
     pub devminor: u32,
     /// `SCHILY.xattr.*` records, key without the prefix.
     pub xattrs: BTreeMap<String, Vec<u8>>,
-}
-
-/// Why the parser stopped.
-#[derive(Debug)]
-pub(crate) enum TarError {
-    /// Reading the stream failed, or it ended early (`UnexpectedEof`).
-    Io(io::Error),
-    /// A header is structurally broken (checksum, unparsable number).
-    Corrupt {
-        offset: u64,
-        path: Option<String>,
-        detail: String,
-    },
-    /// A header is well formed but ambiguous or outside what ironhull accepts.
-    Refused {
-        offset: u64,
-        path: Option<String>,
-        why: String,
-    },
-    /// An entry type outside the OCI layer types.
-    Unsupported { path: String, flag: u8 },
-    /// Extension headers of one entry exceed the budget.
-    HeaderTooLarge { offset: u64 },
-}
-
-impl TarError {
-    /// Names the entry a refusal is about, when it was not known yet.
-    fn named(self, name: Option<String>) -> Self {
-        match self {
-            TarError::Refused {
-                offset,
-                path: None,
-                why,
-            } => TarError::Refused {
-                offset,
-                path: name,
-                why,
-            },
-            e => e,
-        }
-    }
-}
-
-impl From<io::Error> for TarError {
-    fn from(e: io::Error) -> Self {
-        TarError::Io(e)
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
-    V7,
-    Ustar,
-    Gnu,
 }
 
 /// Extension headers seen for the entry being assembled.
@@ -383,332 +317,13 @@ fn padding(size: u64) -> u64 {
     (BLOCK - size % BLOCK) % BLOCK
 }
 
-fn eof_io() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "the tar stream ends early")
-}
-
-fn eof() -> TarError {
-    TarError::Io(eof_io())
-}
-
-fn refused(offset: u64, path: Option<String>, why: &str) -> TarError {
-    TarError::Refused {
-        offset,
-        path,
-        why: why.to_string(),
-    }
-}
-
-fn corrupt(offset: u64, path: Option<String>, detail: &str) -> TarError {
-    TarError::Corrupt {
-        offset,
-        path,
-        detail: detail.to_string(),
-    }
-}
-
-fn shown(b: &[u8]) -> String {
-    super::read::lossy(b)
-}
-
-/// One header block, decoded exactly as Go's `readHeader` does.
-struct Header {
-    offset: u64,
-    typeflag: u8,
-    name: Vec<u8>,
-    link: Vec<u8>,
-    mode: u64,
-    uid: u64,
-    gid: u64,
-    size: u64,
-    mtime: u64,
-    uname: Vec<u8>,
-    gname: Vec<u8>,
-    devmajor: u64,
-    devminor: u64,
-}
-
-impl Header {
-    fn shown(&self) -> Option<String> {
-        Some(shown(&self.name))
-    }
-
-    fn parse(b: &[u8; 512], offset: u64) -> Result<Header, TarError> {
-        let name0 = string_field(&b[0..100], offset, None, "name")?;
-        let at = Some(shown(&name0));
-        let stored = octal(&b[148..156]).ok_or_else(|| {
-            corrupt(
-                offset,
-                at.clone(),
-                "the header checksum field is not an octal number",
-            )
-        })?;
-        let sum: u64 = b
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    u64::from(*c)
-                }
-            })
-            .sum();
-        if stored != sum {
-            return Err(corrupt(
-                offset,
-                at,
-                &format!("header checksum mismatch (stored {stored}, computed {sum})"),
-            ));
-        }
-        let magic = &b[257..263];
-        let version = &b[263..265];
-        let format = if magic == b"ustar\0" && version == b"00" {
-            if &b[508..512] == b"tar\0" {
-                return Err(refused(
-                    offset,
-                    at,
-                    "the header is in star format, whose prefix and time fields other readers read as a ustar prefix",
-                ));
-            }
-            Format::Ustar
-        } else if magic == b"ustar " && version == b" \0" {
-            Format::Gnu
-        } else if b[257..265].iter().all(|c| *c == 0) {
-            Format::V7
-        } else {
-            return Err(refused(
-                offset,
-                at,
-                "the header magic is neither ustar, GNU nor V7, so readers disagree on which fields it has",
-            ));
-        };
-        let typeflag = b[156];
-        let num = |r: std::ops::Range<usize>, what: &str| -> Result<u64, TarError> {
-            numeric(&b[r], offset, &at, what)
-        };
-        let mut h = Header {
-            offset,
-            typeflag,
-            name: name0.clone(),
-            link: string_field(&b[157..257], offset, at.clone(), "linkname")?,
-            mode: num(100..108, "mode")?,
-            uid: num(108..116, "uid")?,
-            gid: num(116..124, "gid")?,
-            size: num(124..136, "size")?,
-            mtime: num(136..148, "mtime")?,
-            uname: Vec::new(),
-            gname: Vec::new(),
-            devmajor: 0,
-            devminor: 0,
-        };
-        if format != Format::V7 {
-            h.uname = string_field(&b[265..297], offset, at.clone(), "uname")?;
-            h.gname = string_field(&b[297..329], offset, at.clone(), "gname")?;
-            h.devmajor = num(329..337, "devmajor")?;
-            h.devminor = num(337..345, "devminor")?;
-        }
-        match format {
-            Format::Ustar => {
-                let prefix = string_field(&b[345..500], offset, at.clone(), "prefix")?;
-                if !prefix.is_empty() {
-                    let mut full = prefix;
-                    full.push(b'/');
-                    full.extend_from_slice(&h.name);
-                    h.name = full;
-                }
-            }
-            Format::Gnu => {
-                // Go falls back to reading a ustar prefix from a GNU header
-                // whose atime/ctime do not parse (a Go 1.8 writer bug);
-                // other readers never do. Refuse the ambiguity.
-                for (r, what) in [(345..357, "atime"), (357..369, "ctime")] {
-                    if b[r.start] != 0 {
-                        num(r, what)?;
-                    }
-                }
-            }
-            Format::V7 => {}
-        }
-        Ok(h)
-    }
-}
-
-/// A NUL-terminated string field; bytes after the first NUL must be NUL
-/// (Go stops at the NUL, but a writer that leaves data there is hiding it).
-fn string_field(
-    f: &[u8],
-    offset: u64,
-    at: Option<String>,
-    what: &str,
-) -> Result<Vec<u8>, TarError> {
-    let end = f.iter().position(|c| *c == 0).unwrap_or(f.len());
-    if f[end..].iter().any(|c| *c != 0) {
-        return Err(refused(
-            offset,
-            at,
-            &format!("the {what} field has bytes after its NUL terminator"),
-        ));
-    }
-    Ok(f[..end].to_vec())
-}
-
-/// Octal as Go's `parseOctal`, minus its leniency: leading and trailing
-/// spaces/NULs are allowed, the rest must be octal digits (Go would stop at
-/// an inner NUL). An all-blank field is 0.
-fn octal(f: &[u8]) -> Option<u64> {
-    let blank = |c: &u8| *c == b' ' || *c == 0;
-    let start = f.iter().position(|c| !blank(c)).unwrap_or(f.len());
-    let end = f.iter().rposition(|c| !blank(c)).map_or(start, |e| e + 1);
-    let digits = &f[start..end];
-    if digits.is_empty() {
-        return Some(0);
-    }
-    let mut v: u64 = 0;
-    for c in digits {
-        if !(b'0'..=b'7').contains(c) {
-            return None;
-        }
-        v = v.checked_mul(8)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(v)
-}
-
-/// A numeric field: octal, or GNU base-256 (first bit set). Negative
-/// base-256 values are refused: Go returns them as negative ids, sizes and
-/// times, which no filesystem has.
-fn numeric(f: &[u8], offset: u64, at: &Option<String>, what: &str) -> Result<u64, TarError> {
-    if f[0] & 0x80 != 0 {
-        if f[0] & 0x40 != 0 {
-            return Err(refused(
-                offset,
-                at.clone(),
-                &format!("the {what} field is a negative base-256 number"),
-            ));
-        }
-        let mut v: u64 = 0;
-        for (i, c) in f.iter().enumerate() {
-            let c = if i == 0 { c & 0x7f } else { *c };
-            if v >> 55 != 0 {
-                return Err(corrupt(
-                    offset,
-                    at.clone(),
-                    &format!("the {what} field overflows 63 bits"),
-                ));
-            }
-            v = (v << 8) | u64::from(c);
-        }
-        return Ok(v);
-    }
-    octal(f).ok_or_else(|| {
-        corrupt(
-            offset,
-            at.clone(),
-            &format!("the {what} field is not an octal number"),
-        )
-    })
-}
-
-/// Strict unsigned decimal: digits only, no sign, no leading zeros (but "0").
-fn decimal(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || (v.len() > 1 && v[0] == b'0') || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(v).ok()?.parse().ok()
-}
-
-/// Parses PAX records (`"<len> <key>=<value>\n"`) strictly: canonical
-/// lengths, each key once, only known keys.
-fn parse_pax(data: &[u8], offset: u64) -> Result<BTreeMap<String, Vec<u8>>, TarError> {
-    let bad = |why: String| TarError::Refused {
-        offset,
-        path: None,
-        why,
-    };
-    let mut out = BTreeMap::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        let sp = rest
-            .iter()
-            .position(|c| *c == b' ')
-            .ok_or_else(|| bad("a PAX record has no length field".into()))?;
-        let len = decimal(&rest[..sp])
-            .and_then(|l| usize::try_from(l).ok())
-            .ok_or_else(|| bad("a PAX record length is not a plain decimal number".into()))?;
-        if len <= sp + 1 || len > rest.len() || rest[len - 1] != b'\n' {
-            return Err(bad("a PAX record length does not match the record".into()));
-        }
-        let rec = &rest[sp + 1..len - 1];
-        rest = &rest[len..];
-        let eq = rec
-            .iter()
-            .position(|c| *c == b'=')
-            .ok_or_else(|| bad("a PAX record has no '='".into()))?;
-        let key = std::str::from_utf8(&rec[..eq])
-            .ok()
-            .filter(|k| !k.is_empty() && !k.contains('\0'))
-            .ok_or_else(|| bad("a PAX record key is empty, not UTF-8 or contains NUL".into()))?
-            .to_string();
-        let value = rec[eq + 1..].to_vec();
-        let xattr = key.strip_prefix(PAX_XATTR);
-        let known = matches!(
-            key.as_str(),
-            PAX_PATH
-                | PAX_LINKPATH
-                | PAX_SIZE
-                | PAX_UID
-                | PAX_GID
-                | PAX_UNAME
-                | PAX_GNAME
-                | PAX_MTIME
-        ) || PAX_IGNORED.contains(&key.as_str());
-        match xattr {
-            Some("") => {
-                return Err(bad(
-                    "a PAX SCHILY.xattr record has an empty xattr name".into()
-                ));
-            }
-            Some(_) => {}
-            None if !known => {
-                return Err(bad(format!(
-                    "PAX key {key:?} is not one ironhull reads identically to Go's archive/tar \
-                     (sparse files, hdrcharset, ACLs, LIBARCHIVE.xattr and vendor keys are refused)"
-                )));
-            }
-            None => {}
-        }
-        if value.is_empty() {
-            return Err(bad(format!(
-                "PAX key {key:?} has an empty value (Go keeps the header field, other readers clear it)"
-            )));
-        }
-        // Path and link values are checked (NUL, UTF-8) with the entry's
-        // path rules; xattr values are binary by nature.
-        if xattr.is_none()
-            && key != PAX_PATH
-            && key != PAX_LINKPATH
-            && (value.contains(&0) || std::str::from_utf8(&value).is_err())
-        {
-            return Err(bad(format!(
-                "PAX key {key:?} has a value that is not UTF-8 or contains NUL"
-            )));
-        }
-        if out.insert(key.clone(), value).is_some() {
-            return Err(bad(format!(
-                "PAX key {key:?} appears twice for one entry (Go takes the last, tar-rs the first)"
-            )));
-        }
-    }
-    Ok(out)
-}
-
 /// Merges the extension headers into the entry as Go's `next` does, and
 /// refuses contradictions.
 fn merge(h: Header, p: Pending, first: u64) -> Result<RawEntry, TarError> {
     let offset = h.offset;
     let mut name = h.name.clone();
     let mut link = h.link.clone();
-    let at = |n: &[u8]| Some(shown(n));
+    let at = |n: &[u8]| Some(lossy(n));
     let pax = match &p.pax {
         Some((o, data)) => parse_pax(data, *o)
             .map_err(|e| e.named(at(p.long_name.as_deref().unwrap_or(&h.name))))?,
@@ -768,7 +383,7 @@ fn merge(h: Header, p: Pending, first: u64) -> Result<RawEntry, TarError> {
         t @ (b'0' | b'1' | b'2' | b'3' | b'4' | b'5' | b'6') => t,
         t => {
             return Err(TarError::Unsupported {
-                path: shown(&name),
+                path: lossy(&name),
                 flag: t,
             });
         }

@@ -15,6 +15,7 @@ pub mod docker_archive;
 mod error;
 mod layout;
 mod oci_archive;
+mod resolve;
 mod rootfs;
 pub mod staged;
 
