@@ -39,7 +39,7 @@ use crate::layer::{Compression, LayerParams};
 use crate::store::blobs::BlobStore;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -278,19 +278,15 @@ impl LayerCache {
             source,
         })?;
         let sealed = self.auth.seal(KIND_LAYER, key.0.hex(), &bytes);
-        write_atomic(&self.dir, &path, &sealed)
+        write_atomic(&path, &sealed)
     }
 }
 
-fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
-    let werr = |source| CacheError::Write {
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    crate::store::atomic::replace(path, bytes).map_err(|source| CacheError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
-    tmp.write_all(bytes).map_err(werr)?;
-    tmp.persist(path).map_err(|e| werr(e.error))?;
-    Ok(())
+    })
 }
 
 /// The stat fields the fast path compares (shared with the blob store).
@@ -441,7 +437,6 @@ impl StatCache {
             source,
         })?;
         write_atomic(
-            dir,
             &self.file,
             &self.auth.seal(KIND_STAT, STAT_NAME, &bytes),
         )

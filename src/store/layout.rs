@@ -13,7 +13,7 @@ use crate::store::error::StoreError;
 use crate::store::{MAX_DOC, Source};
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::Path;
 
 /// The resolver's items under their old paths, so the archive readers
@@ -145,27 +145,10 @@ pub(crate) fn blob_set(
 /// Writes `bytes` to `path` through a temporary file in the same directory and
 /// a rename, so readers see the old or the new content, never a mix.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = parent_of(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(StoreError::io(dir))?;
-    tmp.write_all(bytes).map_err(StoreError::io(path))?;
-    tmp.as_file().sync_all().map_err(StoreError::io(path))?;
-    tmp.persist(path).map_err(|e| StoreError::Io {
-        path: path.into(),
-        source: e.error,
-    })?;
-    Ok(())
+    super::atomic::replace(path, bytes).map_err(StoreError::io(path))
 }
 
-/// The directory holding `path` (`.` for a bare file name).
-pub(crate) fn parent_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
+pub(crate) use super::atomic::parent_of;
 
 fn json_bytes<T: serde::Serialize>(v: &T, what: &str) -> Result<Vec<u8>, StoreError> {
     cjson::to_vec(v).map_err(|e| StoreError::corrupt(what, format!("cannot serialize: {e}")))
