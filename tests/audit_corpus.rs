@@ -23,20 +23,11 @@ use serde_json::{Value, json};
 /// `--fail-on critical` keeps the exit code meaningful for input errors only
 /// (2/3) in most calls; tests that care about it check it explicitly.
 fn audit_json(reference: &str, cache: &Path) -> (i32, Value) {
-    let mut cmd = ironhull();
-    cmd.arg("audit")
-        .arg(reference)
-        .args(["--format", "json", "--fail-on", "critical", "--cache-dir"])
-        .arg(cache);
-    let r = run(cmd);
-    let code = r.code().unwrap_or(-1);
+    let (code, v) = audit_report(reference, "critical", cache);
     assert!(
         code == 0 || code == 1,
-        "audit of {reference} failed with {code}:\n{}",
-        r.describe()
+        "audit of {reference} failed with {code}:\n{v:#}"
     );
-    let v: Value = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("audit output is not JSON ({e}):\n{}", r.describe()));
     (code, v)
 }
 

@@ -110,14 +110,7 @@ fn crafted(work: &Path, dash: &[u8], passwd_link: bool) -> images::Written {
 }
 
 fn audit(reference: &str, cache: &Path) -> Value {
-    let mut cmd = ironhull();
-    cmd.arg("audit")
-        .arg(reference)
-        .args(["--format", "json", "--fail-on", "critical", "--cache-dir"])
-        .arg(cache);
-    let r = run(cmd);
-    serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("audit output is not JSON ({e}):\n{}", r.describe()))
+    audit_report(reference, "critical", cache).1
 }
 
 /// (id, path) of every finding.

@@ -83,15 +83,7 @@ fn crafted_base(dir: &Path, probe: &[u8]) -> images::Written {
 }
 
 fn audit(reference: &str, cache: &Path) -> (i32, Value) {
-    let mut cmd = ironhull();
-    cmd.arg("audit")
-        .arg(reference)
-        .args(["--format", "json", "--fail-on", "high", "--cache-dir"])
-        .arg(cache);
-    let r = run(cmd);
-    let v: Value = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("audit output is not JSON ({e}):\n{}", r.describe()));
-    (r.code().unwrap_or(-1), v)
+    audit_report(reference, "high", cache)
 }
 
 fn finding_ids(report: &Value) -> BTreeSet<String> {

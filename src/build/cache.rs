@@ -436,10 +436,7 @@ impl StatCache {
             path: self.file.clone(),
             source,
         })?;
-        write_atomic(
-            &self.file,
-            &self.auth.seal(KIND_STAT, STAT_NAME, &bytes),
-        )
+        write_atomic(&self.file, &self.auth.seal(KIND_STAT, STAT_NAME, &bytes))
     }
 
     /// Whether the file at `path` (a blob, not followed if a symlink) holds

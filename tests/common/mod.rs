@@ -786,3 +786,18 @@ pub fn tar_paths(tar_bytes: &[u8]) -> Vec<String> {
 pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// `ironhull audit REFERENCE --format json --fail-on FAIL_ON --cache-dir CACHE`:
+/// the exit code and the parsed report (a panic with the output when it is
+/// not JSON).
+pub fn audit_report(reference: &str, fail_on: &str, cache: &Path) -> (i32, serde_json::Value) {
+    let mut cmd = ironhull();
+    cmd.arg("audit")
+        .arg(reference)
+        .args(["--format", "json", "--fail-on", fail_on, "--cache-dir"])
+        .arg(cache);
+    let r = run(cmd);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("audit output is not JSON ({e}):\n{}", r.describe()));
+    (r.code().unwrap_or(-1), v)
+}
