@@ -104,6 +104,7 @@ pub mod inspect;
 pub mod layer;
 pub mod lock;
 pub mod output;
+pub mod packages;
 pub mod pipeline;
 pub mod policy;
 pub mod reference;

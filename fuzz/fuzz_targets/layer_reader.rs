@@ -17,7 +17,10 @@ fn check_path(p: &ImagePath) {
     let s = p.as_str();
     assert!(!s.starts_with('/') && !s.ends_with('/'), "{s:?}");
     if !s.is_empty() {
-        assert!(s.split('/').all(|c| !c.is_empty() && c != "." && c != ".."), "{s:?}");
+        assert!(
+            s.split('/').all(|c| !c.is_empty() && c != "." && c != ".."),
+            "{s:?}"
+        );
     }
     assert_eq!(ImagePath::parse(s).as_ref(), Ok(p));
 }
@@ -68,5 +71,9 @@ fuzz_target!(|data: &[u8]| {
     z.write_all(data).unwrap();
     let gz = z.finish().unwrap();
     let zipped = events(&gz, &opts);
-    assert_eq!(plain.map(|p| p.0), zipped.map(|z| z.0), "gzip changes the reading");
+    assert_eq!(
+        plain.map(|p| p.0),
+        zipped.map(|z| z.0),
+        "gzip changes the reading"
+    );
 });

@@ -1,0 +1,8 @@
+//! Debian packages: versions, relations and control stanzas (the formats
+//! of `Packages` indexes and `dpkg/status`).
+
+pub mod control;
+pub mod relation;
+pub mod version;
+
+pub use version::DebVersion;
