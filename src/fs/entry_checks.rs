@@ -281,6 +281,24 @@ pub(super) fn classify(
                 .into(),
         });
     }
+    // A non-directory over a directory of this layer removes the directory
+    // with everything below it (runtimes `RemoveAll`); a linked file in
+    // there would live on under its link, unseen by the view.
+    if kind != EntryKind::Dir
+        && matches!(seen.get(&path), Some(Seen::Dir))
+        && seen
+            .iter()
+            .any(|(p, s)| matches!(s, Seen::Linked(_)) && p != &path && p.starts_with(&path))
+    {
+        return Err(ReadError::Ambiguous {
+            offset: raw.offset,
+            path: Some(shown),
+            why: "the entry replaces a directory holding a file that an earlier hard link in \
+                  this layer points to, so the link would keep content the merged view no \
+                  longer shows"
+                .into(),
+        });
+    }
     check_parents(&path, &shown, seen)?;
 
     // Modes keep the permission, setuid/setgid and sticky bits, which is

@@ -353,6 +353,24 @@ fn hardlink_checks() {
     assert!(
         matches!(read(&tar), Err(ReadError::Ambiguous { ref why, .. }) if why.contains("extended attributes"))
     );
+    // Replacing the directory that holds a linked file removes the file at
+    // unpack time while the link keeps it.
+    let tar = T::new()
+        .dir("d/")
+        .file("d/f", b"x")
+        .hardlink("l", "d/f")
+        .file("d", b"y")
+        .finish();
+    assert!(
+        matches!(read(&tar), Err(ReadError::Ambiguous { ref why, .. }) if why.contains("directory holding"))
+    );
+    // Without a link into it, a file may replace a directory.
+    let tar = T::new()
+        .dir("d/")
+        .file("d/f", b"x")
+        .file("d", b"y")
+        .finish();
+    assert!(read(&tar).is_ok());
     // A link to a link is judged against the link (which equals the file).
     let tar = T::new()
         .file("a", b"x")
