@@ -47,14 +47,22 @@ fuzz_target!(|data: &[u8]| {
         })
         .is_ok();
         if ok {
-            let _ = read_layer(layer, &opts, |ev, r| tree.apply(i, &ev, r).map_err(Into::into));
+            let _ = read_layer(layer, &opts, |ev, r| {
+                tree.apply(i, &ev, r).map_err(Into::into)
+            });
         }
     }
     for (path, node) in tree.iter() {
         if let EntryKind::Hardlink { target } = &node.entry.kind {
-            let t = tree.get(target).unwrap_or_else(|| panic!("{path} -> missing {target}"));
+            let t = tree
+                .get(target)
+                .unwrap_or_else(|| panic!("{path} -> missing {target}"));
             assert!(!t.entry.is_dir(), "{path} -> directory {target}");
-            assert_eq!(t.layer, node.layer, "{path} (layer {}) -> {target} (layer {})", node.layer, t.layer);
+            assert_eq!(
+                t.layer, node.layer,
+                "{path} (layer {}) -> {target} (layer {})",
+                node.layer, t.layer
+            );
         }
         let _ = tree.resolve(path);
         let _ = tree.content(path);
