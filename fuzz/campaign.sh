@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A long fuzz campaign (CI runs each target for 20 s only): every target in
+# TARGETS (default: all) for SECS seconds (default 900) from its committed
+# corpus, one at a time at low priority; then the corpus it grew is merged
+# (-merge=1, minimized) into OUT/min/<target>, for review and commit:
+#
+#   SECS=900 OUT=/tmp/fuzzrun fuzz/campaign.sh
+#   rm -r fuzz/corpus/T && cp -r /tmp/fuzzrun/min/T fuzz/corpus/T
+#
+# OUT/summary gets a line per target; OUT/<target>.log has libFuzzer's
+# progress (its `cov:` column is what "stopped finding anything" means);
+# crashes go to OUT/artifacts_<target>-*.
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")"
+SECS=${SECS:-900}
+OUT=${OUT:-/tmp/ironhull-fuzz}
+mkdir -p "$OUT"
+cargo +nightly fuzz build -O > "$OUT/build.log" 2>&1 || { echo "build failed, see $OUT/build.log" >&2; exit 1; }
+bin=./target/x86_64-unknown-linux-gnu/release
+for t in ${TARGETS:-$(cargo +nightly fuzz list)}; do
+  work=$OUT/work/$t; min=$OUT/min/$t
+  rm -rf "$work" "$min"; mkdir -p "$work" "$min"
+  cp corpus/"$t"/* "$work"/ 2>/dev/null
+  start=$(date +%s)
+  nice -n 19 "$bin/$t" "$work" -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$OUT/artifacts_$t-" > "$OUT/$t.log" 2>&1
+  echo "$t rc=$? secs=$(( $(date +%s) - start ))" >> "$OUT/summary"
+  nice -n 19 "$bin/$t" -merge=1 "$min" "$work" > "$OUT/$t.merge.log" 2>&1
+done
+echo done >> "$OUT/summary"
