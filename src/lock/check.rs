@@ -31,14 +31,7 @@ pub fn fresh(
     registry: &RegistryOptions,
 ) -> Result<(Lock, ImageSet), LockRunError> {
     let text = super::read_all(spec.path()).map_err(|e| err(ErrorClass::Io, e))?;
-    let work = std::fs::create_dir_all(cache)
-        .and_then(|_| tempfile::Builder::new().prefix("lock-").tempdir_in(cache))
-        .map_err(|e| {
-            err(
-                ErrorClass::Io,
-                format!("cannot create a work directory in {}: {e}", cache.display()),
-            )
-        })?;
+    let work = crate::base::named::work_dir(cache, "lock")?;
     let stage = BlobStore::open(cache.join("blobs")).map_err(|e| err(ErrorClass::Io, e))?;
     let base = open(
         spec.base(),

@@ -74,21 +74,8 @@ pub fn prepare(job: &BuildJob, reporter: &SharedReporter) -> Result<Prepared, Pi
             .map_err(|e| PipelineError::kinded(Input, "Output", &e))?;
     }
     let cache = &job.cache_dir;
-    std::fs::create_dir_all(cache).map_err(|e| {
-        PipelineError::plain(
-            Io,
-            format!("cannot create the cache directory {}: {e}", cache.display()),
-        )
-    })?;
-    let work = tempfile::Builder::new()
-        .prefix("build-")
-        .tempdir_in(cache)
-        .map_err(|e| {
-            PipelineError::plain(
-                Io,
-                format!("cannot create a work directory in {}: {e}", cache.display()),
-            )
-        })?;
+    let work = crate::base::named::work_dir(cache, "build")
+        .map_err(|e| PipelineError::plain(e.class, e))?;
     // A failed build drops (removes) these stages.
     let mut staged = Vec::with_capacity(dests.len());
     for d in &dests {

@@ -48,7 +48,7 @@ use crate::build::artifacts::Content;
 use crate::build::{BuildRequest, cache, gate_cache};
 use crate::digest::Digest;
 use crate::error::{ErrorClass, kind_name};
-use crate::events::{Event, Reporter, SharedReporter};
+use crate::events::{Event, SharedReporter};
 use crate::fs::ImagePath;
 use crate::output::Destination;
 use crate::policy::Report;
@@ -276,14 +276,6 @@ pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, 
         destinations: dests,
         name: req.name.clone(),
     })
-}
-
-/// `build` for callers that hold a plain [`Reporter`].
-pub fn build_with(
-    job: &BuildJob,
-    reporter: impl Reporter + 'static,
-) -> Result<BuildOutcome, PipelineError> {
-    build(job, &SharedReporter::new(reporter))
 }
 
 /// Stages 2 to 6 for every platform: resolve → harden → layers → image →
