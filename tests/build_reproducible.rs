@@ -310,3 +310,63 @@ fn expected_digest_is_committed() {
         "the output format changed (see EXPECTED_TINY_DIGEST's comment before updating it)"
     );
 }
+
+/// A local base named by an absolute path (the Alpine rootfs fixture, copied
+/// to two unrelated directories) gives the same digest from both: the path
+/// is an input of the build, not of the image. The manifest records the
+/// base's digest, never the build machine's path (`base.name` is for
+/// registry references only). A CI run in another checkout once caught the
+/// path leaking into the digest.
+#[test]
+fn a_local_base_path_is_not_part_of_the_image() {
+    let Some(rootfs) = alpine_rootfs("x86_64") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut digests = Vec::new();
+    for (i, place) in ["one", "somewhere/else/two"].iter().enumerate() {
+        let p = dir.path().join(place);
+        fs::create_dir_all(&p).expect("mkdir");
+        let base = p.join("alpine.tar.gz");
+        fs::copy(&rootfs, &base).expect("copy the fixture");
+        let spec = p.join("builder.toml");
+        fs::write(
+            &spec,
+            format!(
+                "[image]\nname = \"local-base\"\n[base]\nimage = \"rootfs:{}\"\n[user]\nuid = 10001\n",
+                base.display()
+            ),
+        )
+        .expect("spec");
+        let layout = dir.path().join(format!("out{i}"));
+        digests.push(build_digest(ironhull_build(
+            &spec,
+            &dir.path().join(format!("cache{i}")),
+            &["-o", &format!("oci:{}:1", layout.display())],
+        )));
+        let index: serde_json::Value =
+            serde_json::from_slice(&fs::read(layout.join("index.json")).expect("index.json"))
+                .expect("index json");
+        let digest = index["manifests"][0]["digest"]
+            .as_str()
+            .expect("a manifest descriptor");
+        let hex = digest.strip_prefix("sha256:").expect("sha256");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&fs::read(layout.join("blobs/sha256").join(hex)).expect("blob"))
+                .expect("manifest json");
+        let ann = &manifest["annotations"];
+        assert!(
+            ann.get("org.opencontainers.image.base.name").is_none(),
+            "a local base's path must not be recorded: {ann:#}"
+        );
+        let text = manifest.to_string();
+        assert!(
+            !text.contains(place),
+            "the manifest names the build directory: {text}"
+        );
+    }
+    assert_eq!(
+        digests[0], digests[1],
+        "the same rootfs at two paths gave two digests"
+    );
+}

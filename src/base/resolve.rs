@@ -45,7 +45,8 @@ pub enum BaseError {
 
 /// A base image ready to harden: one image per wanted platform, in order.
 pub struct ResolvedBase {
-    /// The base as the user named it, for messages and the base.name annotation.
+    /// The base as the user named it, for messages (and, for a registry base,
+    /// the base.name annotation).
     pub name: String,
     /// The digest of the base's top-level document (index or manifest), when it
     /// has one that a registry or layout would know it by.

@@ -43,9 +43,13 @@ pub(crate) fn assemble(
         created,
     );
     let mut ann: BTreeMap<String, String> = req.annotations.clone();
-    // The built-in base has no external provenance; its digest says it all.
-    if base.name != "static" {
-        ann.insert(annotation::BASE_NAME.into(), base.name.clone());
+    // base.name is an image reference (OCI annotations spec), so only a
+    // registry base has one. A local base's name is a path on the build
+    // machine: recording it would leak that path into the image and give
+    // the same inputs a different digest in another checkout. The built-in
+    // base has no external provenance either; for both, base.digest says it.
+    if let Some(name) = registry_name(&base.name) {
+        ann.insert(annotation::BASE_NAME.into(), name);
     }
     if let Some(d) = &base.digest {
         ann.insert(annotation::BASE_DIGEST.into(), d.to_string());
@@ -58,6 +62,16 @@ pub(crate) fn assemble(
         layers,
         ann,
     )?)
+}
+
+/// The `base.name` annotation for a base named `name`: the reference in
+/// distribution's format (no `docker://`), for a registry base only, which is
+/// the only kind of base that annotation can name.
+fn registry_name(name: &str) -> Option<String> {
+    match crate::reference::Transport::parse_base(name) {
+        Ok(crate::reference::Transport::Docker(r)) => Some(r.to_string()),
+        _ => None,
+    }
 }
 
 /// The top-level document: the manifest for one platform, an index (stored,
