@@ -486,42 +486,7 @@ impl MergedTree {
     /// `None` if a component is missing, a non-final component is not a
     /// directory, or more than `MAX_SYMLINK_HOPS` links were followed (a loop).
     pub fn resolve(&self, p: &ImagePath) -> Option<(ImagePath, &Node)> {
-        let mut resolved: Vec<String> = Vec::new();
-        // Components still to walk, in reverse order so `pop` gives the next.
-        let mut pending: Vec<String> = p.components().map(String::from).collect();
-        pending.reverse();
-        let mut hops = 0usize;
-        while let Some(c) = pending.pop() {
-            match c.as_str() {
-                "" | "." => continue,
-                ".." => {
-                    resolved.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            resolved.push(c);
-            let here = ImagePath::parse(&resolved.join("/")).ok()?;
-            let node = self.get(&here)?;
-            match &node.entry.kind {
-                EntryKind::Symlink { target } => {
-                    hops += 1;
-                    if hops > MAX_SYMLINK_HOPS {
-                        return None;
-                    }
-                    resolved.pop();
-                    if target.starts_with('/') {
-                        resolved.clear();
-                    }
-                    pending.extend(target.split('/').rev().map(String::from));
-                }
-                EntryKind::Dir => {}
-                _ if pending.iter().all(|c| c.is_empty() || c == ".") => {}
-                // A file in the middle of a path: ENOTDIR.
-                _ => return None,
-            }
-        }
-        let path = ImagePath::parse(&resolved.join("/")).ok()?;
+        let path = resolve_with(&|q| self.get(q).map(|n| n.entry.kind.clone()), p)?;
         let node = self.get(&path)?;
         Some((path, node))
     }
@@ -586,6 +551,53 @@ impl MergedTree {
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
+}
+
+/// [`MergedTree::resolve`] over any view of a tree: `kind_of` says what is at
+/// a path (`None`: nothing). The package installer resolves through the base
+/// plus the packages installed so far with it, so both follow one set of
+/// rules. Returns the final path, which exists.
+pub fn resolve_with(
+    kind_of: &dyn Fn(&ImagePath) -> Option<EntryKind>,
+    p: &ImagePath,
+) -> Option<ImagePath> {
+    let mut resolved: Vec<String> = Vec::new();
+    // Components still to walk, in reverse order so `pop` gives the next.
+    let mut pending: Vec<String> = p.components().map(String::from).collect();
+    pending.reverse();
+    let mut hops = 0usize;
+    while let Some(c) = pending.pop() {
+        match c.as_str() {
+            "" | "." => continue,
+            ".." => {
+                resolved.pop();
+                continue;
+            }
+            _ => {}
+        }
+        resolved.push(c);
+        let here = ImagePath::parse(&resolved.join("/")).ok()?;
+        match kind_of(&here)? {
+            EntryKind::Symlink { target } => {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
+                    return None;
+                }
+                resolved.pop();
+                if target.starts_with('/') {
+                    resolved.clear();
+                }
+                pending.extend(target.split('/').rev().map(String::from));
+            }
+            EntryKind::Dir => {}
+            _ if pending.iter().all(|c| c.is_empty() || c == ".") => {}
+            // A file in the middle of a path: ENOTDIR.
+            _ => return None,
+        }
+    }
+    let path = ImagePath::parse(&resolved.join("/")).ok()?;
+    kind_of(&path)?;
+    Some(path)
 }
 
 #[cfg(test)]

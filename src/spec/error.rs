@@ -267,6 +267,13 @@ pub enum SpecError {
         "{at}: `reason` is empty. Every waiver needs a reason so reviewers know why the check does not apply"
     )]
     EmptyReason { at: Location },
+    #[error("{at}: `{key}` = {value:?}: {why}")]
+    BadPackages {
+        at: Location,
+        key: String,
+        value: String,
+        why: String,
+    },
     #[error(
         "{at}: duplicate {what} {value:?} (first given at line {first_line}). Remove one of them"
     )]
@@ -313,6 +320,7 @@ impl SpecError {
             | CoreCheckWaiver { at, .. }
             | BadCheckId { at, .. }
             | EmptyReason { at }
+            | BadPackages { at, .. }
             | Duplicate { at, .. } => Some(at),
         }
     }

@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod model;
+pub mod packages;
 mod raw;
 mod validate;
 

@@ -52,6 +52,8 @@ pub struct Spec {
     pub(super) config: Config,
     pub(super) layers: Layers,
     pub(super) waivers: Vec<Waiver>,
+    pub(super) repositories: Vec<super::packages::Repository>,
+    pub(super) packages: super::packages::Packages,
 }
 
 impl Spec {
@@ -72,6 +74,14 @@ impl Spec {
     }
     pub fn user(&self) -> &User {
         &self.user
+    }
+    /// `[[repositories]]`, in spec order (all of one kind).
+    pub fn repositories(&self) -> &[super::packages::Repository] {
+        &self.repositories
+    }
+    /// `[packages]` (empty when the spec installs none).
+    pub fn packages(&self) -> &super::packages::Packages {
+        &self.packages
     }
     pub fn artifacts(&self) -> &[Artifact] {
         &self.artifacts

@@ -664,3 +664,60 @@ fn secrets_in_cmd_entrypoint_and_healthcheck() {
         "[config]\nentrypoint = [\"/app/x\", \"--password-file\", \"/run/secrets/db\"]\n",
     ));
 }
+
+const DEB_REPO: &str = "[[repositories]]\nkind = \"deb\"\nurl = \"http://127.0.0.1:8080/debian/\"\nsuite = \"bookworm\"\ncomponents = [\"main\"]\nkeyring = \"keys/archive.gpg\"\n";
+
+#[test]
+fn packages_and_repositories_parse() {
+    let s = ok(&with(&format!(
+        "{DEB_REPO}[packages]\ninstall = [\"libc6\", \"python3 (>= 3.11)\"]\nexclude = [\"debconf\"]\n"
+    )));
+    let r = &s.repositories()[0];
+    assert_eq!(r.kind(), packages::RepoKind::Deb);
+    assert_eq!(r.url(), "http://127.0.0.1:8080/debian");
+    assert_eq!(r.suite(), Some("bookworm"));
+    assert_eq!(r.components(), ["main"]);
+    assert_eq!(r.keyring(), Some(Path::new("/specs/keys/archive.gpg")));
+    assert!(!r.is_flat());
+    let p = s.packages();
+    assert_eq!(p.install()[1].name, "python3");
+    assert_eq!(
+        p.install()[1].constraint,
+        Some((">=".into(), "3.11".into()))
+    );
+    assert_eq!(p.exclude(), ["debconf"]);
+    // A flat repository and an apk one with the base's keys.
+    let flat = ok(&with(
+        "[[repositories]]\nkind = \"deb\"\nurl = \"https://x.example/repo\"\nsuite = \"./\"\nkeyring = \"k.asc\"\n[packages]\ninstall = [\"a1\"]\n",
+    ));
+    assert!(flat.repositories()[0].is_flat());
+    let apk = ok(&with(
+        "[[repositories]]\nkind = \"apk\"\nurl = \"https://x.example/v3.20/main\"\n[packages]\ninstall = [\"libstdc++\"]\n",
+    ));
+    assert_eq!(apk.repositories()[0].keyring(), None);
+}
+
+#[test]
+fn bad_packages_and_repositories_are_located() {
+    let cases: Vec<(String, usize, &str)> = vec![
+        (with(&DEB_REPO.replace("keyring = \"keys/archive.gpg\"\n", "")), 7, "keyring"),
+        (with(&DEB_REPO.replace("http://127", "http://user:secret@127")), 9, "credentials"),
+        (with(&DEB_REPO.replace("\"deb\"", "\"rpm\"")), 8, "\"deb\" or \"apk\""),
+        (with(&DEB_REPO.replace("http://", "ftp://")), 9, "http://"),
+        (with(&DEB_REPO.replace("components = [\"main\"]\n", "")), 7, "components"),
+        (with(&format!("{DEB_REPO}[packages]\ninstall = []\n")), 14, "at least one"),
+        (with(&format!("{DEB_REPO}[packages]\ninstall = [\"a (1.0)\"]\n")), 14, "relation"),
+        (with(&format!("{DEB_REPO}[packages]\ninstall = [\"a1\"]\nexclude = [\"a1\"]\n")), 15, "also in install"),
+        (with("[packages]\ninstall = [\"a1\"]\n"), 7, "no [[repositories]]"),
+        (with(DEB_REPO), 7, "nothing is installed"),
+        (with("[[repositories]]\nkind = \"apk\"\nurl = \"https://x/y\"\nsuite = \"v3\"\n[packages]\ninstall = [\"a1\"]\n"), 10, "no suite"),
+        (with(&format!("{DEB_REPO}[[repositories]]\nkind = \"apk\"\nurl = \"https://x/y\"\n[packages]\ninstall = [\"a1\"]\n")), 13, "one kind"),
+    ];
+    for (text, line, want) in cases {
+        let e = err(&text);
+        let msg = e.to_string();
+        assert!(msg.contains(want), "{want}: {msg}\n---\n{text}");
+        assert_eq!(line_of(&e), line, "{msg}\n---\n{text}");
+        assert!(!msg.contains("secret"), "a credential was echoed: {msg}");
+    }
+}

@@ -23,6 +23,8 @@ const TOP_KEYS: &[&str] = &[
     "config",
     "layers",
     "policy",
+    "repositories",
+    "packages",
 ];
 const IMAGE_KEYS: &[&str] = &["name", "tags", "platforms"];
 const BASE_KEYS: &[&str] = &["image"];
@@ -127,7 +129,58 @@ pub(super) fn spec(root: &Table<'_, '_>, path: &Path) -> Result<Spec, SpecError>
         }
     }
 
+    let mut repositories = Vec::new();
+    let repo_tables = root.tables("repositories")?;
+    for t in &repo_tables {
+        repositories.push(super::packages::repository(t, dir)?);
+    }
+    let packages = match root.table("packages")? {
+        Some(t) => {
+            let p = super::packages::packages(&t)?;
+            if repositories.is_empty() {
+                return Err(SpecError::BadPackages {
+                    at: t.here(),
+                    key: "packages.install".into(),
+                    value: p.install().iter().map(|r| r.text.clone()).collect::<Vec<_>>().join(", "),
+                    why: "no [[repositories]] to install them from; add one with kind, url and keyring".into(),
+                });
+            }
+            p
+        }
+        None => {
+            if let Some(t) = repo_tables.first() {
+                return Err(SpecError::BadPackages {
+                    at: t.here(),
+                    key: "repositories".into(),
+                    value: repositories.first().map(|r| r.url().to_string()).unwrap_or_default(),
+                    why: "nothing is installed from it; add [packages] install = [...] or remove the repository".into(),
+                });
+            }
+            super::packages::Packages::default()
+        }
+    };
+    if let (Some(first), Some((t, other))) = (
+        repositories.first(),
+        repo_tables
+            .iter()
+            .zip(&repositories)
+            .find(|(_, r)| r.kind() != repositories[0].kind()),
+    ) {
+        return Err(SpecError::BadPackages {
+            at: t.here(),
+            key: "kind".into(),
+            value: other.kind().as_str().into(),
+            why: format!(
+                "the first repository (line {}) is {}; one image takes packages of one kind",
+                first.line(),
+                first.kind().as_str()
+            ),
+        });
+    }
+
     Ok(Spec {
+        repositories,
+        packages,
         path: path.to_path_buf(),
         image,
         base,

@@ -2,6 +2,8 @@
 //! of `Packages` indexes and `dpkg/status`).
 
 pub mod control;
+pub mod database;
+pub mod deb_file;
 pub mod relation;
 pub mod version;
 
