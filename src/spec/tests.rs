@@ -700,18 +700,64 @@ fn packages_and_repositories_parse() {
 #[test]
 fn bad_packages_and_repositories_are_located() {
     let cases: Vec<(String, usize, &str)> = vec![
-        (with(&DEB_REPO.replace("keyring = \"keys/archive.gpg\"\n", "")), 7, "keyring"),
-        (with(&DEB_REPO.replace("http://127", "http://user:secret@127")), 9, "credentials"),
-        (with(&DEB_REPO.replace("\"deb\"", "\"rpm\"")), 8, "\"deb\" or \"apk\""),
+        (
+            with(&DEB_REPO.replace("keyring = \"keys/archive.gpg\"\n", "")),
+            7,
+            "keyring",
+        ),
+        (
+            with(&DEB_REPO.replace("http://127", "http://user:secret@127")),
+            9,
+            "credentials",
+        ),
+        (
+            with(&DEB_REPO.replace("\"deb\"", "\"rpm\"")),
+            8,
+            "\"deb\" or \"apk\"",
+        ),
         (with(&DEB_REPO.replace("http://", "ftp://")), 9, "http://"),
-        (with(&DEB_REPO.replace("components = [\"main\"]\n", "")), 7, "components"),
-        (with(&format!("{DEB_REPO}[packages]\ninstall = []\n")), 14, "at least one"),
-        (with(&format!("{DEB_REPO}[packages]\ninstall = [\"a (1.0)\"]\n")), 14, "relation"),
-        (with(&format!("{DEB_REPO}[packages]\ninstall = [\"a1\"]\nexclude = [\"a1\"]\n")), 15, "also in install"),
-        (with("[packages]\ninstall = [\"a1\"]\n"), 7, "no [[repositories]]"),
+        (
+            with(&DEB_REPO.replace("components = [\"main\"]\n", "")),
+            7,
+            "components",
+        ),
+        (
+            with(&format!("{DEB_REPO}[packages]\ninstall = []\n")),
+            14,
+            "at least one",
+        ),
+        (
+            with(&format!("{DEB_REPO}[packages]\ninstall = [\"a (1.0)\"]\n")),
+            14,
+            "relation",
+        ),
+        (
+            with(&format!(
+                "{DEB_REPO}[packages]\ninstall = [\"a1\"]\nexclude = [\"a1\"]\n"
+            )),
+            15,
+            "also in install",
+        ),
+        (
+            with("[packages]\ninstall = [\"a1\"]\n"),
+            7,
+            "no [[repositories]]",
+        ),
         (with(DEB_REPO), 7, "nothing is installed"),
-        (with("[[repositories]]\nkind = \"apk\"\nurl = \"https://x/y\"\nsuite = \"v3\"\n[packages]\ninstall = [\"a1\"]\n"), 10, "no suite"),
-        (with(&format!("{DEB_REPO}[[repositories]]\nkind = \"apk\"\nurl = \"https://x/y\"\n[packages]\ninstall = [\"a1\"]\n")), 13, "one kind"),
+        (
+            with(
+                "[[repositories]]\nkind = \"apk\"\nurl = \"https://x/y\"\nsuite = \"v3\"\n[packages]\ninstall = [\"a1\"]\n",
+            ),
+            10,
+            "no suite",
+        ),
+        (
+            with(&format!(
+                "{DEB_REPO}[[repositories]]\nkind = \"apk\"\nurl = \"https://x/y\"\n[packages]\ninstall = [\"a1\"]\n"
+            )),
+            13,
+            "one kind",
+        ),
     ];
     for (text, line, want) in cases {
         let e = err(&text);
