@@ -170,6 +170,31 @@ pub fn key(params: &LayerParams, ordered: bool, entries: &[(Entry, ContentDigest
     CacheKey(Digest::from_sha256(h.0))
 }
 
+/// The cache key of a layer made from something other than a list of
+/// entries (the package layers: their input is the packages' sha256s and
+/// the base), tagged with `kind` so it can never equal an entry-list key.
+pub fn key_of_parts(params: &LayerParams, kind: &str, parts: &[(&str, Vec<u8>)]) -> CacheKey {
+    let mut h = KeyHasher(Sha256::new());
+    h.bytes("format", LAYER_FORMAT.as_bytes());
+    h.bytes("version", env!("CARGO_PKG_VERSION").as_bytes());
+    h.bytes("kind", kind.as_bytes());
+    match params.compression {
+        Compression::Gzip { level } => h.num("gzip", u64::from(level)),
+        Compression::Zstd { level } => {
+            h.num("zstd", u64::from(level));
+            h.num("libzstd", u64::from(::zstd::zstd_safe::version_number()));
+        }
+        Compression::None => h.bytes("none", b""),
+    }
+    h.num("mtime", params.mtime);
+    h.num("keep_xattrs", u64::from(params.keep_xattrs));
+    h.num("parts", parts.len() as u64);
+    for (tag, b) in parts {
+        h.bytes(tag, b);
+    }
+    CacheKey(Digest::from_sha256(h.0))
+}
+
 /// A stored layer record (the JSON file body).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct LayerRecord {

@@ -134,5 +134,11 @@ pub fn request(spec: &Spec, mtime: u64) -> Result<BuildRequest, RequestError> {
                 reason: w.reason().to_string(),
             })
             .collect(),
+        packages: crate::build::PackagesReq {
+            repositories: spec.repositories().to_vec(),
+            install: spec.packages().install().to_vec(),
+            exclude: spec.packages().exclude().to_vec(),
+            locked: None,
+        },
     })
 }

@@ -16,7 +16,7 @@ pub mod request;
 pub use crate::pipeline::build_image as build;
 pub use crate::pipeline::reproduce;
 pub use crate::pipeline::{BuildError, BuildOptions, Built, BuiltImage, gate_fails};
-pub use request::{Allowance, BuildRequest, UserReq};
+pub use request::{Allowance, BuildRequest, PackagesReq, UserReq};
 
 #[cfg(test)]
 mod tests {
@@ -67,6 +67,7 @@ mod tests {
             },
             layer_budget: 8,
             allow: vec![],
+            packages: Default::default(),
         }
     }
 

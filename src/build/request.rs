@@ -41,4 +41,25 @@ pub struct BuildRequest {
     /// Maximum number of artifact layers; artifacts beyond it share the last.
     pub layer_budget: usize,
     pub allow: Vec<Allowance>,
+    /// OS packages to install (none when `install` is empty).
+    pub packages: PackagesReq,
+}
+
+/// `[[repositories]]` and `[packages]`, with the lock's pins when there are
+/// any.
+#[derive(Clone, Debug, Default)]
+pub struct PackagesReq {
+    pub repositories: Vec<crate::spec::packages::Repository>,
+    pub install: Vec<crate::spec::packages::Requested>,
+    pub exclude: Vec<String>,
+    /// The lock's packages per platform (`linux/amd64` → install order).
+    /// When set, the build reads no repository index: it installs exactly
+    /// these.
+    pub locked: Option<BTreeMap<String, Vec<crate::packages::Pinned>>>,
+}
+
+impl PackagesReq {
+    pub fn is_empty(&self) -> bool {
+        self.install.is_empty()
+    }
 }

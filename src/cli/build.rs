@@ -165,6 +165,23 @@ pub(super) fn print_report(b: &Built) {
             );
         }
     }
+    for (platform, pkgs) in &b.installed_packages {
+        eprintln!(
+            "{platform}: {} OS package(s) installed; no maintainer script was run",
+            pkgs.len()
+        );
+        for p in pkgs {
+            let scripts = if p.scripts_not_run.is_empty() {
+                String::new()
+            } else {
+                format!(" (not run: {})", p.scripts_not_run.join(", "))
+            };
+            eprintln!("  {} {} {}{scripts}", p.name, p.version, p.arch);
+            for c in &p.changed {
+                eprintln!("    {c}");
+            }
+        }
+    }
     for i in &b.images {
         eprintln!(
             "{}: manifest {} ({} layers: {} base reused, {} base rewritten)",
@@ -182,7 +199,7 @@ pub(super) fn print_report(b: &Built) {
 
 /// The `--json` result. Its shape is documented in the README and kept stable.
 pub fn result_json(b: &Built, dests: &[Destination]) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "digest": b.top.digest.to_string(),
         "mediaType": b.top.media_type,
         "platforms": b.images.iter().map(|i| json!({
@@ -199,5 +216,19 @@ pub fn result_json(b: &Built, dests: &[Destination]) -> serde_json::Value {
             "changes": b.changes,
             "droppedPackages": b.dropped_packages,
         },
-    })
+    });
+    // Only builds that install OS packages carry the key, so every other
+    // build's document is unchanged.
+    if !b.installed_packages.is_empty() {
+        v["packages"] = json!(
+            b.installed_packages
+                .iter()
+                .map(|(platform, pkgs)| json!({
+                    "platform": platform,
+                    "installed": pkgs,
+                }))
+                .collect::<Vec<_>>()
+        );
+    }
+    v
 }

@@ -64,6 +64,26 @@ pub struct LockedArtifact {
     pub sha256: Digest,
 }
 
+/// One repository index a platform's packages were resolved from: the
+/// signed file (`InRelease`/`Release`) and its sha256, so a lock records
+/// exactly which archive state it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedIndex {
+    pub repository: String,
+    pub file: String,
+    pub sha256: String,
+}
+
+/// One platform's packages, in install order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedPackages {
+    pub platform: String,
+    #[serde(default)]
+    pub indexes: Vec<LockedIndex>,
+    #[serde(default)]
+    pub pinned: Vec<crate::packages::Pinned>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {
     pub version: u32,
@@ -72,6 +92,13 @@ pub struct Lock {
     pub base: LockedBase,
     #[serde(default)]
     pub artifacts: Vec<LockedArtifact>,
+    /// sha256 of the package request (repositories, install, exclude) the
+    /// pins answer; a build whose spec asks for something else re-resolves
+    /// (and `--locked` fails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_request: Option<Digest>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<LockedPackages>,
 }
 
 impl Lock {
@@ -205,7 +232,44 @@ impl Lock {
                 ));
             }
         }
+        if self.package_request != now.package_request {
+            out.push("[packages] or [[repositories]] changed".into());
+        }
+        package_differences(&self.packages, &now.packages, &mut out);
         out
+    }
+}
+
+/// Per platform and package: added, removed, or another version or file.
+fn package_differences(old: &[LockedPackages], now: &[LockedPackages], out: &mut Vec<String>) {
+    use std::collections::BTreeMap;
+    let index = |l: &[LockedPackages]| -> BTreeMap<(String, String), crate::packages::Pinned> {
+        l.iter()
+            .flat_map(|p| {
+                p.pinned
+                    .iter()
+                    .map(move |x| ((p.platform.clone(), x.name.clone()), x.clone()))
+            })
+            .collect()
+    };
+    let (a, b) = (index(old), index(now));
+    for ((platform, name), n) in &b {
+        match a.get(&(platform.clone(), name.clone())) {
+            None => out.push(format!("package {name} ({platform}) is not in the lock")),
+            Some(o) if o.version != n.version || o.sha256 != n.sha256 => out.push(format!(
+                "package {name} ({platform}): {} → {}",
+                o.key(),
+                n.key()
+            )),
+            _ => {}
+        }
+    }
+    for (platform, name) in a.keys() {
+        if !b.contains_key(&(platform.clone(), name.clone())) {
+            out.push(format!(
+                "package {name} ({platform}) is locked but no longer resolved"
+            ));
+        }
     }
 }
 
@@ -307,6 +371,8 @@ pub fn compute(
                 .collect(),
         },
         artifacts,
+        package_request: None,
+        packages: Vec::new(),
     })
 }
 
@@ -354,6 +420,8 @@ mod tests {
                 platform: "linux/amd64".into(),
                 sha256: Digest::of(b"x"),
             }],
+            package_request: None,
+            packages: Vec::new(),
         }
     }
 
@@ -373,6 +441,53 @@ mod tests {
         assert_eq!(diffs.len(), 3, "{diffs:?}");
         assert!(diffs[0].contains("now resolves to index"));
         assert!(diffs[2].contains("/app/x"));
+    }
+
+    #[test]
+    fn packages_roundtrip_and_differences() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(LOCK_FILE);
+        let pin = |v: &str, sha: &str| crate::packages::Pinned {
+            name: "libc6".into(),
+            version: v.into(),
+            architecture: "amd64".into(),
+            repository: "http://127.0.0.1:1/debian".into(),
+            path: "pool/main/g/glibc/libc6.deb".into(),
+            size: 3,
+            sha256: sha.into(),
+            via: vec!["libc6".into()],
+        };
+        let mut l = sample();
+        l.package_request = Some(Digest::of(b"req"));
+        l.packages = vec![LockedPackages {
+            platform: "linux/amd64".into(),
+            indexes: vec![LockedIndex {
+                repository: "http://127.0.0.1:1/debian".into(),
+                file: "dists/bookworm/InRelease".into(),
+                sha256: "ab".into(),
+            }],
+            pinned: vec![pin("2.36-9", "aa")],
+        }];
+        l.write(&p).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("[[packages.pinned]]"), "{text}");
+        assert_eq!(Lock::read(&p).unwrap().unwrap(), l);
+        let mut newer = l.clone();
+        newer.packages[0].pinned[0] = pin("2.36-10", "bb");
+        let diffs = l.differences(&newer);
+        assert_eq!(
+            diffs,
+            ["package libc6 (linux/amd64): libc6=2.36-9/amd64 → libc6=2.36-10/amd64"]
+        );
+        let mut gone = l.clone();
+        gone.packages.clear();
+        gone.package_request = None;
+        let diffs = l.differences(&gone);
+        assert!(
+            diffs.iter().any(|d| d.contains("no longer resolved")),
+            "{diffs:?}"
+        );
+        assert!(diffs.iter().any(|d| d.contains("[packages]")), "{diffs:?}");
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub enum BuildError {
     Gate(Box<Report>),
     #[error("the build is not reproducible: {0}")]
     NotReproducible(String),
+    #[error(transparent)]
+    Packages(#[from] super::packages::PackagesError),
     #[error("invalid SOURCE_DATE_EPOCH: {0}")]
     Time(#[from] crate::layer::time::TimeError),
 }
@@ -78,6 +80,8 @@ pub struct Built {
     pub blobs: Vec<Digest>,
     pub store: BlobStore,
     pub changes: Vec<Change>,
+    /// Per platform: the OS packages installed, and what was done to them.
+    pub installed_packages: Vec<(String, Vec<crate::packages::install::Installed>)>,
     pub dropped_packages: Vec<String>,
     pub base_name: String,
     /// The bytes of the top-level document (what `top` describes).

@@ -125,6 +125,11 @@ impl Caches {
         }
     }
 
+    /// The layer cache, when its directory could be opened.
+    pub(crate) fn layer_cache(&self) -> Option<&cache::LayerCache> {
+        self.layers.as_ref()
+    }
+
     /// The stat cache (a poisoned lock only means another thread panicked
     /// mid-update; its records are still individually valid).
     pub(crate) fn stat(&self) -> std::sync::MutexGuard<'_, cache::StatCache> {

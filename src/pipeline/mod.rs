@@ -37,6 +37,7 @@ pub mod image;
 pub mod inputs;
 pub mod layers;
 pub mod outputs;
+pub mod packages;
 pub mod reproduce;
 pub mod resolve;
 pub mod vuln_gate;
@@ -61,6 +62,7 @@ pub enum Stage {
     Inputs,
     Resolve,
     Harden,
+    Packages,
     Layers,
     Image,
     Gate,
@@ -327,6 +329,7 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
     let mut images = Vec::new();
     let mut changes = Vec::new();
     let mut dropped = Vec::new();
+    let mut installed: Vec<(String, Vec<crate::packages::install::Installed>)> = Vec::new();
     let policy_key = gate_cache::policy_key(req);
     // Identical artifact groups (same sources, same entries) across platforms
     // give identical layers: write each once.
@@ -336,6 +339,26 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
         let hardened = crate::harden::harden(base_img, &base.blobs, &store, params)?;
         changes.extend(hardened.changes.iter().cloned());
         dropped.extend(hardened.dropped_packages.iter().cloned());
+
+        let pkgs = if req.packages.is_empty() {
+            None
+        } else {
+            stage(Stage::Packages);
+            let pins = packages::pins_for(req, base_img, &hardened.tree, &opts.registry)?;
+            let mut verify = |p: &std::path::Path, d: &Digest| caches.stat().holds(p, d);
+            Some(packages::install_packages(
+                &pins,
+                &hardened.tree,
+                &hardened.layers,
+                &store,
+                params,
+                req.layer_budget,
+                &cache_root,
+                caches.layer_cache(),
+                &mut verify,
+                &packages::http(),
+            )?)
+        };
 
         stage(Stage::Layers);
         let accounts_layer =
@@ -373,9 +396,15 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
 
         stage(Stage::Image);
         let mut all = hardened.layers.clone();
+        let mut described: Vec<String> = Vec::new();
+        if let Some(p) = &pkgs {
+            all.extend(p.layers.iter().map(|(l, _)| l.clone()));
+            described.extend(p.layers.iter().map(|(_, d)| d.clone()));
+            installed.push((base_img.platform.to_string(), p.installed.clone()));
+        }
         all.push(accounts_layer);
         all.extend(art.iter().map(|(l, _)| l.clone()));
-        let described: Vec<String> = art.iter().map(|(_, d)| d.clone()).collect();
+        described.extend(art.iter().map(|(_, d)| d.clone()));
         let image = image::assemble(req, &base, base_img, all, &described, &created, &store)?;
 
         stage(Stage::Gate);
@@ -415,6 +444,7 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
         store,
         changes,
         dropped_packages: dropped,
+        installed_packages: installed,
         base_name: base.name.clone(),
         top_bytes,
         base: req.base.clone(),

@@ -189,7 +189,10 @@ mod tests {
         let e = entries(&tree_with_status(Some(old)), &rec, 0).unwrap();
         let (_, bytes) = e.iter().find(|(e, _)| e.path.as_str() == STATUS).unwrap();
         let status = String::from_utf8(bytes.clone()).unwrap();
-        assert!(e.iter().any(|(e, _)| e.path.as_str() == "var/lib/dpkg/info/libc6.md5sums"));
+        assert!(
+            e.iter()
+                .any(|(e, _)| e.path.as_str() == "var/lib/dpkg/info/libc6.md5sums")
+        );
         assert!(status.starts_with("Package: base-files\n"), "{status}");
         assert!(
             status.contains("\n\nPackage: libc6\nStatus: install ok installed\nVersion: 2.36-9\n"),

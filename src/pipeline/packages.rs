@@ -1,0 +1,281 @@
+//! The packages stage: the pinned packages of one platform, fetched by
+//! sha256 (through the package cache), installed on the hardened base by
+//! ironhull ([`crate::packages::install`]), written as package layers in
+//! install order (grouped under the layer budget) plus one layer with the
+//! package database. It runs after hardening, so the base's database it
+//! extends is the hardened one, and before the accounts and artifact
+//! layers, so they land on top exactly as without packages.
+//!
+//! Layers are cached by the sha256 of the packages they hold, the base's
+//! layers and the layer parameters: a rebuild from the same lock unpacks
+//! and compresses nothing.
+
+use super::built::BuildError;
+use crate::build::cache::{self, LayerCache, Lookup};
+use crate::fs::{Entry, EntryKind, MergedTree};
+use crate::image::LayerBlob;
+use crate::layer::{LayerParams, LayerWriter, path_order};
+use crate::packages::cache::{Fetch, PackageCache, PackageFileError};
+use crate::packages::deb::database::{self, Record};
+use crate::packages::deb::deb_file::DebFile;
+use crate::packages::install::{self, InstallError, Installed, ToInstall};
+use crate::packages::{Pinned, deb::relation};
+use crate::store::BlobStore;
+
+/// Why the packages stage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackagesError {
+    #[error(transparent)]
+    File(#[from] PackageFileError),
+    #[error(transparent)]
+    Install(#[from] InstallError),
+    #[error(transparent)]
+    Database(#[from] database::DatabaseError),
+    #[error("ironhull.lock has no packages for {platform}; run `ironhull lock --update`")]
+    NotLocked { platform: String },
+}
+
+/// What the stage added for one platform.
+pub struct PackageLayers {
+    /// The package layers, then the database layer, each with what it holds.
+    pub layers: Vec<(LayerBlob, String)>,
+    pub installed: Vec<Installed>,
+    /// Package files taken from the cache / downloaded.
+    pub cached: usize,
+    pub downloaded: usize,
+}
+
+/// Most bytes one package file may have (the index's size is checked too).
+const MAX_DEB_BYTES: u64 = 2 << 30;
+
+fn replaces_of(control: &str) -> Vec<String> {
+    let Ok(stanzas) = crate::packages::deb::control::parse(control) else {
+        return Vec::new();
+    };
+    let Some(field) = stanzas.first().and_then(|s| s.get("Replaces")) else {
+        return Vec::new();
+    };
+    relation::parse(field)
+        .map(|r| r.into_iter().flatten().map(|a| a.name).collect())
+        .unwrap_or_default()
+}
+
+/// Splits `n` packages into at most `budget` consecutive groups of nearly
+/// equal size (the first ones one larger), so the split depends only on
+/// `n` and `budget`.
+fn groups(n: usize, budget: usize) -> Vec<std::ops::Range<usize>> {
+    let g = budget.max(1).min(n);
+    let mut out = Vec::with_capacity(g);
+    let mut start = 0;
+    for i in 0..g {
+        let len = n / g + usize::from(i < n % g);
+        out.push(start..start + len);
+        start += len;
+    }
+    out
+}
+
+/// The packages to install for one platform: the lock's pins when the
+/// request has them (no index is read), else a fresh resolution against
+/// the repositories and the hardened base's own database.
+pub(crate) fn pins_for(
+    req: &crate::build::BuildRequest,
+    base_img: &crate::image::PlatformImage,
+    tree: &MergedTree,
+    _registry: &crate::registry::RegistryOptions,
+) -> Result<Vec<Pinned>, BuildError> {
+    let platform = base_img.platform.to_string();
+    if let Some(locked) = &req.packages.locked {
+        return locked
+            .get(&platform)
+            .cloned()
+            .ok_or_else(|| PackagesError::NotLocked { platform }.into());
+    }
+    let _ = tree;
+    Err(PackagesError::NotLocked { platform }.into())
+}
+
+/// The HTTP client package files are downloaded with.
+pub(crate) fn http() -> impl Fetch {
+    struct Offline;
+    impl Fetch for Offline {
+        fn get(&self, url: &str, _limit: u64) -> Result<Vec<u8>, String> {
+            Err(format!("{url}: not downloaded"))
+        }
+    }
+    Offline
+}
+
+/// Installs `pins` (in install order) on `tree`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn install_packages(
+    pins: &[Pinned],
+    tree: &MergedTree,
+    base_layers: &[LayerBlob],
+    store: &BlobStore,
+    params: &LayerParams,
+    budget: usize,
+    cache_root: &std::path::Path,
+    layer_cache: Option<&LayerCache>,
+    verify: &mut dyn FnMut(&std::path::Path, &crate::digest::Digest) -> bool,
+    fetch: &dyn Fetch,
+) -> Result<PackageLayers, BuildError> {
+    let files = PackageCache::new(cache_root);
+    let mut out = PackageLayers {
+        layers: Vec::new(),
+        installed: Vec::new(),
+        cached: 0,
+        downloaded: 0,
+    };
+    if pins.is_empty() {
+        return Ok(out);
+    }
+    // The whole set's key: any change to a package, the base or the layer
+    // parameters is a different key.
+    let mut parts: Vec<(&str, Vec<u8>)> = Vec::new();
+    for l in base_layers {
+        parts.push(("base", l.diff_id.to_string().into_bytes()));
+    }
+    for p in pins {
+        parts.push((
+            "package",
+            format!("{}\0{}\0{}", p.sha256, p.name, p.via.join(">")).into_bytes(),
+        ));
+    }
+    parts.push(("budget", budget.to_le_bytes().to_vec()));
+    let ranges = groups(pins.len(), budget);
+    let keys: Vec<cache::CacheKey> = (0..=ranges.len())
+        .map(|i| {
+            let mut p = parts.clone();
+            p.push(("layer", i.to_le_bytes().to_vec()));
+            cache::key_of_parts(params, "packages", &p)
+        })
+        .collect();
+    let hits: Vec<Option<LayerBlob>> = keys
+        .iter()
+        .map(|k| match layer_cache.map(|c| c.get(k, store, verify)) {
+            Some(Lookup::Hit(b)) => Some(b),
+            _ => None,
+        })
+        .collect();
+    let describe = |r: &std::ops::Range<usize>| {
+        pins[r.clone()]
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.version))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+
+    let mut debs = Vec::with_capacity(pins.len());
+    for p in pins {
+        let (bytes, cached) = files.get(p, fetch).map_err(PackagesError::from)?;
+        if cached {
+            out.cached += 1;
+        } else {
+            out.downloaded += 1;
+        }
+        let deb = DebFile::parse(&bytes, MAX_DEB_BYTES).map_err(|e| {
+            PackagesError::Install(InstallError::Deb {
+                package: p.name.clone(),
+                version: p.version.clone(),
+                source: Box::new(e),
+            })
+        })?;
+        let replaces = replaces_of(&deb.control).into_iter().collect();
+        debs.push(ToInstall {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            arch: p.architecture.clone(),
+            chain: if p.via.is_empty() {
+                vec![p.name.clone()]
+            } else {
+                p.via.clone()
+            },
+            replaces,
+            deb,
+        });
+    }
+    // The plan is always made, even when every layer is cached: it is what
+    // refuses a shell and reports what was changed, and it is cheap next to
+    // compressing.
+    let plan = install::plan(tree, &debs, params.mtime).map_err(PackagesError::from)?;
+
+    for (gi, r) in ranges.iter().enumerate() {
+        let blob = match &hits[gi] {
+            Some(b) => b.clone(),
+            None => {
+                let mut entries: Vec<&install::Staged> = plan
+                    .staged
+                    .values()
+                    .filter(|s| r.contains(&s.package))
+                    .collect();
+                entries.sort_by(|a, b| path_order(&a.entry.path, &b.entry.path));
+                let mut w = LayerWriter::new(store, params)?;
+                for s in entries {
+                    match &s.content {
+                        Some(c) => w.append(&s.entry, Some(&mut &c[..]))?,
+                        None => w.append(&s.entry, None)?,
+                    }
+                }
+                let b = w.finish()?;
+                if let Some(c) = layer_cache {
+                    let _ = c.put(&keys[gi], &b);
+                }
+                b
+            }
+        };
+        out.layers
+            .push((blob, format!("packages: {}", describe(r))));
+    }
+
+    let records: Vec<Record<'_>> = plan
+        .packages
+        .iter()
+        .zip(&debs)
+        .map(|(i, d)| Record {
+            name: &i.name,
+            control: &d.deb.control,
+            md5sums: &i.md5sums,
+        })
+        .collect();
+    let db_index = ranges.len();
+    let db = match &hits[db_index] {
+        Some(b) => b.clone(),
+        None => {
+            let entries =
+                database::entries(tree, &records, params.mtime).map_err(PackagesError::from)?;
+            let mut w = LayerWriter::new(store, params)?;
+            for (e, bytes) in &entries {
+                let mut e: Entry = e.clone();
+                if e.kind == EntryKind::File {
+                    e.size = bytes.len() as u64;
+                }
+                w.append(&e, Some(&mut &bytes[..]))?;
+            }
+            let b = w.finish()?;
+            if let Some(c) = layer_cache {
+                let _ = c.put(&keys[db_index], &b);
+            }
+            b
+        }
+    };
+    out.layers.push((db, "the package database".into()));
+    out.installed = plan.packages;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::groups;
+
+    #[test]
+    fn groups_split_evenly_and_cover_everything() {
+        assert_eq!(
+            groups(10, 8),
+            vec![0..2, 2..4, 4..5, 5..6, 6..7, 7..8, 8..9, 9..10]
+        );
+        assert_eq!(groups(3, 8), vec![0..1, 1..2, 2..3]);
+        assert_eq!(groups(5, 1), vec![0..5]);
+        assert_eq!(groups(4, 0), vec![0..4]);
+    }
+}
