@@ -14,7 +14,6 @@ use ironhull::packages::deb::deb_file::DebFile;
 use ironhull::packages::install::{InstallError, ToInstall, plan};
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
