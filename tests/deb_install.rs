@@ -322,3 +322,58 @@ fn python_minimal_installs_with_no_shell() {
     );
     assert!(plan.packages.iter().all(|p| !p.md5sums.is_empty()));
 }
+
+/// ca-certificates' postinst is not run; its effect, the bundle, is made
+/// from the package's own certificates, and every one of them is in it.
+#[test]
+fn ca_certificates_gets_its_bundle_without_its_script() {
+    let Some(dir) = debs_dir() else { return };
+    let base = merged_usr_base();
+    let pkgs = vec![to_install(&dir, "ca-certificates", &["ca-certificates"])];
+    let mut plan = plan(&base, &pkgs, 0).unwrap();
+    ironhull::packages::effects::apply(&mut plan, &base, 0);
+    let bundle = plan
+        .staged
+        .get(&ImagePath::parse("etc/ssl/certs/ca-certificates.crt").unwrap())
+        .and_then(|s| s.content.clone())
+        .expect("no CA bundle");
+    let text = String::from_utf8(bundle.to_vec()).unwrap();
+    let n = text.matches("-----BEGIN CERTIFICATE-----").count();
+    let crts = plan
+        .staged
+        .keys()
+        .filter(|p| {
+            p.as_str().starts_with("usr/share/ca-certificates/") && p.as_str().ends_with(".crt")
+        })
+        .count();
+    assert!(
+        n > 100 && n == crts,
+        "{n} certificates in the bundle, {crts} files"
+    );
+    let p = &plan.packages[0];
+    assert!(p.scripts_not_run.iter().any(|s| s == "postinst"), "{p:?}");
+    assert!(
+        p.instead
+            .iter()
+            .any(|i| i.contains("update-ca-certificates")),
+        "{p:?}"
+    );
+    // openssl agrees it is a valid bundle (every certificate parses).
+    if common::require_tool("openssl").is_some() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("b.crt");
+        std::fs::write(&f, &text).unwrap();
+        let out = Command::new("openssl")
+            .args(["storeutl", "-noout", "-certs"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(said.contains(&format!("Total found: {n}")), "{said}");
+    }
+}

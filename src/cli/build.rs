@@ -177,6 +177,9 @@ pub(super) fn print_report(b: &Built) {
                 format!(" (not run: {})", p.scripts_not_run.join(", "))
             };
             eprintln!("  {} {} {}{scripts}", p.name, p.version, p.arch);
+            for c in &p.instead {
+                eprintln!("    instead: {c}");
+            }
             for c in &p.changed {
                 eprintln!("    {c}");
             }

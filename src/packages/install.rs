@@ -60,6 +60,9 @@ pub struct Installed {
     /// Maintainer scripts present in the package; none was run.
     #[serde(rename = "scriptsNotRun")]
     pub scripts_not_run: Vec<String>,
+    /// What ironhull did instead of the scripts, when anything was needed
+    /// ([`super::effects`]).
+    pub instead: Vec<String>,
     /// Changes made to its files (`/usr/bin/x: setuid bit removed`).
     pub changed: Vec<String>,
     /// `md5 path` lines of the files it installed, as written.

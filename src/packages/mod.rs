@@ -13,6 +13,7 @@
 
 pub mod cache;
 pub mod deb;
+pub mod effects;
 pub mod install;
 
 use serde::{Deserialize, Serialize};

@@ -198,7 +198,8 @@ pub(crate) fn install_packages(
     // The plan is always made, even when every layer is cached: it is what
     // refuses a shell and reports what was changed, and it is cheap next to
     // compressing.
-    let plan = install::plan(tree, &debs, params.mtime).map_err(PackagesError::from)?;
+    let mut plan = install::plan(tree, &debs, params.mtime).map_err(PackagesError::from)?;
+    crate::packages::effects::apply(&mut plan, tree, params.mtime);
 
     for (gi, r) in ranges.iter().enumerate() {
         let blob = match &hits[gi] {
