@@ -48,3 +48,65 @@ impl Pinned {
         format!("{}/{}", self.repository.trim_end_matches('/'), self.path)
     }
 }
+
+/// The identity of a package request: the repositories (kind, URL, suite,
+/// components and the keyring's bytes), what is installed and excluded. The
+/// lock stores it; pins are reused only for the request they answer.
+pub fn request_digest(
+    repositories: &[crate::spec::packages::Repository],
+    install: &[crate::spec::packages::Requested],
+    exclude: &[String],
+) -> crate::digest::Digest {
+    let mut text = String::new();
+    for r in repositories {
+        let keyring = r
+            .keyring()
+            .map(|k| match keyring_digest(k) {
+                Ok(d) => d,
+                Err(e) => format!("unreadable:{e}"),
+            })
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "repo\0{}\0{}\0{}\0{}\0{keyring}\n",
+            r.kind().as_str(),
+            r.url(),
+            r.suite().unwrap_or(""),
+            r.components().join(",")
+        ));
+    }
+    for i in install {
+        text.push_str(&format!("install\0{}\n", i.text));
+    }
+    let mut ex = exclude.to_vec();
+    ex.sort();
+    for e in ex {
+        text.push_str(&format!("exclude\0{e}\n"));
+    }
+    crate::digest::Digest::of(text.as_bytes())
+}
+
+/// sha256 of a keyring file, or of a directory's files (sorted by name).
+fn keyring_digest(path: &std::path::Path) -> std::io::Result<String> {
+    if path.is_dir() {
+        let mut names: Vec<_> = std::fs::read_dir(path)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        names.sort();
+        let mut all = String::new();
+        for n in names {
+            let b = std::fs::read(&n)?;
+            all.push_str(&format!(
+                "{}:{}\n",
+                n.file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                crate::digest::Digest::of(&b).hex()
+            ));
+        }
+        return Ok(crate::digest::Digest::of(all.as_bytes()).hex().to_string());
+    }
+    let b = std::fs::read(path)?;
+    Ok(crate::digest::Digest::of(&b).hex().to_string())
+}

@@ -100,6 +100,7 @@ fn pin_to_lock(
     job: &BuildJob,
     reporter: &SharedReporter,
 ) {
+    pin_packages(req, job, reporter);
     let Transport::Docker(r) = &req.base else {
         return;
     };
@@ -112,6 +113,34 @@ fn pin_to_lock(
         });
         req.base = Transport::Docker(r.with_digest(d));
     }
+}
+
+/// OS packages come from the lock whenever it answers this exact request
+/// (same repositories, keys, install and exclude): then no index is read
+/// and exactly the locked files are installed. Otherwise they are resolved
+/// afresh (and `--locked` has already failed).
+fn pin_packages(req: &mut BuildRequest, job: &BuildJob, reporter: &SharedReporter) {
+    if req.packages.is_empty() {
+        return;
+    }
+    let Ok(Some(lock)) = crate::lock::Lock::read(&crate::lock::Lock::path_for(&job.spec)) else {
+        return;
+    };
+    let p = &req.packages;
+    let want = crate::packages::request_digest(&p.repositories, &p.install, &p.exclude);
+    if lock.package_request.as_ref() != Some(&want) {
+        reporter.event(&Event::Warning(&format!(
+            "{} pins packages for another [packages]/[[repositories]]; resolving afresh (run `ironhull lock --update` to pin this request)",
+            crate::lock::LOCK_FILE
+        )));
+        return;
+    }
+    req.packages.locked = Some(
+        lock.packages
+            .into_iter()
+            .map(|l| (l.platform, l.pinned))
+            .collect(),
+    );
 }
 
 /// `--platform`: only these of the spec's platforms.
