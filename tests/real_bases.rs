@@ -238,52 +238,15 @@ fn assert_runc(bundle: &Path, want: &str) {
 
 /// podman (vfs, private storage), loading the oci-archive: prints `want`.
 fn assert_podman(b: &Built, want: &str) {
-    if require_tool("podman").is_none() {
+    let Some(podman) = Podman::new(&b.dir.path().join("podman")) else {
         return;
-    }
-    let store = b.dir.path().join("podman");
-    let podman = || {
-        let mut c = Command::new("podman");
-        c.arg("--root")
-            .arg(store.join("root"))
-            .arg("--runroot")
-            .arg(store.join("run"))
-            .args(["--storage-driver", "vfs"]);
-        c
     };
-    let mut load = podman();
-    load.arg("load").arg("-i").arg(&b.archive);
-    let r = run(load);
-    r.assert_success();
-    let image = r
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Loaded image: "))
-        .unwrap_or_else(|| panic!("no image name in:\n{}", r.describe()))
-        .trim()
-        .to_string();
-    let run_args = |extra: &[&str]| {
-        let mut c = podman();
-        c.args([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--ulimit",
-            "nofile=4096:4096",
-            "--ulimit",
-            "nproc=4096:4096",
-        ])
-        .args(extra)
-        .arg(&image);
-        c
-    };
-    let r = run_timeout(run_args(&[]), RUNC_TIMEOUT);
+    let image = podman.load(&b.archive);
+    let r = podman.run(&image, &[], &[]);
     r.assert_success();
     assert_eq!(r.stdout.trim(), want, "{}", r.describe());
-    let r = run_timeout(run_args(&["--entrypoint", "/bin/sh"]), RUNC_TIMEOUT);
+    let r = podman.run(&image, &["--entrypoint", "/bin/sh"], &[]);
     assert!(!r.success(), "podman ran a shell:\n{}", r.describe());
-    let _ = fs::remove_dir_all(&store);
 }
 
 #[test]

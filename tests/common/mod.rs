@@ -801,3 +801,68 @@ pub fn audit_report(reference: &str, fail_on: &str, cache: &Path) -> (i32, serde
         .unwrap_or_else(|e| panic!("audit output is not JSON ({e}):\n{}", r.describe()));
     (r.code().unwrap_or(-1), v)
 }
+
+/// podman with private storage under `store` (vfs, as the sandbox needs).
+pub struct Podman {
+    store: PathBuf,
+}
+
+impl Podman {
+    /// None (after a SKIP; a failure in CI) when podman is missing.
+    pub fn new(store: &Path) -> Option<Podman> {
+        require_tool("podman")?;
+        Some(Podman {
+            store: store.to_path_buf(),
+        })
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(self.store.join("root"))
+            .arg("--runroot")
+            .arg(self.store.join("run"))
+            .args(["--storage-driver", "vfs"]);
+        c
+    }
+
+    /// `podman load -i ARCHIVE`: the loaded image's name.
+    pub fn load(&self, archive: &Path) -> String {
+        let mut load = self.cmd();
+        load.arg("load").arg("-i").arg(archive);
+        let r = run(load);
+        r.assert_success();
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Loaded image: "))
+            .unwrap_or_else(|| panic!("no image name in:\n{}", r.describe()))
+            .trim()
+            .to_string()
+    }
+
+    /// `podman run --rm` with no network and the sandbox's limits, `extra`
+    /// before the image, `args` after it.
+    pub fn run(&self, image: &str, extra: &[&str], args: &[&str]) -> Run {
+        let mut c = self.cmd();
+        c.args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=4096:4096",
+            "--ulimit",
+            "nproc=4096:4096",
+        ])
+        .args(extra)
+        .arg(image)
+        .args(args);
+        run_timeout(c, RUNC_TIMEOUT)
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
