@@ -6,3 +6,4 @@
 //! installation come next; nothing in the build uses this module yet.
 
 pub mod deb;
+pub mod solve;
