@@ -3,6 +3,7 @@
 
 pub mod control;
 pub mod relation;
+pub mod universe;
 pub mod version;
 
 pub use version::DebVersion;
