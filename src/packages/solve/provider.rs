@@ -89,7 +89,8 @@ pub(super) struct Model<'a, V> {
     pub pkgs: Vec<Pkg<'a, V>>,
     sols: Vec<Sol>,
     names: Vec<NameInfo>,
-    name_ids: BTreeMap<(bool, String), NameId>,
+    /// Real names, then virtual names, to their ids.
+    name_ids: [BTreeMap<String, NameId>; 2],
     sets: Vec<(NameId, Set<V>)>,
     unions: Vec<Vec<VersionSetId>>,
     strings: Vec<String>,
@@ -107,6 +108,8 @@ pub(super) struct Model<'a, V> {
     /// Per real name in the base, the reason its repository versions are
     /// not candidates.
     base_reason: BTreeMap<String, StringId>,
+    /// Real name in the base -> its package.
+    base: BTreeMap<&'a str, usize>,
 }
 
 fn sid(i: usize) -> SolvableId {
@@ -136,7 +139,7 @@ impl<'a, V: Ord + Clone + Display + 'static> Model<'a, V> {
             pkgs,
             sols: Vec::new(),
             names: Vec::new(),
-            name_ids: BTreeMap::new(),
+            name_ids: [BTreeMap::new(), BTreeMap::new()],
             sets: Vec::new(),
             unions: Vec::new(),
             strings: Vec::new(),
@@ -149,6 +152,7 @@ impl<'a, V: Ord + Clone + Display + 'static> Model<'a, V> {
             reason_excluded: StringId(0),
             reason_ambiguous: StringId(0),
             base_reason: BTreeMap::new(),
+            base: BTreeMap::new(),
         };
         m.reason_excluded = m.string("it is in [packages] exclude".into());
         m.reason_ambiguous = m
@@ -165,6 +169,7 @@ impl<'a, V: Ord + Clone + Display + 'static> Model<'a, V> {
                 );
                 let reason = m.string(reason);
                 m.base_reason.insert(m.pkgs[p].name.to_string(), reason);
+                m.base.insert(m.pkgs[p].name, p);
             }
         }
         for p in 0..m.pkgs.len() {
@@ -179,8 +184,9 @@ impl<'a, V: Ord + Clone + Display + 'static> Model<'a, V> {
             }
         }
         m.find_ambiguous(request);
-        for p in 0..m.pkgs.len() {
-            let (groups, deps) = if m.pkgs[p].installed() {
+        let reach = m.reachable(request);
+        for (p, reached) in reach.into_iter().enumerate() {
+            let (groups, deps) = if m.pkgs[p].installed() || !reached {
                 (Vec::new(), KnownDependencies::default())
             } else {
                 m.encode(p)
@@ -191,13 +197,43 @@ impl<'a, V: Ord + Clone + Display + 'static> Model<'a, V> {
         m
     }
 
+    /// The packages the request can reach through dependencies (by name
+    /// or provide). resolvo only ever asks about these, so only these are
+    /// encoded: a whole Debian archive is 60 000 candidates, a closure a
+    /// few hundred.
+    fn reachable(&self, request: &Request<V>) -> Vec<bool> {
+        let mut reach = vec![false; self.pkgs.len()];
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut queue: Vec<&str> = request.install.iter().map(|r| r.name.as_str()).collect();
+        while let Some(name) = queue.pop() {
+            if !seen.insert(name) {
+                continue;
+            }
+            for virt in [false, true] {
+                let Some(id) = self.lookup(name, virt) else {
+                    continue;
+                };
+                for &s in &self.names[id.to_index()].solvables {
+                    let p = self.owner(s);
+                    if !reach[p] {
+                        reach[p] = true;
+                        for group in self.pkgs[p].depends {
+                            queue.extend(group.iter().map(|r| r.name.as_str()));
+                        }
+                    }
+                }
+            }
+        }
+        reach
+    }
+
     fn string(&mut self, s: String) -> StringId {
         self.strings.push(s);
         StringId::from_index(self.strings.len() - 1)
     }
 
     fn name(&mut self, text: &str, is_virtual: bool) -> NameId {
-        if let Some(&id) = self.name_ids.get(&(is_virtual, text.to_string())) {
+        if let Some(id) = self.lookup(text, is_virtual) {
             return id;
         }
         let id = NameId::from_index(self.names.len());
@@ -206,12 +242,12 @@ impl<'a, V: Ord + Clone + Display + 'static> Model<'a, V> {
             is_virtual,
             solvables: Vec::new(),
         });
-        self.name_ids.insert((is_virtual, text.to_string()), id);
+        self.name_ids[usize::from(is_virtual)].insert(text.to_string(), id);
         id
     }
 
     fn lookup(&self, text: &str, is_virtual: bool) -> Option<NameId> {
-        self.name_ids.get(&(is_virtual, text.to_string())).copied()
+        self.name_ids[usize::from(is_virtual)].get(text).copied()
     }
 
     fn sol(&mut self, s: Sol, name: NameId) -> SolvableId {
@@ -230,10 +266,6 @@ impl<'a, V: Ord + Clone + Display + 'static> Model<'a, V> {
         // Every package's real name was interned first.
         self.lookup(self.pkgs[p].name, false)
             .unwrap_or_else(|| NameId::from_index(0))
-    }
-
-    fn is_installed_name(&self, name: &str) -> bool {
-        self.base_reason.contains_key(name)
     }
 
     /// The packages providing `name`, as (package, entry).
@@ -303,11 +335,10 @@ impl<'a, V: Ord + Clone + Display + 'static> Model<'a, V> {
 
     /// Whether a base package satisfies `r` (by name or by a provide).
     fn base_satisfies(&self, r: &Req<V>) -> bool {
-        if self.is_installed_name(&r.name) {
-            let base = self.pkgs.iter().find(|p| p.installed() && p.name == r.name);
-            if base.is_some_and(|p| r.accepts(p.version)) {
-                return true;
-            }
+        if let Some(&p) = self.base.get(r.name.as_str())
+            && r.accepts(self.pkgs[p].version)
+        {
+            return true;
         }
         self.providers(&r.name).iter().any(|&(p, e)| {
             self.pkgs[p].installed() && r.accepts_provided(self.pkgs[p].provides[e].1.as_ref())
