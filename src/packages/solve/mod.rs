@@ -64,14 +64,15 @@ impl<V> Req<V> {
         }
     }
 
-    fn accepts(&self, v: &V) -> bool {
+    /// Whether version `v` of a package named [`Req::name`] satisfies it.
+    pub fn accepts(&self, v: &V) -> bool {
         self.relation.as_ref().is_none_or(|r| r.accepts(v))
     }
 
     /// Whether a `Provides` entry with this (optional) version satisfies
     /// the requirement: a versioned requirement needs a versioned provide
     /// (Debian policy 7.5; apk says the same of `p:` without `=`).
-    fn accepts_provided(&self, v: Option<&V>) -> bool {
+    pub fn accepts_provided(&self, v: Option<&V>) -> bool {
         match (&self.relation, v) {
             (None, _) => true,
             (Some(r), Some(v)) => r.accepts(v),

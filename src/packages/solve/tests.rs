@@ -281,6 +281,23 @@ fn installed_counts_first_and_is_not_reinstalled() {
 }
 
 #[test]
+fn the_same_version_in_two_repositories_comes_from_the_first() {
+    let mut second = pkg("lib", 1);
+    second.0.origin = 1;
+    second.0.key = "lib=1 from the second".into();
+    let mut first = pkg("lib", 1);
+    first.0.key = "lib=1 from the first".into();
+    let u = universe(vec![second, first]);
+    assert_eq!(keys(&u, &ask(&["lib"])), ["lib=1 from the first"]);
+    // A newer version wins over repository order.
+    let mut newer = pkg("lib", 2);
+    newer.0.origin = 1;
+    let u = universe(vec![pkg("lib", 1), newer]);
+    assert_eq!(keys(&u, &ask(&["lib"])), ["lib=2"]);
+    assert!(solve(&u, &ask(&[])).unwrap().packages.is_empty());
+}
+
+#[test]
 fn conflicts_with_the_base_are_errors() {
     let u = universe(vec![pkg("app", 1).conflicts("old")]);
     let mut r = ask(&["app"]);
