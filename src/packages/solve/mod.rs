@@ -24,6 +24,7 @@
 //! same input gives the same output however the caller ordered it.
 
 mod order;
+mod phases;
 mod provider;
 
 #[cfg(test)]
@@ -234,5 +235,5 @@ pub fn solve<V>(universe: &Universe<V>, request: &Request<V>) -> Result<Solution
 where
     V: Ord + Clone + fmt::Display + 'static,
 {
-    provider::solve(universe, request)
+    phases::solve(universe, request)
 }

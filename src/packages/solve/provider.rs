@@ -23,22 +23,18 @@
 //! - a dependency group that a base package satisfies, or that names an
 //!   excluded package or a virtual one provides, is left out.
 //!
-//! Ambiguous virtuals are first excluded; only when that is unsatisfiable
-//! is the problem solved again with them, to tell "ambiguous" (the second
-//! solve succeeds, by using one) from "impossible".
+//! The two-phase solve that uses this model is in `phases`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 
 use resolvo::{
     Candidates, Condition, ConditionId, ConditionalRequirement, DenseIndex, Dependencies,
-    DependencyProvider, HintDependenciesAvailable, Interner, KnownDependencies, NameId, Problem,
-    Requirement, SolvableId, Solver, SolverCache, StringId, UnsolvableOrCancelled, VersionSetId,
-    VersionSetUnionId,
+    DependencyProvider, HintDependenciesAvailable, Interner, KnownDependencies, NameId,
+    Requirement, SolvableId, SolverCache, StringId, VersionSetId, VersionSetUnionId,
 };
 
-use super::order;
-use super::{Candidate, Installed, Req, Request, Solution, SolveError, Universe};
+use super::{Candidate, Installed, Req, Request, Universe};
 
 /// A package: a repository candidate or a package in the base.
 pub(super) struct Pkg<'a, V> {
@@ -54,12 +50,12 @@ pub(super) struct Pkg<'a, V> {
 }
 
 impl<V> Pkg<'_, V> {
-    fn installed(&self) -> bool {
+    pub(super) fn installed(&self) -> bool {
         self.index.is_none()
     }
 }
 
-enum Sol {
+pub(super) enum Sol {
     Real(usize),
     /// `provides[entry]` of package `pkg`.
     Virtual {
@@ -87,7 +83,7 @@ enum Set<V> {
 /// The resolvo view of one request.
 pub(super) struct Model<'a, V> {
     pub pkgs: Vec<Pkg<'a, V>>,
-    sols: Vec<Sol>,
+    pub(super) sols: Vec<Sol>,
     names: Vec<NameInfo>,
     /// Real names, then virtual names, to their ids.
     name_ids: [BTreeMap<String, NameId>; 2],
@@ -102,7 +98,7 @@ pub(super) struct Model<'a, V> {
     /// Virtual names that are ambiguous, with their provider names.
     pub ambiguous: BTreeMap<String, Vec<String>>,
     /// Whether ambiguous virtuals may be chosen (the second solve).
-    allow_ambiguous: bool,
+    pub(super) allow_ambiguous: bool,
     reason_excluded: StringId,
     reason_ambiguous: StringId,
     /// Per real name in the base, the reason its repository versions are
@@ -117,7 +113,7 @@ fn sid(i: usize) -> SolvableId {
 }
 
 impl<'a, V: Ord + Clone + Display + 'static> Model<'a, V> {
-    fn new(universe: &'a Universe<V>, request: &'a Request<V>) -> Self {
+    pub(super) fn new(universe: &'a Universe<V>, request: &'a Request<V>) -> Self {
         let mut pkgs: Vec<Pkg<'a, V>> = Vec::new();
         for b in &request.installed {
             pkgs.push(base_pkg(b));
@@ -420,7 +416,10 @@ impl<'a, V: Ord + Clone + Display + 'static> Model<'a, V> {
         (groups, deps)
     }
 
-    fn root_requirements(&mut self, request: &Request<V>) -> Vec<ConditionalRequirement> {
+    pub(super) fn root_requirements(
+        &mut self,
+        request: &Request<V>,
+    ) -> Vec<ConditionalRequirement> {
         let mut out = Vec::new();
         for r in &request.install {
             if self.base_satisfies(r) {
@@ -647,121 +646,5 @@ impl<'m, 'a, V: Ord + Clone + Display + 'static> DependencyProvider for &'m Mode
 
     async fn get_dependencies(&self, s: SolvableId) -> Dependencies {
         Dependencies::Known(self.deps.get(s.to_index()).cloned().unwrap_or_default())
-    }
-}
-
-/// A name close to `name`, for "did you mean".
-fn suggestions<V>(universe: &Universe<V>, name: &str) -> Vec<String> {
-    let mut all: BTreeSet<&str> = BTreeSet::new();
-    for c in &universe.candidates {
-        all.insert(&c.name);
-        for (p, _) in &c.provides {
-            all.insert(p);
-        }
-    }
-    let mut scored: Vec<(f64, &str)> = all
-        .into_iter()
-        .filter(|c| {
-            strsim::jaro_winkler(name, c) >= 0.85
-                || strsim::normalized_damerau_levenshtein(name, c) >= 0.6
-        })
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored
-        .into_iter()
-        .take(3)
-        .map(|(_, c)| c.to_string())
-        .collect()
-}
-
-fn known<V>(universe: &Universe<V>, request: &Request<V>, name: &str) -> bool {
-    universe
-        .candidates
-        .iter()
-        .any(|c| c.name == name || c.provides.iter().any(|(p, _)| p == name))
-        || request
-            .installed
-            .iter()
-            .any(|b| b.name == name || b.provides.iter().any(|(p, _)| p == name))
-}
-
-pub(super) fn solve<V>(universe: &Universe<V>, request: &Request<V>) -> Result<Solution, SolveError>
-where
-    V: Ord + Clone + Display + 'static,
-{
-    for r in &request.install {
-        if request.exclude.contains(&r.name) {
-            return Err(SolveError::RequestedAndExcluded {
-                name: r.name.clone(),
-            });
-        }
-    }
-    for name in request
-        .install
-        .iter()
-        .map(|r| &r.name)
-        .chain(&request.exclude)
-    {
-        if !known(universe, request, name) {
-            return Err(SolveError::Unknown {
-                name: name.clone(),
-                suggestions: suggestions(universe, name),
-            });
-        }
-    }
-    let mut model = Model::new(universe, request);
-    let roots = model.root_requirements(request);
-    match run(&model, roots.clone()) {
-        Ok(chosen) => return Ok(order::solution(&model, request, &chosen).0),
-        Err(explanation) if model.ambiguous.is_empty() => {
-            return Err(SolveError::Unsatisfiable { explanation });
-        }
-        Err(_) => model.allow_ambiguous = true,
-    }
-    match run(&model, roots) {
-        Ok(chosen) => {
-            let (solution, ambiguous) = order::solution(&model, request, &chosen);
-            match ambiguous {
-                Some((name, providers, chain)) => Err(SolveError::Ambiguous {
-                    name,
-                    providers,
-                    chain,
-                }),
-                // The virtual's name is ambiguous, but the dependencies
-                // that use it accept only one provider's name.
-                None => Ok(solution),
-            }
-        }
-        Err(explanation) => Err(SolveError::Unsatisfiable { explanation }),
-    }
-}
-
-/// One resolvo run: the chosen repository packages (canonical indexes,
-/// sorted), or the explanation of why there are none.
-fn run<V: Ord + Clone + Display + 'static>(
-    model: &Model<'_, V>,
-    roots: Vec<ConditionalRequirement>,
-) -> Result<Vec<usize>, String> {
-    let mut solver = Solver::new(model);
-    match solver.solve(Problem::new().requirements(roots)) {
-        Ok(ids) => {
-            let mut chosen: Vec<usize> = ids
-                .into_iter()
-                .filter_map(|s| match model.sols.get(s.to_index()) {
-                    Some(Sol::Real(p)) if !model.pkgs[*p].installed() => Some(*p),
-                    _ => None,
-                })
-                .collect();
-            chosen.sort_unstable();
-            Ok(chosen)
-        }
-        Err(UnsolvableOrCancelled::Unsolvable(conflict)) => Err(conflict
-            .display_user_friendly(&solver)
-            .to_string()
-            .trim_end()
-            .to_string()),
-        // The provider never cancels.
-        Err(UnsolvableOrCancelled::Cancelled(_)) => Err("the solver was cancelled".into()),
     }
 }
