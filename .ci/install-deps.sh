@@ -45,6 +45,21 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+# --- resolver vs apt (tests/solve_vs_apt.rs, issue 15 "Resolution") ----------
+# Fake .debs are built with dpkg-deb (dpkg), indexed with apt-ftparchive
+# (apt-utils) and resolved by apt-get -s (apt) with no system state, as the
+# witness packages::solve is compared with.
+need=()
+for pair in dpkg-deb:dpkg apt-ftparchive:apt-utils apt-get:apt; do
+  bin=${pair%%:*}; pkg=${pair##*:}
+  command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+  apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need[@]}"
+fi
+
 # --- pip tools ---------------------------------------------------------------
 # Python tools the tests drive (none yet). Add them here as `pip_tools+=(...)`
 # entries, pinned to exact versions so CI is reproducible, e.g.

@@ -15,6 +15,7 @@ pub mod cache;
 pub mod deb;
 pub mod effects;
 pub mod install;
+pub mod solve;
 
 use serde::{Deserialize, Serialize};
 

@@ -5,6 +5,7 @@ pub mod control;
 pub mod database;
 pub mod deb_file;
 pub mod relation;
+pub mod universe;
 pub mod version;
 
 pub use version::DebVersion;
