@@ -461,7 +461,7 @@ fn parse_keys(bytes: &[u8]) -> Result<Vec<SignedPublicKey>, String> {
         }
         for (n, &s) in starts.iter().enumerate() {
             let e = starts.get(n + 1).copied().unwrap_or(text.len());
-            let (keys, _) = SignedPublicKey::from_armor_many(text[s..e].as_bytes())
+            let (keys, _) = SignedPublicKey::from_armor_many(&text.as_bytes()[s..e])
                 .map_err(|e| format!("armored key block {}: {e}", n + 1))?;
             for k in keys {
                 out.push(k.map_err(|e| format!("armored key block {}: {e}", n + 1))?);
