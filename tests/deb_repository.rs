@@ -639,3 +639,72 @@ fn real_debian_inrelease_verifies() {
             .is_err()
     );
 }
+
+/// Signs the small archive with a fresh key made by `make` in a temp
+/// GNUPGHOME, and returns the archive, the temp dir, that key's exported
+/// keyring and its fingerprint.
+fn signed_by(
+    make: impl FnOnce(&Path) -> String,
+    sign_args: &[&str],
+) -> Option<(DebRepo, tempfile::TempDir, PathBuf, String)> {
+    let repo = small_repo(DebRepoOptions::default())?;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("gnupg");
+    let fp = make(&home);
+    repo.sign_with_args(&home, sign_args);
+    let ring = tmp.path().join("keyring.gpg");
+    debrepo::export_key(&home, &ring, false);
+    Some((repo, tmp, ring, fp))
+}
+
+#[test]
+fn expired_key_is_refused() {
+    // Made on 2020-01-01, valid one year; the Release signed on 2020-06-01.
+    let Some((repo, _tmp, ring, fp)) = signed_by(
+        |h| debrepo::gen_key_opts(h, "expired", "sign", "1y", Some("20200101T000000")),
+        &["--faked-system-time", "20200601T000000"],
+    ) else {
+        return;
+    };
+    let server = repo.serve();
+    let e = open_err(&repo, &server, &ring);
+    assert!(e.contains(&fp) && e.contains("has expired"), "{e}");
+    // The same files at a time the key was valid: accepted.
+    let s = spec(&repo, &server.url(), &ring);
+    let june_2020 = 1590969600 + 86400;
+    let index = open_repository(&s, &HttpFetch::new(), june_2020).expect("valid in June 2020");
+    assert_eq!(index.signer, fp);
+}
+
+#[test]
+fn revoked_key_is_refused() {
+    let Some((repo, tmp, _, fp)) = signed_by(|h| debrepo::gen_key(h, "revoked"), &[]) else {
+        return;
+    };
+    let home = tmp.path().join("gnupg");
+    debrepo::revoke(&home, &fp);
+    let ring = tmp.path().join("revoked.gpg");
+    debrepo::export_key(&home, &ring, false);
+    let server = repo.serve();
+    let e = open_err(&repo, &server, &ring);
+    assert!(e.contains(&fp) && e.contains("revoked"), "{e}");
+}
+
+#[test]
+fn signing_subkey_is_accepted() {
+    let Some((repo, _tmp, ring, fp)) = signed_by(
+        |h| {
+            let fp = debrepo::gen_key_opts(h, "subkeyed", "cert", "never", None);
+            debrepo::add_signing_subkey(h, &fp);
+            fp
+        },
+        &[],
+    ) else {
+        return;
+    };
+    let server = repo.serve();
+    let index = open_repository(&spec(&repo, &server.url(), &ring), &HttpFetch::new(), now())
+        .expect("a signature by the signing subkey counts");
+    assert_eq!(index.signer, fp, "reported as the primary key");
+    assert_lists_every_deb(&repo, &index);
+}

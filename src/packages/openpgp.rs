@@ -40,11 +40,25 @@ pub enum PgpError {
     #[error("keyring {path}: {why}")]
     Keyring { path: PathBuf, why: String },
     #[error("{why}")]
-    Signature { why: String },
+    Signature { why: String, problem: SigProblem },
+}
+
+/// What kind of signature failure it is, so the caller can say what to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigProblem {
+    /// Not a well-formed signed file, or text outside the signed part.
+    Malformed,
+    /// A keyring key's signature does not verify: the bytes were changed.
+    Tampered,
+    /// No signature counts: unknown key, weak hash, expired or revoked key.
+    Untrusted,
 }
 
 fn sig_err(why: impl Into<String>) -> PgpError {
-    PgpError::Signature { why: why.into() }
+    PgpError::Signature {
+        why: why.into(),
+        problem: SigProblem::Malformed,
+    }
 }
 
 impl Keyring {
@@ -179,20 +193,26 @@ impl Keyring {
                     reasons.push(format!("signed by {issuer}, which is not in the keyring"))
                 }
                 Check::Refused(why) => reasons.push(format!("the signature by {issuer} {why}")),
-                Check::Bad(why) => {
-                    return Err(sig_err(format!(
-                        "the signature by {issuer} does not verify ({why}): the file was changed after it was signed"
-                    )));
+                Check::Bad => {
+                    return Err(PgpError::Signature {
+                        why: format!(
+                            "the signature by {issuer} does not verify: the file was changed after it was signed"
+                        ),
+                        problem: SigProblem::Tampered,
+                    });
                 }
             }
         }
         match good {
             Some(fp) => Ok(fp),
-            None => Err(sig_err(format!(
-                "no valid signature from the keyring: {}; the keyring holds {}",
-                reasons.join("; "),
-                self.fingerprints().join(", ")
-            ))),
+            None => Err(PgpError::Signature {
+                why: format!(
+                    "no valid signature from the keyring: {}; the keyring holds {}",
+                    reasons.join("; "),
+                    self.fingerprints().join(", ")
+                ),
+                problem: SigProblem::Untrusted,
+            }),
         }
     }
 
@@ -223,7 +243,8 @@ impl Keyring {
                 }
                 return match cand.verify(sig, data) {
                     Ok(()) => Check::Good(fp),
-                    Err(e) => Check::Bad(e.to_string()),
+                    // rPGP's reason (often an assertion dump) adds nothing for a user.
+                    Err(_) => Check::Bad,
                 };
             }
         }
@@ -302,7 +323,7 @@ enum Check {
     Good(String),
     Unknown,
     Refused(String),
-    Bad(String),
+    Bad,
 }
 
 /// The issuer as the signature names it (fingerprint, else key id).

@@ -149,24 +149,44 @@ fn sh(cmd: Command) -> String {
 
 /// A fresh signing key in a new GNUPGHOME; returns its fingerprint.
 pub fn gen_key(gnupghome: &Path, name: &str) -> String {
+    gen_key_opts(gnupghome, name, "sign", "never", None)
+}
+
+/// A key with explicit usage (`sign`, `cert`), expiry (`never`, `1y`),
+/// optionally made at a faked time (`20200101T000000`); its fingerprint.
+pub fn gen_key_opts(
+    gnupghome: &Path,
+    name: &str,
+    usage: &str,
+    expire: &str,
+    faked_time: Option<&str>,
+) -> String {
     std::fs::create_dir_all(gnupghome).expect("mkdir gnupghome");
-    #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(gnupghome, std::fs::Permissions::from_mode(0o700))
             .expect("chmod gnupghome");
     }
     let mut c = gpg(gnupghome);
+    if let Some(t) = faked_time {
+        c.args(["--faked-system-time", t]);
+    }
+    let uid = format!("{name} <{name}@test.invalid>");
     c.args([
         "--passphrase",
         "",
         "--quick-gen-key",
-        &format!("{name} <{name}@test.invalid>"),
+        &uid,
         "ed25519",
-        "sign",
-        "never",
+        usage,
+        expire,
     ]);
     sh(c);
+    fingerprint(gnupghome)
+}
+
+/// The first primary key fingerprint in `gnupghome`.
+pub fn fingerprint(gnupghome: &Path) -> String {
     let mut c = gpg(gnupghome);
     c.args(["--with-colons", "--list-keys"]);
     let out = sh(c);
@@ -175,6 +195,37 @@ pub fn gen_key(gnupghome: &Path, name: &str) -> String {
         .and_then(|l| l.split(':').nth(9))
         .expect("gpg printed no fingerprint")
         .to_string()
+}
+
+/// Adds an ed25519 signing subkey to `fp` (gpg then signs with it).
+pub fn add_signing_subkey(gnupghome: &Path, fp: &str) {
+    let mut c = gpg(gnupghome);
+    c.args([
+        "--passphrase",
+        "",
+        "--quick-add-key",
+        fp,
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    sh(c);
+}
+
+/// Revokes `fp` with the revocation certificate gpg stored when it made it.
+pub fn revoke(gnupghome: &Path, fp: &str) {
+    let cert = gnupghome.join("openpgp-revocs.d").join(format!("{fp}.rev"));
+    let text = std::fs::read_to_string(&cert).expect("read revocation certificate");
+    // gpg stores it with a leading `:` so that it is not imported by accident.
+    let armored = text.replace(
+        ":-----BEGIN PGP PUBLIC KEY BLOCK-----",
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+    );
+    let imp = gnupghome.join("revoke.asc");
+    std::fs::write(&imp, armored).expect("write revocation");
+    let mut c = gpg(gnupghome);
+    c.arg("--import").arg(&imp);
+    sh(c);
 }
 
 pub fn gpg(gnupghome: &Path) -> Command {
@@ -373,26 +424,23 @@ impl DebRepo {
 
     /// Signs the current Release with the key in `gnupghome`.
     pub fn sign_with(&self, gnupghome: &Path) {
+        self.sign_with_args(gnupghome, &[]);
+    }
+
+    /// Signs with extra gpg arguments (`--faked-system-time`, `--local-user`):
+    /// `InRelease` (clearsigned) and `Release.gpg` (detached, armored).
+    pub fn sign_with_args(&self, gnupghome: &Path, extra: &[&str]) {
         let dir = self.release_dir();
         let rel = dir.join("Release");
-        let mut c = gpg(gnupghome);
-        if let Some(d) = &self.opts.digest_algo {
-            c.args(["--digest-algo", d]);
+        for (mode, out) in [("--clearsign", "InRelease"), ("-abs", "Release.gpg")] {
+            let mut c = gpg(gnupghome);
+            c.args(extra);
+            if let Some(d) = &self.opts.digest_algo {
+                c.args(["--digest-algo", d]);
+            }
+            c.arg(mode).arg("--output").arg(dir.join(out)).arg(&rel);
+            sh(c);
         }
-        c.arg("--clearsign")
-            .arg("--output")
-            .arg(dir.join("InRelease"))
-            .arg(&rel);
-        sh(c);
-        let mut c = gpg(gnupghome);
-        if let Some(d) = &self.opts.digest_algo {
-            c.args(["--digest-algo", d]);
-        }
-        c.arg("-abs")
-            .arg("--output")
-            .arg(dir.join("Release.gpg"))
-            .arg(&rel);
-        sh(c);
     }
 
     /// Serves the archive on 127.0.0.1.

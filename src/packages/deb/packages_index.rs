@@ -50,7 +50,7 @@ pub fn parse(text: &str, repository: usize) -> Result<Vec<DebRecord>, StanzaErro
     let mut out = Vec::with_capacity(stanzas.len());
     for st in &stanzas {
         let bad = |field: &str, why: String| StanzaError {
-            line: st.line,
+            line: control::field_line(text, st, field),
             field: field.to_string(),
             why,
         };
@@ -218,16 +218,24 @@ mod tests {
     #[test]
     fn bad_stanzas_name_line_and_field() {
         let swap = |from: &str, to: &str| stanza("").replace(from, to);
-        for (text, field) in [
-            (swap("Package: tzdata", "Package: T"), "Package"),
-            (swap("Version: 2024a-0+deb12u1", "Version: a:b"), "Version"),
+        // The stanza under test starts on line 8; each error names the
+        // line of its field (a missing field: the stanza's line).
+        for (text, field, line) in [
+            (swap("Package: tzdata", "Package: T"), "Package", 8),
+            (
+                swap("Version: 2024a-0+deb12u1", "Version: a:b"),
+                "Version",
+                9,
+            ),
             (
                 swap("Architecture: all", "Architecture: A/B"),
                 "Architecture",
+                10,
             ),
             (
                 swap("Multi-Arch: foreign", "Multi-Arch: some"),
                 "Multi-Arch",
+                11,
             ),
             (
                 swap(
@@ -235,6 +243,7 @@ mod tests {
                     "Depends: debconf (>> )",
                 ),
                 "Depends",
+                13,
             ),
             (
                 swap(
@@ -242,18 +251,19 @@ mod tests {
                     "Filename: ../../etc/passwd",
                 ),
                 "Filename",
+                15,
             ),
-            (swap("Size: 255000", "Size: big"), "Size"),
-            (swap(&format!("SHA256: {H}"), "SHA256: 00"), "SHA256"),
-            (swap(&format!("SHA256: {H}\n"), ""), "SHA256"),
-            (stanza("Essential: maybe\n"), "Essential"),
+            (swap("Size: 255000", "Size: big"), "Size", 16),
+            (swap(&format!("SHA256: {H}"), "SHA256: 00"), "SHA256", 17),
+            (swap(&format!("SHA256: {H}\n"), ""), "SHA256", 8),
+            (stanza("Essential: maybe\n"), "Essential", 18),
         ] {
             let text = format!(
                 "Package: aa\nVersion: 1\nArchitecture: all\nFilename: p/a.deb\nSize: 1\nSHA256: {H}\n\n{text}"
             );
             let e = parse(&text, 0).unwrap_err();
             assert_eq!(e.field, field, "{text}: {e:?}");
-            assert_eq!(e.line, 8, "{text}: {e:?}");
+            assert_eq!(e.line, line, "{text}: {e:?}");
         }
     }
 }

@@ -9,7 +9,7 @@
 //! lock does not read indexes at all, and snapshot archives are
 //! legitimately expired.
 
-use super::control::{self, Stanza};
+use super::control::{self, field_line};
 use std::collections::BTreeMap;
 
 /// One `SHA256:` line: `<hex> <size> <path relative to dists/<suite>/>`.
@@ -141,19 +141,6 @@ pub fn parse(text: &str) -> Result<Release, ReleaseError> {
         acquire_by_hash,
         sha256,
     })
-}
-
-/// The line a field starts on (for messages), found by scanning from the
-/// stanza's first line; the stanza's own line when not found.
-fn field_line(text: &str, st: &Stanza, name: &str) -> usize {
-    text.split('\n')
-        .enumerate()
-        .skip(st.line.saturating_sub(1))
-        .find(|(_, l)| {
-            l.split_once(':')
-                .is_some_and(|(k, _)| k.eq_ignore_ascii_case(name))
-        })
-        .map_or(st.line, |(i, _)| i + 1)
 }
 
 /// Why a Release is too old to resolve from at `now` (Unix seconds), if it is.

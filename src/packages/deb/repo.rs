@@ -11,7 +11,7 @@ use super::packages_index::{self, DebRecord};
 use super::release::{self, Release};
 use super::repo_error::RepoError;
 use crate::packages::fetch::Fetch;
-use crate::packages::openpgp::{self, Keyring};
+use crate::packages::openpgp::{self, Keyring, SigProblem};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
@@ -101,11 +101,33 @@ pub fn open_repository(
         url: url.clone(),
         source,
     };
-    let sig_err = |file: &str, e: openpgp::PgpError| RepoError::Signature {
-        url: url.clone(),
-        file: file.to_string(),
-        keyring: spec.keyring.clone(),
-        why: e.to_string(),
+    let sig_err = |file: &str, e: openpgp::PgpError| {
+        let fix = match &e {
+            openpgp::PgpError::Signature {
+                problem: SigProblem::Untrusted,
+                ..
+            }
+            | openpgp::PgpError::Keyring { .. } => format!(
+                "check keyring = {} holds the repository's current signing key",
+                spec.keyring.display()
+            ),
+            openpgp::PgpError::Signature {
+                problem: SigProblem::Tampered,
+                ..
+            } => "the mirror serves forged or corrupted data: do not use it, pick another mirror"
+                .to_string(),
+            openpgp::PgpError::Signature {
+                problem: SigProblem::Malformed,
+                ..
+            } => "the mirror serves a damaged or forged file; retry, or pick another mirror"
+                .to_string(),
+        };
+        RepoError::Signature {
+            url: url.clone(),
+            file: file.to_string(),
+            why: e.to_string(),
+            fix,
+        }
     };
 
     let (release_file, bytes, text, signer) =
@@ -325,7 +347,7 @@ fn fetch_index(
                     url: url.clone(),
                     file: path.to_string(),
                     expected: format!("{} bytes", listed.size),
-                    got: "larger".to_string(),
+                    got: format!("more than {} bytes", listed.size),
                 },
                 e => fetch_err(e),
             })?,

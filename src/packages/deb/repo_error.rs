@@ -38,14 +38,13 @@ pub enum RepoError {
         keyring: PathBuf,
         why: String,
     },
-    #[error(
-        "repository {url}: {file}: {why}; check keyring = {} holds the repository's signing key", keyring.display()
-    )]
+    #[error("repository {url}: {file}: {why}; {fix}")]
     Signature {
         url: String,
         file: String,
-        keyring: PathBuf,
         why: String,
+        /// What to do (check the keyring, change mirror), by failure kind.
+        fix: String,
     },
     #[error("repository {url}: {file} line {line}: {why}")]
     BadRelease {
