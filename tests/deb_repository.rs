@@ -708,3 +708,46 @@ fn signing_subkey_is_accepted() {
     assert_eq!(index.signer, fp, "reported as the primary key");
     assert_lists_every_deb(&repo, &index);
 }
+
+/// A two-architecture archive: reading it for arm64 gives the arm64 debs
+/// and the `all` ones, never the amd64 ones.
+#[test]
+fn arm64_index_of_a_two_architecture_archive() {
+    let Some(()) = debrepo::require_tools() else {
+        return;
+    };
+    let Some(amd64) = debrepo::test_debs("amd64") else {
+        return;
+    };
+    let Some(arm64) = debrepo::test_debs("arm64") else {
+        return;
+    };
+    let mut debs = debrepo::pick(&amd64, &["libc6", "tzdata"]);
+    debs.extend(debrepo::all_debs(&arm64));
+    let repo = DebRepo::build(&debs, DebRepoOptions::default());
+    assert_eq!(repo.archs, ["amd64", "arm64"]);
+    let server = repo.serve();
+    let mut s = spec(&repo, &server.url(), &repo.keyring);
+    s.arch = "arm64".to_string();
+    let index = open_repository(&s, &HttpFetch::new(), now()).expect("open for arm64");
+    assert_eq!(index.indexes[0].0, "main/binary-arm64/Packages.xz");
+    let mut got: Vec<_> = index
+        .records
+        .iter()
+        .map(|r| (r.package.as_str(), r.architecture.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("gcc-12-base", "arm64"),
+            ("libc6", "arm64"),
+            ("libgcc-s1", "arm64"),
+            ("tzdata", "all")
+        ]
+    );
+    assert_eq!(
+        server.count("/dists/bookworm/main/binary-amd64/Packages.xz"),
+        0
+    );
+}
