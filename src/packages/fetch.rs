@@ -191,7 +191,10 @@ impl Fetch for HttpFetch {
                 });
             }
             let mut body = Vec::new();
-            let mut reader = resp.into_body().into_reader().take(max_bytes + 1);
+            let mut reader = resp
+                .into_body()
+                .into_reader()
+                .take(max_bytes.saturating_add(1));
             if let Err(e) = reader.read_to_end(&mut body) {
                 let got = body.len() as u64;
                 return Err(match expected {

@@ -327,6 +327,15 @@ fn fetch_index(
         url: url.clone(),
         source,
     };
+    if listed.size > MAX_PACKAGES {
+        return Err(RepoError::Spec {
+            url: url.clone(),
+            why: format!(
+                "Release lists {path} at {} bytes, over the {MAX_PACKAGES} byte limit for an index; nothing was downloaded",
+                listed.size
+            ),
+        });
+    }
     let mut data = None;
     if release.acquire_by_hash {
         let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
