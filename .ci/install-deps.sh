@@ -121,7 +121,7 @@ fi
 need=()
 command -v apt-ftparchive >/dev/null 2>&1 || need+=(apt-utils)
 command -v gpg >/dev/null 2>&1 || need+=(gpg)
-command -v dpkg-scanpackages >/dev/null 2>&1 || need+=(dpkg-dev)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get -o DPkg::Lock::Timeout=900 update -qq
