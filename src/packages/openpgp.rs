@@ -518,3 +518,56 @@ fn parse_signatures(bytes: &[u8]) -> Result<Vec<Signature>, PgpError> {
 pub fn timestamp(unix_secs: u64) -> Timestamp {
     Timestamp::from_secs(u32::try_from(unix_secs).unwrap_or(u32::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BLOCK: &str = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nSuite: x\n-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----";
+
+    #[test]
+    fn only_the_signed_block_may_be_in_the_file() {
+        assert_eq!(only_signed_block(BLOCK).unwrap(), BLOCK);
+        assert_eq!(only_signed_block(&format!("\n{BLOCK}\n\n")).unwrap(), BLOCK);
+        for (text, why) in [
+            (format!("Suite: evil\n{BLOCK}"), "before"),
+            (format!("{BLOCK}\nSuite: evil\n"), "after"),
+            (format!("{BLOCK}\n{BLOCK}"), "after"),
+            ("Suite: x\n".to_string(), "not a clearsigned file"),
+            (
+                BLOCK.replace("-----END PGP SIGNATURE-----", ""),
+                "not terminated",
+            ),
+        ] {
+            let e = only_signed_block(&text).unwrap_err().to_string();
+            assert!(e.contains(why), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn keyring_errors_say_what_is_wrong() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = Keyring::load(&tmp.path().join("missing.gpg"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("missing.gpg") && e.contains("cannot read"),
+            "{e}"
+        );
+        let e = Keyring::load(tmp.path()).err().unwrap().to_string();
+        assert!(e.contains("no *.gpg"), "{e}");
+        std::fs::write(
+            tmp.path().join("junk.asc"),
+            "-----BEGIN PGP MESSAGE-----\nxx\n",
+        )
+        .unwrap();
+        let e = Keyring::load(tmp.path()).err().unwrap().to_string();
+        assert!(
+            e.contains("junk.asc") && e.contains("PUBLIC KEY BLOCK"),
+            "{e}"
+        );
+        std::fs::write(tmp.path().join("junk.asc"), [0x99u8, 0, 3, 1, 2, 3]).unwrap();
+        assert!(Keyring::load(tmp.path()).is_err());
+    }
+}
