@@ -124,6 +124,59 @@ if [ ${#missing_shells[@]} -gt 0 ]; then
   (cd "$SHELL_CORPUS" && apt-get -o DPkg::Lock::Timeout=900 download -qq "${missing_shells[@]}")
 fi
 
+# --- Debian test archive (tests/deb_repository.rs, tests/common/debrepo.rs) ---
+# Real .debs for the offline Debian repository the OS-package tests build
+# (issue 15): the dependency closure of the packages below, for amd64, and
+# the closure of libc6 for arm64 (resolved, never run). The tests index them
+# with apt-ftparchive (apt-utils), sign with a throwaway gpg key and serve
+# them on 127.0.0.1; they find the files through IRONHULL_TEST_DEBS (default
+# the directory below). Idempotent: a directory is complete once its
+# `.complete` stamp (the package list it was made from) is written, and a
+# complete directory is never downloaded again.
+need=()
+command -v apt-ftparchive >/dev/null 2>&1 || need+=(apt-utils)
+command -v gpg >/dev/null 2>&1 || need+=(gpg)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+  apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need[@]}"
+fi
+TEST_DEBS=/var/cache/ironhull-test-debs
+deb_roots_amd64="libc6 libgcc-s1 libstdc++6 python3.11-minimal ca-certificates tzdata bash dash"
+deb_roots_arm64="libc6:arm64"
+deb_closure() {  # the names apt would consider, alternatives and providers included
+  apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+    --no-breaks --no-replaces --no-enhances "$@" | grep '^[a-z0-9]' | sort -u
+}
+fetch_test_debs() {  # <arch> <roots...>
+  local arch=$1; shift
+  local dir="$TEST_DEBS/$arch" stamp="$*"
+  [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$stamp" ] && return 0
+  local names tmp
+  # Native names are unqualified (the closure also lists the foreign
+  # `name:arm64` twins once arm64 is enabled: drop them); foreign ones keep
+  # their `:arch`.
+  if [ "$arch" = "$(dpkg --print-architecture)" ]; then
+    names=$(deb_closure "$@" | grep -v ':')
+  else
+    names=$(deb_closure "$@" | grep ":$arch\$")
+  fi
+  tmp=$(mktemp -d "$TEST_DEBS/.tmp.XXXXXX")
+  chown _apt "$tmp" 2>/dev/null || true  # apt downloads as _apt when it can
+  (cd "$tmp" && apt-get -o DPkg::Lock::Timeout=900 download -qq $names)
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  printf '%s' "$stamp" >"$dir/.complete"
+}
+mkdir -p "$TEST_DEBS"
+if [ ! -f "$TEST_DEBS/amd64/.complete" ] || [ ! -f "$TEST_DEBS/arm64/.complete" ]; then
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+fi
+fetch_test_debs amd64 $deb_roots_amd64
+fetch_test_debs arm64 $deb_roots_arm64
+
 # Fuzzing (fuzz/, `.ci/run`'s fuzz step): cargo-fuzz from crates.io, pinned,
 # and a nightly toolchain (libFuzzer needs -Zsanitizer). Only when missing.
 if ! cargo fuzz --version 2>/dev/null | grep -q '0\.13\.2'; then

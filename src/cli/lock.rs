@@ -116,11 +116,21 @@ pub fn run_outdated(a: OutdatedArgs) -> i32 {
                 "lockedIndex": shown(&o.locked_index),
                 "currentIndex": shown(&o.current_index),
                 "platforms": moved,
+                "packages": o.packages.iter().map(|p| json!({
+                    "platform": p.platform,
+                    "name": p.name,
+                    "locked": p.locked,
+                    "current": p.current,
+                })).collect::<Vec<_>>(),
             }))
             .unwrap_or_default()
         );
     } else if o.drifted() {
-        println!("base {} has moved:", o.base);
+        if o.moved.is_empty() && !o.index_moved() {
+            println!("base {} is up to date; packages have moved:", o.base);
+        } else {
+            println!("base {} has moved:", o.base);
+        }
         if o.index_moved() {
             let or_none =
                 |d: &Option<ironhull::digest::Digest>| shown(d).unwrap_or_else(|| "none".into());
@@ -138,6 +148,15 @@ pub fn run_outdated(a: OutdatedArgs) -> i32 {
                 m.locked_created.as_deref().unwrap_or("unknown"),
                 m.current,
                 m.current_created.as_deref().unwrap_or("unknown")
+            );
+        }
+        for p in &o.packages {
+            println!(
+                "  package {} ({}): {} → {}",
+                p.name,
+                p.platform,
+                p.locked,
+                p.current.as_deref().unwrap_or("no longer resolved")
             );
         }
         println!("rebuild, then run `ironhull lock --update`");

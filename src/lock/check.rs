@@ -25,10 +25,19 @@ fn err(class: ErrorClass, message: impl std::fmt::Display) -> LockRunError {
 
 /// Resolves the spec's base (every platform the spec asks for) and computes
 /// a fresh lock. `cache` is the cache directory (scratch space goes there).
+/// Whether [`fresh`] resolves the spec's OS packages (which reads every
+/// repository index) or leaves them out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Packages {
+    Resolve,
+    Skip,
+}
+
 pub fn fresh(
     spec: &Spec,
     cache: &Path,
     registry: &RegistryOptions,
+    packages: Packages,
 ) -> Result<(Lock, ImageSet), LockRunError> {
     let text = super::read_all(spec.path()).map_err(|e| err(ErrorClass::Io, e))?;
     let work = crate::base::named::work_dir(cache, "lock")?;
@@ -48,8 +57,60 @@ pub fn fresh(
         images: base.images.clone(),
     };
     let reference = spec.base().to_string();
-    let l = super::compute(spec, &text, &set, &reference).map_err(|e| err(ErrorClass::Io, e))?;
+    let mut l =
+        super::compute(spec, &text, &set, &reference).map_err(|e| err(ErrorClass::Io, e))?;
+    let req = crate::build::PackagesReq {
+        repositories: spec.repositories().to_vec(),
+        install: spec.packages().install().to_vec(),
+        exclude: spec.packages().exclude().to_vec(),
+        locked: None,
+    };
+    if !req.is_empty() {
+        l.package_request = Some(crate::packages::request_digest(
+            &req.repositories,
+            &req.install,
+            &req.exclude,
+        ));
+        if packages == Packages::Resolve {
+            l.packages = resolve_packages(&req, &base, &stage)?;
+        }
+    }
     Ok((l, set))
+}
+
+/// Every platform's packages, resolved on the base as the build sees it:
+/// hardened, so a package hardening drops from the base is not counted as
+/// installed.
+fn resolve_packages(
+    req: &crate::build::PackagesReq,
+    base: &crate::base::resolve::ResolvedBase,
+    stage: &BlobStore,
+) -> Result<Vec<super::LockedPackages>, LockRunError> {
+    let fetch = crate::packages::fetch::HttpFetch::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for img in &base.images {
+        let hardened = crate::harden::harden(img, &base.blobs, stage, &LayerParams::default())
+            .map_err(|e| err(ErrorClass::Input, e))?;
+        let r = crate::packages::resolve::resolve(
+            req,
+            &img.platform,
+            &hardened.tree,
+            &fetch,
+            now,
+            true,
+        )
+        .map_err(|e| err(ErrorClass::Input, e))?;
+        out.push(super::LockedPackages {
+            platform: img.platform.to_string(),
+            indexes: r.indexes,
+            pinned: r.pinned,
+        });
+    }
+    Ok(out)
 }
 
 /// What `ironhull lock` did.
@@ -74,7 +135,7 @@ pub fn lock(
 ) -> Result<LockOutcome, LockRunError> {
     let path = Lock::path_for(spec_path);
     let old = Lock::read(&path).map_err(|e| err(ErrorClass::Input, e))?;
-    let (now, _) = fresh(spec, cache, registry)?;
+    let (now, _) = fresh(spec, cache, registry, Packages::Resolve)?;
     match old {
         Some(old) if !update => {
             let changes = old.differences(&now);
@@ -109,7 +170,12 @@ pub fn check_locked(
             ),
         ));
     };
-    let (now, _) = fresh(spec, cache, registry)?;
+    // The packages are not resolved again: the lock holds them, and a
+    // locked build installs exactly those. What must match is the request.
+    let (mut now, _) = fresh(spec, cache, registry, Packages::Skip)?;
+    if now.package_request == old.package_request {
+        now.packages = old.packages.clone();
+    }
     let diffs = old.differences(&now);
     if diffs.is_empty() {
         return Ok(());
@@ -164,6 +230,19 @@ pub struct Outdated {
     pub current_index: Option<Digest>,
     /// Platforms whose manifest moved (or that the lock lacks).
     pub moved: Vec<MovedPlatform>,
+    /// Locked OS packages whose repository now resolves to another version
+    /// (how security updates reach a rebuild).
+    pub packages: Vec<NewerPackage>,
+}
+
+/// A locked package that resolves differently now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewerPackage {
+    pub platform: String,
+    pub name: String,
+    pub locked: String,
+    /// `None`: no longer resolved at all.
+    pub current: Option<String>,
 }
 
 impl Outdated {
@@ -171,9 +250,9 @@ impl Outdated {
         self.locked_index != self.current_index
     }
 
-    /// True when a rebuild would use a different base.
+    /// True when a rebuild would use a different base or other packages.
     pub fn drifted(&self) -> bool {
-        !self.moved.is_empty() || self.index_moved()
+        !self.moved.is_empty() || self.index_moved() || !self.packages.is_empty()
     }
 }
 
@@ -197,7 +276,7 @@ pub fn outdated(
             ));
         }
     };
-    let (now, _) = fresh(spec, cache, registry)?;
+    let (now, _) = fresh(spec, cache, registry, Packages::Resolve)?;
     let mut moved = Vec::new();
     for p in &now.base.platforms {
         let locked = old.base.platforms.iter().find(|o| o.platform == p.platform);
@@ -211,10 +290,26 @@ pub fn outdated(
             });
         }
     }
+    let mut packages = Vec::new();
+    for lp in &old.packages {
+        let current = now.packages.iter().find(|n| n.platform == lp.platform);
+        for p in &lp.pinned {
+            let c = current.and_then(|n| n.pinned.iter().find(|x| x.name == p.name));
+            if c.is_none_or(|c| c.version != p.version || c.sha256 != p.sha256) {
+                packages.push(NewerPackage {
+                    platform: lp.platform.clone(),
+                    name: p.name.clone(),
+                    locked: p.version.clone(),
+                    current: c.map(|c| c.version.clone()),
+                });
+            }
+        }
+    }
     Ok(Outdated {
         base: now.base.reference.clone(),
         locked_index: old.base.index.clone(),
         current_index: now.base.index.clone(),
         moved,
+        packages,
     })
 }

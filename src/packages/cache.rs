@@ -9,12 +9,7 @@ use crate::packages::Pinned;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// How package files are fetched (HTTP, in the repository module): one small
-/// interface, so the cache can sit in front of any source.
-pub trait Fetch {
-    /// The bytes at `url`, at most `limit` of them.
-    fn get(&self, url: &str, limit: u64) -> Result<Vec<u8>, String>;
-}
+use crate::packages::fetch::Fetch;
 
 /// Why a package file cannot be had.
 #[derive(Debug, thiserror::Error)]
@@ -90,10 +85,10 @@ impl PackageCache {
         let url = p.url();
         let bytes = fetch
             .get(&url, p.size)
-            .map_err(|why| PackageFileError::Download {
+            .map_err(|e| PackageFileError::Download {
                 key: p.key(),
                 url: url.clone(),
-                why,
+                why: e.to_string(),
             })?;
         if !matches(&bytes, p) {
             return Err(PackageFileError::Mismatch {
@@ -120,11 +115,12 @@ impl PackageCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packages::fetch::FetchError;
     use std::cell::Cell;
 
     struct Serve(Vec<u8>, Cell<u32>);
     impl Fetch for Serve {
-        fn get(&self, _url: &str, _limit: u64) -> Result<Vec<u8>, String> {
+        fn get(&self, _url: &str, _limit: u64) -> Result<Vec<u8>, FetchError> {
             self.1.set(self.1.get() + 1);
             Ok(self.0.clone())
         }

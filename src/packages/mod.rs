@@ -2,7 +2,7 @@
 //! with no package manager in the image and no maintainer script run.
 //!
 //! The flow, one way: repositories are opened and their signed indexes
-//! verified (`deb::index`), the request is resolved against them and the
+//! verified ([`deb::repo`]: [`fetch`] over HTTP with no credentials ever, [`openpgp`] for keyrings and signatures), the request is resolved against them and the
 //! base's own database (`solve`), giving one [`Pinned`] list per platform,
 //! which is what `ironhull.lock` records. A build from the lock reads no
 //! index: it fetches each pinned file by its sha256 ([`cache`]), reads it
@@ -15,6 +15,7 @@ pub mod cache;
 pub mod deb;
 pub mod effects;
 pub mod install;
+pub mod resolve;
 pub mod solve;
 
 use serde::{Deserialize, Serialize};
@@ -111,3 +112,5 @@ fn keyring_digest(path: &std::path::Path) -> std::io::Result<String> {
     let b = std::fs::read(path)?;
     Ok(crate::digest::Digest::of(&b).hex().to_string())
 }
+pub mod fetch;
+pub mod openpgp;

@@ -344,7 +344,8 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
             None
         } else {
             stage(Stage::Packages);
-            let pins = packages::pins_for(req, base_img, &hardened.tree, &opts.registry)?;
+            let fetch = crate::packages::fetch::HttpFetch::new();
+            let pins = packages::pins_for(req, base_img, &hardened.tree, &fetch)?;
             let mut verify = |p: &std::path::Path, d: &Digest| caches.stat().holds(p, d);
             Some(packages::install_packages(
                 &pins,
@@ -356,7 +357,7 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
                 &cache_root,
                 caches.layer_cache(),
                 &mut verify,
-                &packages::http(),
+                &fetch,
             )?)
         };
 

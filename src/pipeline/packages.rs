@@ -15,9 +15,10 @@ use crate::build::cache::{self, LayerCache, Lookup};
 use crate::fs::{Entry, EntryKind, MergedTree};
 use crate::image::LayerBlob;
 use crate::layer::{LayerParams, LayerWriter, path_order};
-use crate::packages::cache::{Fetch, PackageCache, PackageFileError};
+use crate::packages::cache::{PackageCache, PackageFileError};
 use crate::packages::deb::database::{self, Record};
 use crate::packages::deb::deb_file::DebFile;
+use crate::packages::fetch::Fetch;
 use crate::packages::install::{self, InstallError, Installed, ToInstall};
 use crate::packages::{Pinned, deb::relation};
 use crate::store::BlobStore;
@@ -33,6 +34,8 @@ pub enum PackagesError {
     Database(#[from] database::DatabaseError),
     #[error("ironhull.lock has no packages for {platform}; run `ironhull lock --update`")]
     NotLocked { platform: String },
+    #[error(transparent)]
+    Resolve(#[from] crate::packages::resolve::ResolveError),
 }
 
 /// What the stage added for one platform.
@@ -82,7 +85,7 @@ pub(crate) fn pins_for(
     req: &crate::build::BuildRequest,
     base_img: &crate::image::PlatformImage,
     tree: &MergedTree,
-    _registry: &crate::registry::RegistryOptions,
+    fetch: &dyn Fetch,
 ) -> Result<Vec<Pinned>, BuildError> {
     let platform = base_img.platform.to_string();
     if let Some(locked) = &req.packages.locked {
@@ -91,19 +94,20 @@ pub(crate) fn pins_for(
             .cloned()
             .ok_or_else(|| PackagesError::NotLocked { platform }.into());
     }
-    let _ = tree;
-    Err(PackagesError::NotLocked { platform }.into())
-}
-
-/// The HTTP client package files are downloaded with.
-pub(crate) fn http() -> impl Fetch {
-    struct Offline;
-    impl Fetch for Offline {
-        fn get(&self, url: &str, _limit: u64) -> Result<Vec<u8>, String> {
-            Err(format!("{url}: not downloaded"))
-        }
-    }
-    Offline
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let r = crate::packages::resolve::resolve(
+        &req.packages,
+        &base_img.platform,
+        tree,
+        fetch,
+        now,
+        true,
+    )
+    .map_err(PackagesError::from)?;
+    Ok(r.pinned)
 }
 
 /// Installs `pins` (in install order) on `tree`.

@@ -767,3 +767,24 @@ fn bad_packages_and_repositories_are_located() {
         assert!(!msg.contains("secret"), "a credential was echoed: {msg}");
     }
 }
+
+/// The example's commented OS-package block is a valid spec once
+/// uncommented, so its documentation cannot drift from the parser.
+#[test]
+fn example_package_block_parses_when_uncommented() {
+    let text = include_str!("../../builder.toml.example");
+    let start = text.find("# [[repositories]]").expect("the block");
+    let mut out = text[..start].to_string();
+    for line in text[start..].lines() {
+        if let Some(l) = line.strip_prefix("# ")
+            && !l.starts_with('#')
+        {
+            out.push_str(l);
+        }
+        out.push('\n');
+    }
+    let s = ok(&out);
+    assert_eq!(s.repositories().len(), 1);
+    assert_eq!(s.packages().install().len(), 3);
+    assert_eq!(s.packages().exclude(), ["debconf"]);
+}

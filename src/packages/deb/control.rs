@@ -91,6 +91,22 @@ pub fn parse(text: &str) -> Result<Vec<Stanza>, ControlError> {
     Ok(out)
 }
 
+/// The line `name` starts on in the stanza `st` of `text` (for error
+/// messages: found by scanning from the stanza's first line, so it costs
+/// nothing until an error is reported); the stanza's line if not found.
+pub fn field_line(text: &str, st: &Stanza, name: &str) -> usize {
+    text.split('\n')
+        .enumerate()
+        .skip(st.line.saturating_sub(1))
+        .take_while(|(i, l)| *i + 1 == st.line || !l.trim().is_empty())
+        .find(|(_, l)| {
+            !l.starts_with([' ', '\t'])
+                && l.split_once(':')
+                    .is_some_and(|(k, _)| k.eq_ignore_ascii_case(name))
+        })
+        .map_or(st.line, |(i, _)| i + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,61 @@ fn arch_admits(atom: &Atom, arch: &str) -> bool {
     }
 }
 
+/// A request or dependency atom as the resolver's requirement.
+pub fn req_of(atom: &Atom) -> Req<DebVersion> {
+    req(atom)
+}
+
+/// One verified index record as a candidate for `arch` (its own or `all`),
+/// or `None` for another architecture. The repository reader has already
+/// checked every field, so nothing here can fail.
+pub fn candidate_of_record(
+    r: &crate::packages::deb::packages_index::DebRecord,
+    arch: &str,
+) -> Option<Candidate<DebVersion>> {
+    if r.architecture != arch && r.architecture != "all" {
+        return None;
+    }
+    let mut depends = Vec::new();
+    for group in r.pre_depends.iter().chain(&r.depends) {
+        let alts: Vec<Req<DebVersion>> = group
+            .iter()
+            .filter(|a| arch_admits(a, arch))
+            .map(req)
+            .collect();
+        if !alts.is_empty() {
+            depends.push(alts);
+        }
+    }
+    let mut conflicts = Vec::new();
+    for group in r.conflicts.iter().chain(&r.breaks) {
+        conflicts.extend(group.iter().filter(|a| arch_admits(a, arch)).map(req));
+    }
+    let provides = r
+        .provides
+        .iter()
+        .flatten()
+        .map(|a| match &a.constraint {
+            Some(Constraint {
+                op: Op::Eq,
+                version,
+            }) => (a.name.clone(), Some(version.clone())),
+            // No version, or not `=` (dpkg ignores such a Provides version).
+            _ => (a.name.clone(), None),
+        })
+        .collect();
+    Some(Candidate {
+        key: format!("{}={}/{}", r.package, r.version, r.architecture),
+        name: r.package.clone(),
+        version: r.version.clone(),
+        arch: r.architecture.clone(),
+        depends,
+        provides,
+        conflicts,
+        origin: r.repository,
+    })
+}
+
 fn req(atom: &Atom) -> Req<DebVersion> {
     match &atom.constraint {
         None => Req::any(atom.name.clone()),
