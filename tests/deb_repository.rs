@@ -278,7 +278,8 @@ fn relist_size(repo: &DebRepo, new_size: impl Fn(u64) -> u64) {
 
 #[test]
 fn packages_listed_with_the_wrong_size() {
-    let sizes: [(fn(u64) -> u64, &str); 3] = [
+    type Resize = fn(u64) -> u64;
+    let sizes: [(Resize, &str); 3] = [
         (|n| n + 1, "bytes, but Release says"),
         (|n| n - 1, "more than"),
         (|_| u64::MAX, "over the"),
