@@ -150,10 +150,33 @@ pub fn plan(
     pkgs: &[ToInstall],
     mtime: u64,
 ) -> Result<InstallPlan, InstallError> {
+    plan_on(base, pkgs, mtime, BaseFiles::Keep)
+}
+
+/// Whether package files may replace the base's own files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaseFiles {
+    /// A clash with a base file is an error (a real distribution base: its
+    /// files belong to its packages).
+    Keep,
+    /// Package files replace base files (ironhull's built-in `static` base,
+    /// whose os-release, nsswitch.conf and CA bundle stand in for the
+    /// packages that would provide them). Directories and links that shape
+    /// the layout are still kept.
+    Replace,
+}
+
+/// [`plan`], saying what happens to base files a package also ships.
+pub fn plan_on(
+    base: &MergedTree,
+    pkgs: &[ToInstall],
+    mtime: u64,
+    base_files: BaseFiles,
+) -> Result<InstallPlan, InstallError> {
     let mut staged: BTreeMap<ImagePath, Staged> = BTreeMap::new();
     let mut packages = Vec::with_capacity(pkgs.len());
     for (index, p) in pkgs.iter().enumerate() {
-        let installed = stage_package(base, &mut staged, pkgs, index, p, mtime)?;
+        let installed = stage_package(base, &mut staged, pkgs, index, p, mtime, base_files)?;
         packages.push(installed);
     }
     Ok(InstallPlan { packages, staged })
@@ -202,6 +225,7 @@ fn stage_package(
     index: usize,
     p: &ToInstall,
     mtime: u64,
+    base_files: BaseFiles,
 ) -> Result<Installed, InstallError> {
     let mut out = Installed {
         name: p.name.clone(),
@@ -246,7 +270,7 @@ fn stage_package(
         if entry.path.is_root() {
             return Ok(());
         }
-        match place(base, staged, &moved, p, entry, mtime, &mut out) {
+        match place(base, staged, &moved, p, entry, mtime, base_files, &mut out) {
             Err(e) => Err(stop(e, &mut failure)),
             Ok(None) => Ok(()),
             Ok(Some((original, mut e))) => {
@@ -349,6 +373,10 @@ fn same_or_replaces(
 
 /// Decides where `entry` goes and what it becomes: `None` when nothing is
 /// written for it (a directory the base already has, a dropped cache file).
+// The placement needs the whole context (base, staged, this package's moves,
+// the package, the entry, time, base-file rule, report); a struct would only
+// rename these.
+#[allow(clippy::too_many_arguments)]
 fn place(
     base: &MergedTree,
     staged: &BTreeMap<ImagePath, Staged>,
@@ -356,6 +384,7 @@ fn place(
     p: &ToInstall,
     mut entry: Entry,
     mtime: u64,
+    base_files: BaseFiles,
     out: &mut Installed,
 ) -> Result<Option<(ImagePath, Entry)>, InstallError> {
     let original = entry.path.clone();
@@ -457,6 +486,14 @@ fn place(
                     base: "directory",
                     what: kind_word(&entry.kind),
                 });
+            }
+            (_, EntryKind::File) | (_, EntryKind::Symlink { .. })
+                if base_files == BaseFiles::Replace && !matches!(entry.kind, EntryKind::Dir) =>
+            {
+                out.changed.push(format!(
+                    "{}: replaces the built-in base's file",
+                    path.to_abs()
+                ));
             }
             (_, _) => {
                 return Err(InstallError::Clash {

@@ -354,6 +354,7 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
                 &store,
                 params,
                 req.layer_budget,
+                req.base == crate::reference::Transport::Static,
                 &cache_root,
                 caches.layer_cache(),
                 &mut verify,

@@ -119,6 +119,7 @@ pub(crate) fn install_packages(
     store: &BlobStore,
     params: &LayerParams,
     budget: usize,
+    static_base: bool,
     cache_root: &std::path::Path,
     layer_cache: Option<&LayerCache>,
     verify: &mut dyn FnMut(&std::path::Path, &crate::digest::Digest) -> bool,
@@ -202,7 +203,13 @@ pub(crate) fn install_packages(
     // The plan is always made, even when every layer is cached: it is what
     // refuses a shell and reports what was changed, and it is cheap next to
     // compressing.
-    let mut plan = install::plan(tree, &debs, params.mtime).map_err(PackagesError::from)?;
+    let base_files = if static_base {
+        install::BaseFiles::Replace
+    } else {
+        install::BaseFiles::Keep
+    };
+    let mut plan =
+        install::plan_on(tree, &debs, params.mtime, base_files).map_err(PackagesError::from)?;
     crate::packages::effects::apply(&mut plan, tree, params.mtime);
 
     for (gi, r) in ranges.iter().enumerate() {
