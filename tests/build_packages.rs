@@ -464,3 +464,110 @@ fn refusals_are_clear_and_write_nothing() {
     );
     server.clear_overrides();
 }
+
+/// (name, version) of every Debian package `ironhull sbom` lists.
+fn sbom_packages(layout: &Path) -> std::collections::BTreeSet<(String, String)> {
+    let mut c = ironhull();
+    c.args(["sbom", "--format", "cyclonedx-json"])
+        .arg(format!("oci:{}:1", layout.display()));
+    let r = run(c);
+    r.assert_success();
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["purl"].as_str().is_some_and(|p| p.starts_with("pkg:deb/")))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_string(),
+                c["version"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Syft and Trivy, reading the image on their own, list exactly the
+/// packages ironhull installed and `ironhull sbom` reports.
+#[test]
+fn syft_and_trivy_see_exactly_the_installed_packages() {
+    let Some((repo, server)) = archive() else { return };
+    let (Some(syft), Some(trivy)) = (require_tool("syft"), require_tool("trivy")) else {
+        return;
+    };
+    let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let spec = spec(
+        &d.path().join("p"),
+        &server.url(),
+        &repo.keyring,
+        "\"python3.11-minimal\", \"ca-certificates\", \"tzdata\"",
+        "exclude = [\"debconf\"]\n",
+    );
+    let b = build(&spec, &d.path().join("cache"), &d.path().join("out"))
+        .unwrap_or_else(|r| panic!("{}", r.describe()));
+    let installed: std::collections::BTreeSet<(String, String)> = b.json["packages"][0]["installed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or("").to_string(),
+                p["version"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(installed.len() >= 8, "{installed:?}");
+    assert_eq!(sbom_packages(&b.layout), installed, "ironhull sbom");
+
+    let mut c = Command::new(syft);
+    c.arg(format!("oci-dir:{}", b.layout.display()))
+        .args(["-o", "json", "-q"])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false");
+    let r = run(c);
+    r.assert_success();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("syft JSON");
+    let by_syft: std::collections::BTreeSet<(String, String)> = v["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "deb")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap_or("").to_string(),
+                a["version"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(by_syft, installed, "syft");
+
+    let mut c = Command::new(trivy);
+    c.arg("image")
+        .arg("--input")
+        .arg(&b.archive)
+        .args([
+            "--format",
+            "cyclonedx",
+            "--skip-db-update",
+            "--skip-java-db-update",
+            "--offline-scan",
+            "--quiet",
+            "--cache-dir",
+        ])
+        .arg(d.path().join("trivy-cache"));
+    let r = run(c);
+    r.assert_success();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("trivy JSON");
+    let by_trivy: std::collections::BTreeSet<(String, String)> = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["purl"].as_str().is_some_and(|p| p.starts_with("pkg:deb/")))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_string(),
+                c["version"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(by_trivy, installed, "trivy");
+}

@@ -8,6 +8,10 @@
 //! `IRONHULL_TEST_DEBS` (default `/var/cache/ironhull-test-debs`).
 
 mod common;
+#[path = "common/debrepo.rs"]
+mod debrepo;
+#[path = "common/http_files.rs"]
+mod http_files;
 
 use ironhull::fs::{Entry, EntryKind, ImagePath, LayerEvent, MergedTree, ReadOptions};
 use ironhull::packages::deb::deb_file::DebFile;
@@ -19,19 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn debs_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("IRONHULL_TEST_DEBS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/ironhull-test-debs"))
-        .join("amd64");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        common::skip_or_fail(&format!(
-            "no downloaded Debian packages in {} (.ci/install-deps.sh downloads them)",
-            dir.display()
-        ));
-        None
-    }
+    debrepo::test_debs("amd64")
 }
 
 fn deb(dir: &Path, name: &str) -> PathBuf {
