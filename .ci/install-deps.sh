@@ -5,7 +5,7 @@ set -euo pipefail
 need=()
 for pair in umoci:umoci runc:runc skopeo:skopeo musl-gcc:musl-tools pigz:pigz \
             docker-registry:docker-registry htpasswd:apache2-utils buildah:buildah \
-            openssl:openssl \
+            openssl:openssl gcc:gcc \
             go:golang-go; do  # go: the archive/tar oracle of tests/tar_oracle.rs
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")

@@ -428,7 +428,12 @@ fn refusals_are_clear_and_write_nothing() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 1;
     server.replace(&rel, bytes);
-    case("tampered", "\"libc6\"", &repo.keyring, &["Packages.xz", "but Release says"]);
+    case(
+        "tampered",
+        "\"libc6\"",
+        &repo.keyring,
+        &["Packages.xz", "but Release says"],
+    );
     server.clear_overrides();
     // A swapped .deb: the pool serves another package's bytes for libc6.
     let (libc, _) = repo
@@ -477,7 +482,11 @@ fn sbom_packages(layout: &Path) -> std::collections::BTreeSet<(String, String)> 
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["purl"].as_str().is_some_and(|p| p.starts_with("pkg:deb/")))
+        .filter(|c| {
+            c["purl"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("pkg:deb/"))
+        })
         .map(|c| {
             (
                 c["name"].as_str().unwrap_or("").to_string(),
@@ -488,10 +497,15 @@ fn sbom_packages(layout: &Path) -> std::collections::BTreeSet<(String, String)> 
 }
 
 /// Syft and Trivy, reading the image on their own, list exactly the
-/// packages ironhull installed and `ironhull sbom` reports.
+/// packages ironhull installed and `ironhull sbom` reports. Trivy names an
+/// image's OS from `/etc/os-release` and lists OS packages only for an OS
+/// it knows, so the spec installs `base-files` (as distroless does; its
+/// `awk` dependency is excluded through `mawk`, which provides it).
 #[test]
 fn syft_and_trivy_see_exactly_the_installed_packages() {
-    let Some((repo, server)) = archive() else { return };
+    let Some((repo, server)) = archive() else {
+        return;
+    };
     let (Some(syft), Some(trivy)) = (require_tool("syft"), require_tool("trivy")) else {
         return;
     };
@@ -500,22 +514,23 @@ fn syft_and_trivy_see_exactly_the_installed_packages() {
         &d.path().join("p"),
         &server.url(),
         &repo.keyring,
-        "\"python3.11-minimal\", \"ca-certificates\", \"tzdata\"",
-        "exclude = [\"debconf\"]\n",
+        "\"python3.11-minimal\", \"ca-certificates\", \"tzdata\", \"base-files\"",
+        "exclude = [\"debconf\", \"mawk\"]\n",
     );
     let b = build(&spec, &d.path().join("cache"), &d.path().join("out"))
         .unwrap_or_else(|r| panic!("{}", r.describe()));
-    let installed: std::collections::BTreeSet<(String, String)> = b.json["packages"][0]["installed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap_or("").to_string(),
-                p["version"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
+    let installed: std::collections::BTreeSet<(String, String)> =
+        b.json["packages"][0]["installed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap_or("").to_string(),
+                    p["version"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
     assert!(installed.len() >= 8, "{installed:?}");
     assert_eq!(sbom_packages(&b.layout), installed, "ironhull sbom");
 
@@ -543,7 +558,7 @@ fn syft_and_trivy_see_exactly_the_installed_packages() {
     let mut c = Command::new(trivy);
     c.arg("image")
         .arg("--input")
-        .arg(&b.archive)
+        .arg(&b.layout)
         .args([
             "--format",
             "cyclonedx",
@@ -561,7 +576,11 @@ fn syft_and_trivy_see_exactly_the_installed_packages() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["purl"].as_str().is_some_and(|p| p.starts_with("pkg:deb/")))
+        .filter(|c| {
+            c["purl"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("pkg:deb/"))
+        })
         .map(|c| {
             (
                 c["name"].as_str().unwrap_or("").to_string(),
@@ -570,4 +589,107 @@ fn syft_and_trivy_see_exactly_the_installed_packages() {
         })
         .collect();
     assert_eq!(by_trivy, installed, "trivy");
+}
+
+/// A multi-platform spec resolves per platform: arm64 gets arm64 packages
+/// (from the same archive, `binary-arm64`), amd64 its own; the lock holds
+/// both. Nothing arm64 is run.
+#[test]
+fn each_platform_resolves_its_own_architecture() {
+    let Some(amd) = debrepo::test_debs("amd64") else {
+        return;
+    };
+    let Some(arm) = debrepo::test_debs("arm64") else {
+        return;
+    };
+    if debrepo::require_tools().is_none() {
+        return;
+    }
+    let mut debs = debrepo::pick(&amd, &["libc6", "libgcc-s1", "gcc-12-base"]);
+    debs.extend(debrepo::all_debs(&arm));
+    let repo = DebRepo::build(
+        &debs,
+        DebRepoOptions {
+            archs: vec!["amd64".into(), "arm64".into()],
+            ..DebRepoOptions::default()
+        },
+    );
+    let server = repo.serve();
+    let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let p = spec(
+        &d.path().join("p"),
+        &server.url(),
+        &repo.keyring,
+        "\"libc6\"",
+        "",
+    );
+    let text = fs::read_to_string(&p).unwrap().replace(
+        "tags = [\"1\"]\n",
+        "tags = [\"1\"]\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n",
+    );
+    fs::write(&p, text).unwrap();
+    let mut c = ironhull();
+    c.args(["lock", "-f"])
+        .arg(&p)
+        .arg("--cache-dir")
+        .arg(d.path().join("cache"));
+    run(c).assert_success();
+    let lock: toml::Value =
+        toml::from_str(&fs::read_to_string(d.path().join("p/ironhull.lock")).unwrap()).unwrap();
+    let platforms = lock["packages"].as_array().unwrap();
+    assert_eq!(platforms.len(), 2, "{lock:#?}");
+    for pl in platforms {
+        let want = match pl["platform"].as_str().unwrap() {
+            "linux/amd64" => "amd64",
+            "linux/arm64" => "arm64",
+            other => panic!("unexpected platform {other}"),
+        };
+        let pinned = pl["pinned"].as_array().unwrap();
+        let libc = pinned
+            .iter()
+            .find(|x| x["name"].as_str() == Some("libc6"))
+            .unwrap();
+        assert_eq!(libc["architecture"].as_str(), Some(want), "{pl:#?}");
+        assert!(
+            libc["path"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("_{want}.deb"))
+        );
+    }
+    let b = build(&p, &d.path().join("cache"), &d.path().join("out"))
+        .unwrap_or_else(|r| panic!("{}", r.describe()));
+    let per: Vec<(String, Vec<String>)> = b.json["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["platform"].as_str().unwrap().to_string(),
+                x["installed"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            "{}:{}",
+                            i["name"].as_str().unwrap(),
+                            i["arch"].as_str().unwrap()
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(per.len(), 2, "{per:?}");
+    assert!(
+        per.iter()
+            .any(|(p, i)| p == "linux/arm64" && i.iter().any(|x| x == "libc6:arm64")),
+        "{per:?}"
+    );
+    assert!(
+        per.iter()
+            .any(|(p, i)| p == "linux/amd64" && i.iter().any(|x| x == "libc6:amd64")),
+        "{per:?}"
+    );
 }

@@ -793,5 +793,9 @@ fn example_package_block_parses_when_uncommented() {
 fn python_debian_example_parses() {
     let s = ok(include_str!("../../examples/python-debian/builder.toml"));
     assert_eq!(s.packages().install().len(), 2);
-    assert!(s.repositories()[0].url().starts_with("https://snapshot.debian.org/"));
+    assert!(
+        s.repositories()[0]
+            .url()
+            .starts_with("https://snapshot.debian.org/")
+    );
 }
