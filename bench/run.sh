@@ -292,78 +292,8 @@ if [ $SMOKE = 0 ]; then
 fi
 
 # ---------------------------------------------------------------- OS packages
-# The closure of python3.11-minimal + ca-certificates on `static`, from a
-# local signed archive of the real debs .ci/install-deps.sh downloads
-# (IRONHULL_TEST_DEBS), served on 127.0.0.1. Peer: mmdebstrap
-# --variant=extract of the same packages from the same archive, then
-# `tar | pigz -6 -p 2` of its tree (what a layer costs). Cold = empty
-# ironhull cache; rebuild = same lock, same cache.
-DEBS=${IRONHULL_TEST_DEBS:-/var/cache/ironhull-test-debs}/amd64
-if [ $SMOKE = 1 ]; then :
-elif [ ! -f "$DEBS/.complete" ]; then note "no test debs in $DEBS: OS-package rows skipped (run .ci/install-deps.sh)"
-elif ! have mmdebstrap || ! have apt-ftparchive || ! have gpg || ! have pigz; then note "mmdebstrap, apt-ftparchive, gpg or pigz missing: OS-package rows skipped"
-else
-  PK=$WORK/pkgs; rm -rf "$PK"; mkdir -p "$PK/archive/pool/main" "$PK/archive/dists/bookworm/main/binary-amd64" "$PK/gnupg"
-  chmod 700 "$PK/gnupg"
-  cp "$DEBS"/*.deb "$PK/archive/pool/main/"
-  ( cd "$PK/archive" && apt-ftparchive packages pool > dists/bookworm/main/binary-amd64/Packages \
-      && xz -k dists/bookworm/main/binary-amd64/Packages \
-      && apt-ftparchive -o APT::FTPArchive::Release::Suite=bookworm -o APT::FTPArchive::Release::Codename=bookworm \
-           -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main \
-           release dists/bookworm > "$PK/Release" && mv "$PK/Release" dists/bookworm/Release )
-  GNUPGHOME=$PK/gnupg gpg --batch --quiet --passphrase '' --quick-gen-key bench-archive ed25519 sign never 2>/dev/null
-  GNUPGHOME=$PK/gnupg gpg --batch --quiet --yes --clearsign -o "$PK/archive/dists/bookworm/InRelease" "$PK/archive/dists/bookworm/Release"
-  GNUPGHOME=$PK/gnupg gpg --batch --quiet --export > "$PK/keyring.gpg"
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  ( cd "$PK/archive" && exec python3 -m http.server "$PORT" --bind 127.0.0.1 ) > "$PK/http.log" 2>&1 &
-  HTTP_PID=$!
-  trap 'kill $HTTP_PID 2>/dev/null || true' EXIT
-  sleep 1
-  mkdir -p "$PK/spec"
-  cat > "$PK/spec/builder.toml" <<EOT
-[image]
-name = "bench-python"
-[base]
-image = "static"
-[user]
-uid = 10001
-[[repositories]]
-kind = "deb"
-url = "http://127.0.0.1:$PORT"
-suite = "bookworm"
-components = ["main"]
-keyring = "$PK/keyring.gpg"
-[packages]
-install = ["python3.11-minimal", "ca-certificates"]
-exclude = ["debconf"]
-EOT
-  "$BIN" lock -f "$PK/spec/builder.toml" --cache-dir "$PK/lockcache" > "$PK/lock.log" 2>&1
-  CLOSURE=$(python3 -c 'import re,sys; print(",".join(re.findall(r"^name = \"([^\"]+)\"", open(sys.argv[1]).read(), re.M)))' "$PK/spec/ironhull.lock")
-  pk_cold() { rm -rf "$PK/cache" "$PK/out"; "$BIN" build -f "$PK/spec/builder.toml" -o "oci:$PK/out:1" --cache-dir "$PK/cache"; }
-  pk_rebuild() { rm -rf "$PK/out"; "$BIN" build -f "$PK/spec/builder.toml" -o "oci:$PK/out:1" --cache-dir "$PK/cache"; }
-  pk_peer() {
-    rm -rf "$PK/mm"; mkdir -p "$PK/mm"
-    mmdebstrap --quiet --variant=extract --include="$CLOSURE" --architectures=amd64 \
-      --aptopt="Acquire::Check-Valid-Until false" --keyring="$PK/keyring.gpg" \
-      bookworm "$PK/mm" "deb http://127.0.0.1:$PORT bookworm main" \
-      && tar -C "$PK/mm" -cf - . | pigz -6 -p 2 > "$PK/mm.tar.gz"
-  }
-  PC=(); PP=(); PR=()
-  for _ in $(seq "$RUNS"); do
-    PC+=("$(timeit pk_cold)"); PP+=("$(timeit pk_peer)")
-  done
-  for _ in $(seq "$RUNS"); do PR+=("$(timeit pk_rebuild)"); done
-  PCOLD=$(median "${PC[@]}")
-  row "install python3.11-minimal + ca-certificates (cold)" "$PCOLD" "mmdebstrap --variant=extract + tar | pigz -6 -p 2" "$(median "${PP[@]}")" 0.5 s
-  row "install python3.11-minimal + ca-certificates (rebuild, same lock)" "$(median "${PR[@]}")" "ironhull cold install" "$PCOLD" 0.05 s
-  if [ -x /usr/bin/time ]; then
-    rm -rf "$PK/cache" "$PK/out"
-    /usr/bin/time -v "$BIN" build -f "$PK/spec/builder.toml" -o "oci:$PK/out:1" --cache-dir "$PK/cache" > /dev/null 2> "$PK/rss.log" || true
-    KB=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$PK/rss.log")
-    row "peak RSS, install python3.11-minimal + ca-certificates" "$(python3 -c "print(round(${KB:-0}/1024,1))")" "limit" 100 100 MB
-  fi
-  kill $HTTP_PID 2>/dev/null || true
-fi
+# bench/packages.sh (also runnable alone: ./bench/packages.sh --bin B).
+if [ $SMOKE = 0 ]; then source "$ROOT/bench/packages.sh"; fi
 
 # ---------------------------------------------------------------- report
 REPORT=$WORK/RESULTS.md

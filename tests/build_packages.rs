@@ -50,6 +50,32 @@ fn spec(dir: &Path, url: &str, keyring: &Path, install: &str, tail: &str) -> Pat
     p
 }
 
+/// The archive, a scratch directory and a spec installing `install` from it.
+struct Project {
+    repo: DebRepo,
+    server: http_files::FileServer,
+    dir: tempfile::TempDir,
+    spec: PathBuf,
+}
+
+fn project(install: &str, tail: &str) -> Option<Project> {
+    let (repo, server) = archive()?;
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let spec = spec(
+        &dir.path().join("p"),
+        &server.url(),
+        &repo.keyring,
+        install,
+        tail,
+    );
+    Some(Project {
+        repo,
+        server,
+        dir,
+        spec,
+    })
+}
+
 /// A dynamically linked C program (gcc's default), or None after a SKIP.
 fn dynamic_hello(dir: &Path) -> Option<PathBuf> {
     let cc = require_tool("gcc")?;
@@ -219,17 +245,18 @@ fn static_plus_libc6_runs_a_dynamic_c_program_under_runc_and_podman() {
 
 #[test]
 fn python_runs_as_the_spec_user_with_no_shell() {
-    let Some((repo, server)) = archive() else {
-        return;
-    };
-    let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let spec = spec(
-        &d.path().join("p"),
-        &server.url(),
-        &repo.keyring,
+    let Some(Project {
+        repo: _repo,
+        server: _server,
+        dir: d,
+        spec,
+    }) = project(
         "\"python3.11-minimal\", \"ca-certificates\"",
         "exclude = [\"debconf\"]\n[config]\nentrypoint = [\"/usr/bin/python3.11\", \"-c\", \"import os, ssl; print(os.getuid(), ssl.get_default_verify_paths().cafile is not None)\"]\n",
-    );
+    )
+    else {
+        return;
+    };
     let b = build(&spec, &d.path().join("cache"), &d.path().join("out"))
         .unwrap_or_else(|r| panic!("{}", r.describe()));
     let names = installed_names(&b);
@@ -252,17 +279,15 @@ fn python_runs_as_the_spec_user_with_no_shell() {
 
 #[test]
 fn the_lock_pins_packages_and_a_rebuild_reads_no_index() {
-    let Some((repo, server)) = archive() else {
+    let Some(Project {
+        repo,
+        server,
+        dir: d,
+        spec,
+    }) = project("\"libc6\"", "")
+    else {
         return;
     };
-    let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let spec = spec(
-        &d.path().join("p"),
-        &server.url(),
-        &repo.keyring,
-        "\"libc6\"",
-        "",
-    );
     let cache = d.path().join("cache");
     let mut c = ironhull();
     c.args(["lock", "-f"])
@@ -503,20 +528,21 @@ fn sbom_packages(layout: &Path) -> std::collections::BTreeSet<(String, String)> 
 /// `awk` dependency is excluded through `mawk`, which provides it).
 #[test]
 fn syft_and_trivy_see_exactly_the_installed_packages() {
-    let Some((repo, server)) = archive() else {
-        return;
-    };
     let (Some(syft), Some(trivy)) = (require_tool("syft"), require_tool("trivy")) else {
         return;
     };
-    let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let spec = spec(
-        &d.path().join("p"),
-        &server.url(),
-        &repo.keyring,
+    let Some(Project {
+        repo: _repo,
+        server: _server,
+        dir: d,
+        spec,
+    }) = project(
         "\"python3.11-minimal\", \"ca-certificates\", \"tzdata\", \"base-files\"",
         "exclude = [\"debconf\", \"mawk\"]\n",
-    );
+    )
+    else {
+        return;
+    };
     let b = build(&spec, &d.path().join("cache"), &d.path().join("out"))
         .unwrap_or_else(|r| panic!("{}", r.describe()));
     let installed: std::collections::BTreeSet<(String, String)> =

@@ -119,20 +119,7 @@ pub type ContentDigest = Option<Digest>;
 /// added) or `new_unordered` (false).
 pub fn key(params: &LayerParams, ordered: bool, entries: &[(Entry, ContentDigest)]) -> CacheKey {
     let mut h = KeyHasher(Sha256::new());
-    h.bytes("format", LAYER_FORMAT.as_bytes());
-    h.bytes("version", env!("CARGO_PKG_VERSION").as_bytes());
-    match params.compression {
-        Compression::Gzip { level } => h.num("gzip", u64::from(level)),
-        Compression::Zstd { level } => {
-            h.num("zstd", u64::from(level));
-            // The blob bytes depend on the libzstd release, not only on the
-            // crate version keyed above.
-            h.num("libzstd", u64::from(::zstd::zstd_safe::version_number()));
-        }
-        Compression::None => h.bytes("none", b""),
-    }
-    h.num("mtime", params.mtime);
-    h.num("keep_xattrs", u64::from(params.keep_xattrs));
+    hash_params(&mut h, params, None);
     h.num("ordered", u64::from(ordered));
     h.num("entries", entries.len() as u64);
     for (e, content) in entries {
@@ -170,24 +157,35 @@ pub fn key(params: &LayerParams, ordered: bool, entries: &[(Entry, ContentDigest
     CacheKey(Digest::from_sha256(h.0))
 }
 
-/// The cache key of a layer made from something other than a list of
-/// entries (the package layers: their input is the packages' sha256s and
-/// the base), tagged with `kind` so it can never equal an entry-list key.
-pub fn key_of_parts(params: &LayerParams, kind: &str, parts: &[(&str, Vec<u8>)]) -> CacheKey {
-    let mut h = KeyHasher(Sha256::new());
+/// What every layer key starts with: the format, the ironhull version, the
+/// kind of layer (entry-list keys have none, which keeps their old values)
+/// and the layer parameters.
+fn hash_params(h: &mut KeyHasher, params: &LayerParams, kind: Option<&str>) {
     h.bytes("format", LAYER_FORMAT.as_bytes());
     h.bytes("version", env!("CARGO_PKG_VERSION").as_bytes());
-    h.bytes("kind", kind.as_bytes());
+    if let Some(k) = kind {
+        h.bytes("kind", k.as_bytes());
+    }
     match params.compression {
         Compression::Gzip { level } => h.num("gzip", u64::from(level)),
         Compression::Zstd { level } => {
             h.num("zstd", u64::from(level));
+            // The blob bytes depend on the libzstd release, not only on the
+            // crate version keyed above.
             h.num("libzstd", u64::from(::zstd::zstd_safe::version_number()));
         }
         Compression::None => h.bytes("none", b""),
     }
     h.num("mtime", params.mtime);
     h.num("keep_xattrs", u64::from(params.keep_xattrs));
+}
+
+/// The cache key of a layer made from something other than a list of
+/// entries (the package layers: their input is the packages' sha256s and
+/// the base), tagged with `kind` so it can never equal an entry-list key.
+pub fn key_of_parts(params: &LayerParams, kind: &str, parts: &[(&str, Vec<u8>)]) -> CacheKey {
+    let mut h = KeyHasher(Sha256::new());
+    hash_params(&mut h, params, Some(kind));
     h.num("parts", parts.len() as u64);
     for (tag, b) in parts {
         h.bytes(tag, b);

@@ -51,6 +51,34 @@ fn arch_admits(atom: &Atom, arch: &str) -> bool {
     }
 }
 
+/// Dependency groups (AND of ORs) as requirements for `arch`: alternatives
+/// restricted to other architectures drop out, and so does a group left
+/// empty.
+fn depends_for<'a>(
+    groups: impl Iterator<Item = &'a Vec<Atom>>,
+    arch: &str,
+) -> Vec<Vec<Req<DebVersion>>> {
+    groups
+        .map(|g| {
+            g.iter()
+                .filter(|a| arch_admits(a, arch))
+                .map(req)
+                .collect::<Vec<_>>()
+        })
+        .filter(|alts| !alts.is_empty())
+        .collect()
+}
+
+/// Conflicts and Breaks as one list of requirements for `arch`.
+fn conflicts_for<'a>(
+    groups: impl Iterator<Item = &'a Vec<Atom>>,
+    arch: &str,
+) -> Vec<Req<DebVersion>> {
+    groups
+        .flat_map(|g| g.iter().filter(|a| arch_admits(a, arch)).map(req))
+        .collect()
+}
+
 /// A request or dependency atom as the resolver's requirement.
 pub fn req_of(atom: &Atom) -> Req<DebVersion> {
     req(atom)
@@ -66,21 +94,8 @@ pub fn candidate_of_record(
     if r.architecture != arch && r.architecture != "all" {
         return None;
     }
-    let mut depends = Vec::new();
-    for group in r.pre_depends.iter().chain(&r.depends) {
-        let alts: Vec<Req<DebVersion>> = group
-            .iter()
-            .filter(|a| arch_admits(a, arch))
-            .map(req)
-            .collect();
-        if !alts.is_empty() {
-            depends.push(alts);
-        }
-    }
-    let mut conflicts = Vec::new();
-    for group in r.conflicts.iter().chain(&r.breaks) {
-        conflicts.extend(group.iter().filter(|a| arch_admits(a, arch)).map(req));
-    }
+    let depends = depends_for(r.pre_depends.iter().chain(&r.depends), arch);
+    let conflicts = conflicts_for(r.conflicts.iter().chain(&r.breaks), arch);
     let provides = r
         .provides
         .iter()
@@ -193,25 +208,10 @@ pub fn candidates(
         if pkg_arch != arch && pkg_arch != "all" {
             continue;
         }
-        let mut depends = Vec::new();
-        for field in ["Pre-Depends", "Depends"] {
-            for group in f.relations(field)? {
-                let alts: Vec<Req<DebVersion>> = group
-                    .iter()
-                    .filter(|a| arch_admits(a, arch))
-                    .map(req)
-                    .collect();
-                if !alts.is_empty() {
-                    depends.push(alts);
-                }
-            }
-        }
-        let mut conflicts = Vec::new();
-        for field in ["Conflicts", "Breaks"] {
-            for group in f.relations(field)? {
-                conflicts.extend(group.iter().filter(|a| arch_admits(a, arch)).map(req));
-            }
-        }
+        let (pre, dep) = (f.relations("Pre-Depends")?, f.relations("Depends")?);
+        let depends = depends_for(pre.iter().chain(&dep), arch);
+        let (con, brk) = (f.relations("Conflicts")?, f.relations("Breaks")?);
+        let conflicts = conflicts_for(con.iter().chain(&brk), arch);
         let provides = f.provides()?;
         out.push(Candidate {
             key: format!("{name}={version}/{pkg_arch}"),
