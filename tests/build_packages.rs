@@ -317,6 +317,23 @@ fn the_lock_pins_packages_and_a_rebuild_reads_no_index() {
     assert_eq!(first.digest, again.digest);
     let read: Vec<String> = server.requests().into_iter().map(|(p, _)| p).collect();
     assert!(read.is_empty(), "a locked, cached build fetched {read:?}");
+    assert_eq!(first.json["packages"], again.json["packages"]);
+    // The sealed install report lets that rebuild skip unpacking; a forged
+    // one is not trusted: the packages are installed again, and the build
+    // reports what really happened.
+    let mut forged = 0;
+    for e in fs::read_dir(cache.join("cache/packages")).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with("report-") {
+            fs::write(e.path(), br#"[{"name":"forged","version":"1","arch":"all","scriptsNotRun":[],"instead":[],"changed":[]}]"#).unwrap();
+            forged += 1;
+        }
+    }
+    assert_eq!(forged, 1, "one sealed install report per package set");
+    let forged_build =
+        build(&spec, &cache, &d.path().join("o2b")).unwrap_or_else(|r| panic!("{}", r.describe()));
+    assert_eq!(forged_build.digest, first.digest);
+    assert_eq!(forged_build.json["packages"], first.json["packages"]);
     // From another cache (the packages must be downloaded, by sha256) the
     // digest is the same too.
     let third = build(&spec, &d.path().join("cache2"), &d.path().join("o3"))

@@ -52,7 +52,7 @@ pub struct Staged {
 }
 
 /// What installing one package did, for the build report and the database.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Installed {
     pub name: String,
     pub version: String,
@@ -66,7 +66,7 @@ pub struct Installed {
     /// Changes made to its files (`/usr/bin/x: setuid bit removed`).
     pub changed: Vec<String>,
     /// `md5 path` lines of the files it installed, as written.
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub md5sums: String,
 }
 

@@ -45,9 +45,41 @@ impl Pinned {
     pub fn key(&self) -> String {
         format!("{}={}/{}", self.name, self.version, self.architecture)
     }
-    /// The URL to download it from.
+    /// The URL to download it from. The path is a file name, not a URL:
+    /// every byte outside the unreserved set is percent-encoded, so a pool
+    /// file named `x_1%3a2.deb` (apt-ftparchive writes epochs that way) is
+    /// asked for as `x_1%253a2.deb`, as apt does.
     pub fn url(&self) -> String {
-        format!("{}/{}", self.repository.trim_end_matches('/'), self.path)
+        let mut path = String::with_capacity(self.path.len());
+        for b in self.path.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~+/".contains(&b) {
+                path.push(char::from(b));
+            } else {
+                path.push_str(&format!("%{b:02X}"));
+            }
+        }
+        format!("{}/{path}", self.repository.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_encode_the_file_name() {
+        let p = super::Pinned {
+            name: "zlib1g".into(),
+            version: "1:1.2".into(),
+            architecture: "amd64".into(),
+            repository: "http://h/debian/".into(),
+            path: "pool/main/z/zlib1g_1%3a1.2 x:y+z~_amd64.deb".into(),
+            size: 0,
+            sha256: String::new(),
+            via: vec![],
+        };
+        assert_eq!(
+            p.url(),
+            "http://h/debian/pool/main/z/zlib1g_1%253a1.2%20x%3Ay+z~_amd64.deb"
+        );
     }
 }
 

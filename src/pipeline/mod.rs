@@ -359,6 +359,7 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
                 caches.layer_cache(),
                 &mut verify,
                 &fetch,
+                &auth,
             )?)
         };
 

@@ -124,6 +124,7 @@ pub(crate) fn install_packages(
     layer_cache: Option<&LayerCache>,
     verify: &mut dyn FnMut(&std::path::Path, &crate::digest::Digest) -> bool,
     fetch: &dyn Fetch,
+    auth: &crate::cache_auth::CacheAuth,
 ) -> Result<PackageLayers, BuildError> {
     let files = PackageCache::new(cache_root);
     let mut out = PackageLayers {
@@ -170,6 +171,30 @@ pub(crate) fn install_packages(
             .collect::<Vec<_>>()
             .join(", ")
     };
+
+    // Every layer cached, and the report of the install that made them
+    // sealed beside them: nothing to read, unpack or compress. (The layers
+    // were made by a plan that passed every check, and the gate judges the
+    // image again.)
+    let report_path = cache_root
+        .join("packages")
+        .join(format!("report-{}.json", keys[ranges.len()].digest().hex()));
+    if hits.iter().all(Option::is_some)
+        && let Some(installed) = read_report(&report_path, auth)
+    {
+        for (gi, r) in ranges.iter().enumerate() {
+            if let Some(b) = &hits[gi] {
+                out.layers
+                    .push((b.clone(), format!("packages: {}", describe(r))));
+            }
+        }
+        if let Some(b) = &hits[ranges.len()] {
+            out.layers.push((b.clone(), "the package database".into()));
+        }
+        out.installed = installed;
+        out.cached = pins.len();
+        return Ok(out);
+    }
 
     let mut debs = Vec::with_capacity(pins.len());
     for p in pins {
@@ -272,8 +297,42 @@ pub(crate) fn install_packages(
         }
     };
     out.layers.push((db, "the package database".into()));
+    write_report(&report_path, auth, &plan.packages);
     out.installed = plan.packages;
     Ok(out)
+}
+
+const KIND_REPORT: &str = "package-install-report";
+
+/// The sealed report of an earlier install with the same key, if this
+/// machine's cache key authenticates it.
+fn read_report(
+    path: &std::path::Path,
+    auth: &crate::cache_auth::CacheAuth,
+) -> Option<Vec<Installed>> {
+    let bytes = std::fs::read(path).ok()?;
+    let name = path.file_name()?.to_str()?;
+    let body = auth.open(KIND_REPORT, name, &bytes)?;
+    serde_json::from_slice(body).ok()
+}
+
+fn write_report(
+    path: &std::path::Path,
+    auth: &crate::cache_auth::CacheAuth,
+    installed: &[Installed],
+) {
+    let (Ok(body), Some(name)) = (
+        serde_json::to_vec(installed),
+        path.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return;
+    };
+    let sealed = auth.seal(KIND_REPORT, name, &body);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // A report that cannot be written only costs the next build a replan.
+    let _ = crate::store::atomic::replace(path, &sealed);
 }
 
 #[cfg(test)]
