@@ -322,7 +322,10 @@ fn the_lock_pins_packages_and_a_rebuild_reads_no_index() {
     // one is not trusted: the packages are installed again, and the build
     // reports what really happened.
     let mut forged = 0;
-    for e in fs::read_dir(cache.join("cache/packages")).unwrap().flatten() {
+    for e in fs::read_dir(cache.join("cache/packages"))
+        .unwrap()
+        .flatten()
+    {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.starts_with("report-") {
             fs::write(e.path(), br#"[{"name":"forged","version":"1","arch":"all","scriptsNotRun":[],"instead":[],"changed":[]}]"#).unwrap();
