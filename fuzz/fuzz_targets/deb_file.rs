@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = d.read_data(&opts, |ev, r| {
         if let LayerEvent::Entry(e) = &ev {
             let s = e.path.as_str();
-            assert!(!s.starts_with('/') && !s.split('/').any(|c| c == ".."), "{s}");
+            assert!(
+                !s.starts_with('/') && !s.split('/').any(|c| c == ".."),
+                "{s}"
+            );
             let mut buf = Vec::new();
             std::io::Read::read_to_end(r, &mut buf)?;
             if e.is_file() {

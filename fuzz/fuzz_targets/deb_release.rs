@@ -15,13 +15,21 @@ fuzz_target!(|data: &[u8]| {
     let lines = text.split('\n').count();
     match release::parse(text) {
         Err(e) => {
-            assert!(e.line >= 1 && e.line <= lines.max(1), "line {} of {lines}", e.line);
+            assert!(
+                e.line >= 1 && e.line <= lines.max(1),
+                "line {} of {lines}",
+                e.line
+            );
             let _ = e.to_string();
         }
         Ok(r) => {
             for (path, f) in &r.sha256 {
                 assert_eq!(f.sha256.len(), 64);
-                assert!(f.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+                assert!(
+                    f.sha256
+                        .bytes()
+                        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                );
                 assert!(!path.starts_with('/'));
                 assert!(path.split('/').all(|c| !c.is_empty() && c != ".."));
             }
