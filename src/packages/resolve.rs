@@ -74,9 +74,8 @@ pub fn base_installed(base: &MergedTree) -> Result<Vec<Installed<DebVersion>>, R
         texts.push((p.to_abs(), String::from_utf8_lossy(b).into_owned()));
     }
     if let Ok(dir) = ImagePath::parse("var/lib/dpkg/status.d") {
-        for (p, n) in base.iter() {
-            if p.parent().as_ref() == Some(&dir)
-                && n.entry.is_file()
+        for (p, n) in base.children(&dir) {
+            if n.entry.is_file()
                 && !p.file_name().ends_with(".md5sums")
                 && let Some(b) = base.content(p)
             {
@@ -193,4 +192,46 @@ pub fn resolve(
         });
     }
     Ok(Resolution { pinned, indexes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::{CaptureSet, Entry, EntryKind};
+
+    #[test]
+    fn base_installed_reads_status_d_files_not_md5sums() {
+        let mut t = MergedTree::with_capture(CaptureSet::standard());
+        let put = |t: &mut MergedTree, p: &str, body: &[u8]| {
+            let ip = ImagePath::parse(p).unwrap();
+            let mut e = Entry::new(ip.clone(), EntryKind::File, 0o644);
+            e.size = body.len() as u64;
+            t.insert(0, e);
+            t.set_content(&ip, body.to_vec());
+        };
+        for d in ["var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/status.d"] {
+            t.insert(
+                0,
+                Entry::new(ImagePath::parse(d).unwrap(), EntryKind::Dir, 0o755),
+            );
+        }
+        put(
+            &mut t,
+            "var/lib/dpkg/status.d/libc6",
+            b"Package: libc6\nVersion: 2.36-9\nArchitecture: amd64\n",
+        );
+        put(
+            &mut t,
+            "var/lib/dpkg/status.d/libc6.md5sums",
+            b"abc  usr/lib/x\n",
+        );
+        put(
+            &mut t,
+            "var/lib/dpkg/status.d-other",
+            b"Package: nope\nVersion: 1\n",
+        );
+        let got = base_installed(&t).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].name, "libc6");
+    }
 }

@@ -79,12 +79,21 @@ fn decompressed(bytes: &[u8], c: Compression) -> Box<dyn Read + Send + '_> {
     }
 }
 
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
+/// Whether a member's bytes are compressed as its name says. A plain
+/// `data.tar` that starts like gzip or zstd is refused too: the layer
+/// reader sniffs those, so it would unpack what dpkg reads as a tar.
 fn magic_matches(bytes: &[u8], c: Compression) -> bool {
     match c {
-        Compression::None => !bytes.starts_with(&[0x1f, 0x8b]),
-        Compression::Gzip => bytes.starts_with(&[0x1f, 0x8b]),
-        Compression::Xz => bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]),
-        Compression::Zstd => bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]),
+        Compression::None => ![GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC]
+            .iter()
+            .any(|m| bytes.starts_with(m)),
+        Compression::Gzip => bytes.starts_with(GZIP_MAGIC),
+        Compression::Xz => bytes.starts_with(XZ_MAGIC),
+        Compression::Zstd => bytes.starts_with(ZSTD_MAGIC),
     }
 }
 
@@ -343,6 +352,14 @@ mod tests {
             (
                 ar_of(&[("debian-binary", b"2.0\n"), ("control.tar.xz", &control)]),
                 "needs debian-binary",
+            ),
+            (
+                ar_of(&[
+                    ("debian-binary", b"2.0\n"),
+                    ("control.tar.xz", &control),
+                    ("data.tar", &[0x28, 0xb5, 0x2f, 0xfd, 0, 0]),
+                ]),
+                "not compressed as its name says",
             ),
             (b"!<arch>\ngarbage".to_vec(), "corrupt"),
         ];
