@@ -455,6 +455,7 @@ mod tests {
             path: "pool/main/g/glibc/libc6.deb".into(),
             size: 3,
             sha256: sha.into(),
+            checksum: None,
             via: vec!["libc6".into()],
         };
         let mut l = sample();

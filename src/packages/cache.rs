@@ -135,6 +135,7 @@ mod tests {
             path: "pool/a.deb".into(),
             size: bytes.len() as u64,
             sha256: Digest::of(bytes).hex().to_string(),
+            checksum: None,
             via: vec!["a".into()],
         }
     }

@@ -32,8 +32,14 @@ pub struct Pinned {
     /// The file's path below the repository URL (`pool/main/…/x.deb`).
     pub path: String,
     pub size: u64,
-    /// Hex sha256 of the file, from the signed index.
+    /// Hex sha256 of the file: from the signed index (deb), or measured
+    /// when the lock was made, after the file was checked against its
+    /// signed index entry (apk, whose index has no sha256).
     pub sha256: String,
+    /// apk's control-segment checksum from the signed APKINDEX (`Q1…`,
+    /// base64 SHA-1), checked again on every read; `None` for deb.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
     /// How the request reached it (`python3.11-minimal -> libssl3`): the
     /// first element is what the spec asked for.
     #[serde(default)]
@@ -74,6 +80,7 @@ mod tests {
             path: "pool/main/z/zlib1g_1%3a1.2 x:y+z~_amd64.deb".into(),
             size: 0,
             sha256: String::new(),
+            checksum: None,
             via: vec![],
         };
         assert_eq!(

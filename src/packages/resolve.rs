@@ -188,6 +188,7 @@ pub fn resolve(
             path: r.filename.clone(),
             size: r.size,
             sha256: r.sha256.clone(),
+            checksum: None,
             via: p.chain,
         });
     }
