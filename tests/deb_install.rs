@@ -169,9 +169,11 @@ fn every_real_package_reads_as_dpkg_unpacks_it() {
     );
 }
 
-fn to_install(dir: &Path, name: &str, chain: &[&str]) -> ToInstall {
+/// The test's packages live for the whole test process (leaked), so the
+/// plans can borrow them freely.
+fn to_install(dir: &Path, name: &str, chain: &[&str]) -> ToInstall<'static> {
     let bytes = std::fs::read(deb(dir, name)).unwrap();
-    let d = DebFile::parse(&bytes, 1 << 30).unwrap();
+    let d: &'static DebFile = Box::leak(Box::new(DebFile::parse(&bytes, 1 << 30).unwrap()));
     let field = |f: &str| {
         d.control
             .lines()
@@ -185,7 +187,7 @@ fn to_install(dir: &Path, name: &str, chain: &[&str]) -> ToInstall {
         arch: field("Architecture"),
         chain: chain.iter().map(|s| s.to_string()).collect(),
         replaces: BTreeSet::new(),
-        deb: d,
+        data: d,
     }
 }
 

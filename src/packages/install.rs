@@ -28,13 +28,61 @@ use crate::fs::{Entry, EntryKind, ImagePath, LayerEvent, MergedTree, ReadError, 
 use crate::harden::rules::{self, Reason};
 use crate::packages::deb::deb_file::{DebFile, DebFileError};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+
+/// The error a package reader gives, kept whole for the message.
+pub type DataError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A package's payload as the installer reads it: a `.deb`'s `data.tar` or
+/// an `.apk`'s data segment. The installer does not care which: both are
+/// streamed through the strict layer reader and judged the same way; only
+/// the database each format keeps needs a different digest of every file.
+pub trait PackageData {
+    /// Streams the payload's entries through the strict reader with `opts`
+    /// (the payload may ask for more, e.g. apk's per-file checksums).
+    fn read_entries(
+        &self,
+        opts: &ReadOptions,
+        visit: &mut dyn FnMut(LayerEvent, &mut dyn Read) -> Result<(), ReadError>,
+    ) -> Result<(), DataError>;
+    /// The maintainer scripts it carries (none is ever run).
+    fn scripts(&self) -> Vec<String>;
+    /// The digest its database records for every installed file.
+    fn file_digest(&self) -> FileDigest;
+}
+
+/// Which digest of each installed file the format's database records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileDigest {
+    /// dpkg's `md5sums`.
+    Md5,
+    /// apk's `Z:Q1…` lines.
+    Sha1,
+}
+
+impl PackageData for DebFile {
+    fn read_entries(
+        &self,
+        opts: &ReadOptions,
+        visit: &mut dyn FnMut(LayerEvent, &mut dyn Read) -> Result<(), ReadError>,
+    ) -> Result<(), DataError> {
+        self.read_data(opts, visit)
+            .map_err(|e: DebFileError| -> DataError { Box::new(e) })
+    }
+    fn scripts(&self) -> Vec<String> {
+        self.scripts.clone()
+    }
+    fn file_digest(&self) -> FileDigest {
+        FileDigest::Md5
+    }
+}
 
 /// One package to install, with what it is for messages and the database.
-pub struct ToInstall {
+pub struct ToInstall<'a> {
     pub name: String,
     pub version: String,
     pub arch: String,
-    pub deb: DebFile,
+    pub data: &'a dyn PackageData,
     /// How the request reached it: `["python3.11-minimal",
     /// "libpython3.11-minimal", "libssl3"]`; one element when requested.
     pub chain: Vec<String>,
@@ -65,9 +113,26 @@ pub struct Installed {
     pub instead: Vec<String>,
     /// Changes made to its files (`/usr/bin/x: setuid bit removed`).
     pub changed: Vec<String>,
-    /// `md5 path` lines of the files it installed, as written.
+    /// `md5 path` lines of the files it installed, as written (deb).
     #[serde(skip_serializing, default)]
     pub md5sums: String,
+    /// Every directory, file and link of the package at its final path
+    /// with its final mode, in the order the package lists them (what
+    /// apk's database records; directories the base already had included).
+    #[serde(skip, default)]
+    pub files: Vec<InstalledFile>,
+}
+
+/// One path a package owns, as installed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstalledFile {
+    pub path: ImagePath,
+    pub kind: EntryKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// The content's digest ([`PackageData::file_digest`]), for files.
+    pub digest: Option<Vec<u8>>,
 }
 
 /// Everything to write: per-package staged entries (in install order) and
@@ -85,11 +150,11 @@ pub enum InstallError {
     #[error(
         "package {package} {version} cannot be read: {source}; the file matched its signed index, so the repository serves a broken package; report it to the repository"
     )]
-    Deb {
+    Unreadable {
         package: String,
         version: String,
         #[source]
-        source: Box<DebFileError>,
+        source: DataError,
     },
     #[error(
         "package {package} is refused: {path} is {what}{}; {fix}",
@@ -147,7 +212,7 @@ const MAX_PACKAGE_BYTES: u64 = 4 << 30;
 /// is the build's file time.
 pub fn plan(
     base: &MergedTree,
-    pkgs: &[ToInstall],
+    pkgs: &[ToInstall<'_>],
     mtime: u64,
 ) -> Result<InstallPlan, InstallError> {
     plan_on(base, pkgs, mtime, BaseFiles::Keep)
@@ -169,7 +234,7 @@ pub enum BaseFiles {
 /// [`plan`], saying what happens to base files a package also ships.
 pub fn plan_on(
     base: &MergedTree,
-    pkgs: &[ToInstall],
+    pkgs: &[ToInstall<'_>],
     mtime: u64,
     base_files: BaseFiles,
 ) -> Result<InstallPlan, InstallError> {
@@ -197,7 +262,7 @@ fn kind_at(
     base.get(p).map(|n| n.entry.kind.clone())
 }
 
-fn refuse(p: &ToInstall, path: &ImagePath, what: String) -> InstallError {
+fn refuse(p: &ToInstall<'_>, path: &ImagePath, what: String) -> InstallError {
     let fix = if p.chain.len() > 1 {
         format!(
             "nothing in the image may be one; add \"{}\" to [packages] exclude if the image works without it",
@@ -221,9 +286,9 @@ fn refuse(p: &ToInstall, path: &ImagePath, what: String) -> InstallError {
 fn stage_package(
     base: &MergedTree,
     staged: &mut BTreeMap<ImagePath, Staged>,
-    all: &[ToInstall],
+    all: &[ToInstall<'_>],
     index: usize,
-    p: &ToInstall,
+    p: &ToInstall<'_>,
     mtime: u64,
     base_files: BaseFiles,
 ) -> Result<Installed, InstallError> {
@@ -231,13 +296,14 @@ fn stage_package(
         name: p.name.clone(),
         version: p.version.clone(),
         arch: p.arch.clone(),
-        scripts_not_run: p.deb.scripts.clone(),
+        scripts_not_run: p.data.scripts(),
         ..Installed::default()
     };
-    let deb_err = |source| InstallError::Deb {
+    let digest_kind = p.data.file_digest();
+    let deb_err = |source| InstallError::Unreadable {
         package: p.name.clone(),
         version: p.version.clone(),
-        source: Box::new(source),
+        source,
     };
     let opts = ReadOptions {
         max_layer_bytes: MAX_PACKAGE_BYTES,
@@ -255,7 +321,8 @@ fn stage_package(
         *failure = Some(e);
         ReadError::Io(std::io::Error::other("package refused"))
     };
-    let res = p.deb.read_data(&opts, |ev, r| {
+    let mut files: Vec<InstalledFile> = Vec::new();
+    let res = p.data.read_entries(&opts, &mut |ev, r| {
         let entry = match ev {
             LayerEvent::Entry(e) => e,
             LayerEvent::Whiteout(w) | LayerEvent::Opaque(w) => {
@@ -272,9 +339,22 @@ fn stage_package(
         }
         match place(base, staged, &moved, p, entry, mtime, base_files, &mut out) {
             Err(e) => Err(stop(e, &mut failure)),
-            Ok(None) => Ok(()),
-            Ok(Some((original, mut e))) => {
+            Ok(Placed::Skipped(None)) => Ok(()),
+            Ok(Placed::Skipped(Some(e))) => {
+                // Not written (the base has it), but still the package's.
+                files.push(InstalledFile {
+                    path: e.path.clone(),
+                    kind: e.kind.clone(),
+                    mode: e.mode,
+                    uid: e.uid,
+                    gid: e.gid,
+                    digest: None,
+                });
+                Ok(())
+            }
+            Ok(Placed::Write(original, mut e)) => {
                 let mut content = None;
+                let mut digest = None;
                 if e.is_file() {
                     let mut buf = Vec::with_capacity(usize::try_from(e.size).unwrap_or(0));
                     r.read_to_end(&mut buf).map_err(ReadError::Io)?;
@@ -283,9 +363,27 @@ fn stage_package(
                     if let Some(ev) = d.finish() {
                         return Err(stop(refuse(p, &e.path, ev.to_string()), &mut failure));
                     }
-                    md5.push((e.path.clone(), hex::encode(md5_of(&buf))));
+                    match digest_kind {
+                        FileDigest::Md5 => {
+                            let m = md5_of(&buf);
+                            md5.push((e.path.clone(), hex::encode(m)));
+                            digest = Some(m.to_vec());
+                        }
+                        FileDigest::Sha1 => {
+                            use sha1::Digest as _;
+                            digest = Some(sha1::Sha1::digest(&buf).to_vec());
+                        }
+                    }
                     content = Some(std::sync::Arc::new(buf));
                 }
+                files.push(InstalledFile {
+                    path: e.path.clone(),
+                    kind: e.kind.clone(),
+                    mode: e.mode,
+                    uid: e.uid,
+                    gid: e.gid,
+                    digest,
+                });
                 if let Some(prev) = staged.get(&e.path) {
                     match same_or_replaces(prev, &e, content.as_deref(), all, p) {
                         Same::Identical => {
@@ -328,6 +426,7 @@ fn stage_package(
     for (path, sum) in md5 {
         out.md5sums.push_str(&format!("{sum}  {}\n", path.as_str()));
     }
+    out.files = files;
     Ok(out)
 }
 
@@ -348,8 +447,8 @@ fn same_or_replaces(
     prev: &Staged,
     new: &Entry,
     content: Option<&Vec<u8>>,
-    all: &[ToInstall],
-    p: &ToInstall,
+    all: &[ToInstall<'_>],
+    p: &ToInstall<'_>,
 ) -> Same {
     let other = all
         .get(prev.package)
@@ -371,8 +470,17 @@ fn same_or_replaces(
     }
 }
 
-/// Decides where `entry` goes and what it becomes: `None` when nothing is
-/// written for it (a directory the base already has, a dropped cache file).
+/// Where an entry went.
+enum Placed {
+    /// Written at its final path (the original path, for hard links).
+    Write(ImagePath, Entry),
+    /// Nothing written: a directory or link the base already has (the
+    /// entry, at its final path, still belongs to the package), or a
+    /// dropped cache file (`None`).
+    Skipped(Option<Entry>),
+}
+
+/// Decides where `entry` goes and what it becomes.
 // The placement needs the whole context (base, staged, this package's moves,
 // the package, the entry, time, base-file rule, report); a struct would only
 // rename these.
@@ -381,12 +489,12 @@ fn place(
     base: &MergedTree,
     staged: &BTreeMap<ImagePath, Staged>,
     moved: &BTreeMap<ImagePath, ImagePath>,
-    p: &ToInstall,
+    p: &ToInstall<'_>,
     mut entry: Entry,
     mtime: u64,
     base_files: BaseFiles,
     out: &mut Installed,
-) -> Result<Option<(ImagePath, Entry)>, InstallError> {
+) -> Result<Placed, InstallError> {
     let original = entry.path.clone();
     match &entry.kind {
         EntryKind::CharDevice { .. } | EntryKind::BlockDevice { .. } | EntryKind::Fifo => {
@@ -435,7 +543,7 @@ fn place(
             Reason::Cache => {
                 out.changed
                     .push(format!("{}: dropped (package cache)", path.to_abs()));
-                return Ok(None);
+                return Ok(Placed::Skipped(None));
             }
             r => return Err(refuse(p, &path, format!("a {r}"))),
         }
@@ -460,14 +568,14 @@ fn place(
     if let Some(n) = base.get(&path) {
         let base_kind = &n.entry.kind;
         match (&entry.kind, base_kind) {
-            (EntryKind::Dir, EntryKind::Dir) => return Ok(None),
+            (EntryKind::Dir, EntryKind::Dir) => return Ok(Placed::Skipped(Some(entry))),
             (EntryKind::Dir, EntryKind::Symlink { .. }) => {
                 let lookup = |q: &ImagePath| kind_at(base, staged, q);
                 if resolve_with(&lookup, &path)
                     .and_then(|r| kind_at(base, staged, &r))
                     .is_some_and(|k| k == EntryKind::Dir)
                 {
-                    return Ok(None);
+                    return Ok(Placed::Skipped(Some(entry)));
                 }
                 return Err(InstallError::BaseLayout {
                     package: p.name.clone(),
@@ -477,7 +585,7 @@ fn place(
                 });
             }
             (EntryKind::Symlink { target: a }, EntryKind::Symlink { target: b }) if a == b => {
-                return Ok(None);
+                return Ok(Placed::Skipped(Some(entry)));
             }
             (_, EntryKind::Dir) => {
                 return Err(InstallError::BaseLayout {
@@ -504,5 +612,5 @@ fn place(
             }
         }
     }
-    Ok(Some((original, entry)))
+    Ok(Placed::Write(original, entry))
 }

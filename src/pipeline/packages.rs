@@ -205,14 +205,18 @@ pub(crate) fn install_packages(
             out.downloaded += 1;
         }
         let deb = DebFile::parse(&bytes, MAX_DEB_BYTES).map_err(|e| {
-            PackagesError::Install(InstallError::Deb {
+            PackagesError::Install(InstallError::Unreadable {
                 package: p.name.clone(),
                 version: p.version.clone(),
                 source: Box::new(e),
             })
         })?;
-        let replaces = replaces_of(&deb.control).into_iter().collect();
-        debs.push(ToInstall {
+        debs.push(deb);
+    }
+    let to_install: Vec<ToInstall<'_>> = pins
+        .iter()
+        .zip(&debs)
+        .map(|(p, deb)| ToInstall {
             name: p.name.clone(),
             version: p.version.clone(),
             arch: p.architecture.clone(),
@@ -221,10 +225,10 @@ pub(crate) fn install_packages(
             } else {
                 p.via.clone()
             },
-            replaces,
-            deb,
-        });
-    }
+            replaces: replaces_of(&deb.control).into_iter().collect(),
+            data: deb,
+        })
+        .collect();
     // The plan is always made, even when every layer is cached: it is what
     // refuses a shell and reports what was changed, and it is cheap next to
     // compressing.
@@ -233,8 +237,8 @@ pub(crate) fn install_packages(
     } else {
         install::BaseFiles::Keep
     };
-    let mut plan =
-        install::plan_on(tree, &debs, params.mtime, base_files).map_err(PackagesError::from)?;
+    let mut plan = install::plan_on(tree, &to_install, params.mtime, base_files)
+        .map_err(PackagesError::from)?;
     crate::packages::effects::apply(&mut plan, tree, params.mtime);
 
     for (gi, r) in ranges.iter().enumerate() {
@@ -271,7 +275,7 @@ pub(crate) fn install_packages(
         .zip(&debs)
         .map(|(i, d)| Record {
             name: &i.name,
-            control: &d.deb.control,
+            control: &d.control,
             md5sums: &i.md5sums,
         })
         .collect();
