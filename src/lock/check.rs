@@ -95,6 +95,10 @@ fn resolve_packages(
     for img in &base.images {
         let hardened = crate::harden::harden(img, &base.blobs, stage, &LayerParams::default())
             .map_err(|e| err(ErrorClass::Input, e))?;
+        if let Some(r) = req.repositories.first() {
+            crate::packages::base_db::check(r.kind(), &hardened.tree)
+                .map_err(|e| err(ErrorClass::Input, e))?;
+        }
         let r = crate::packages::resolve::resolve(
             req,
             &img.platform,

@@ -33,6 +33,14 @@ pub enum PackageFileError {
         size: u64,
         want: String,
     },
+    #[error(
+        "{key} from {url} does not match its signed index entry: {why}; the mirror serves a different file than it signed (tampered, or mid-sync): nothing was installed, retry later or use another mirror"
+    )]
+    Unverified {
+        key: String,
+        url: String,
+        why: String,
+    },
     #[error("the package cache at {}: {source}; check the cache directory is writable (or pass --cache-dir)", path.display())]
     Io {
         path: PathBuf,
@@ -110,6 +118,48 @@ impl PackageCache {
         }
         Ok((bytes, false))
     }
+
+    /// The bytes of `p` when its index gives no sha256 (apk's APKINDEX
+    /// signs a checksum of the package's control segment instead):
+    /// downloaded, checked by `check` against what the index signed, and
+    /// only then hashed and stored under that sha256, which is returned for
+    /// the lock. Later reads go through [`PackageCache::get`] with it.
+    pub fn get_unpinned(
+        &self,
+        p: &Pinned,
+        fetch: &dyn Fetch,
+        check: &dyn Fn(&[u8]) -> Result<(), String>,
+    ) -> Result<(Vec<u8>, String), PackageFileError> {
+        let url = p.url();
+        let bytes = fetch
+            .get(&url, p.size)
+            .map_err(|e| PackageFileError::Download {
+                key: p.key(),
+                url: url.clone(),
+                why: e.to_string(),
+            })?;
+        if bytes.len() as u64 != p.size {
+            return Err(PackageFileError::Unverified {
+                key: p.key(),
+                url,
+                why: format!("it is {} bytes, the index said {}", bytes.len(), p.size),
+            });
+        }
+        check(&bytes).map_err(|why| PackageFileError::Unverified {
+            key: p.key(),
+            url: url.clone(),
+            why,
+        })?;
+        let sha256 = Digest::of(&bytes).hex().to_string();
+        let path = self.dir.join(&sha256);
+        std::fs::create_dir_all(&self.dir).map_err(|source| PackageFileError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        crate::store::atomic::replace(&path, &bytes)
+            .map_err(|source| PackageFileError::Io { path, source })?;
+        Ok((bytes, sha256))
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +226,32 @@ mod tests {
             "{e}"
         );
         assert!(!d.path().join("packages").join(&p.sha256).exists());
+    }
+
+    #[test]
+    fn an_unpinned_file_is_stored_only_after_its_check_passes() {
+        let d = tempfile::tempdir().unwrap();
+        let c = PackageCache::new(d.path());
+        let mut p = pinned(b"package");
+        p.sha256.clear();
+        let s = Serve(b"package".to_vec(), Cell::new(0));
+        let e = c
+            .get_unpinned(&p, &s, &|_| Err("control checksum differs".into()))
+            .unwrap_err();
+        assert!(e.to_string().contains("control checksum differs"), "{e}");
+        assert!(
+            std::fs::read_dir(d.path().join("packages"))
+                .map(|r| r.count() == 0)
+                .unwrap_or(true),
+            "nothing may be stored for a file that failed its check"
+        );
+        let (bytes, sha) = c.get_unpinned(&p, &s, &|_| Ok(())).unwrap();
+        assert_eq!(sha, Digest::of(b"package").hex());
+        p.sha256 = sha;
+        assert_eq!(c.get(&p, &s).unwrap(), (bytes, true));
+        let mut short = pinned(b"pack");
+        short.sha256.clear();
+        let e = c.get_unpinned(&short, &s, &|_| Ok(())).unwrap_err();
+        assert!(e.to_string().contains("the index said 4"), "{e}");
     }
 }

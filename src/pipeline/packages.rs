@@ -36,6 +36,8 @@ pub enum PackagesError {
     NotLocked { platform: String },
     #[error(transparent)]
     Resolve(#[from] crate::packages::resolve::ResolveError),
+    #[error(transparent)]
+    Kind(#[from] crate::packages::base_db::KindMismatch),
 }
 
 /// What the stage added for one platform.
@@ -88,6 +90,9 @@ pub(crate) fn pins_for(
     fetch: &dyn Fetch,
 ) -> Result<Vec<Pinned>, BuildError> {
     let platform = base_img.platform.to_string();
+    if let Some(r) = req.packages.repositories.first() {
+        crate::packages::base_db::check(r.kind(), tree).map_err(PackagesError::from)?;
+    }
     if let Some(locked) = &req.packages.locked {
         return locked
             .get(&platform)
