@@ -124,13 +124,11 @@ pub struct Installed {
 }
 
 /// One path a package owns, as installed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct InstalledFile {
-    pub path: ImagePath,
-    pub kind: EntryKind,
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
+    /// At its final path, with its final mode (hard links name their
+    /// target's final path); everything else as the package gave it.
+    pub entry: Entry,
     /// The content's digest ([`PackageData::file_digest`]), for files.
     pub digest: Option<Vec<u8>>,
 }
@@ -343,11 +341,7 @@ fn stage_package(
             Ok(Placed::Skipped(Some(e))) => {
                 // Not written (the base has it), but still the package's.
                 files.push(InstalledFile {
-                    path: e.path.clone(),
-                    kind: e.kind.clone(),
-                    mode: e.mode,
-                    uid: e.uid,
-                    gid: e.gid,
+                    entry: e,
                     digest: None,
                 });
                 Ok(())
@@ -376,12 +370,13 @@ fn stage_package(
                     }
                     content = Some(std::sync::Arc::new(buf));
                 }
+                // A hard link names its target where that went.
+                if let EntryKind::Hardlink { target } = &e.kind {
+                    let t = moved.get(target).cloned().unwrap_or_else(|| target.clone());
+                    e.kind = EntryKind::Hardlink { target: t };
+                }
                 files.push(InstalledFile {
-                    path: e.path.clone(),
-                    kind: e.kind.clone(),
-                    mode: e.mode,
-                    uid: e.uid,
-                    gid: e.gid,
+                    entry: e.clone(),
                     digest,
                 });
                 if let Some(prev) = staged.get(&e.path) {
@@ -400,10 +395,6 @@ fn stage_package(
                             return Err(stop(err, &mut failure));
                         }
                     }
-                }
-                if let EntryKind::Hardlink { target } = &e.kind {
-                    let t = moved.get(target).cloned().unwrap_or_else(|| target.clone());
-                    e.kind = EntryKind::Hardlink { target: t };
                 }
                 moved.insert(original, e.path.clone());
                 staged.insert(
