@@ -15,6 +15,7 @@ const TEMPLATES: &[&str] = &[
     "node",
     "java",
     "alpine-musl",
+    "alpine-cxx",
     "static-site",
 ];
 

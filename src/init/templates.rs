@@ -52,6 +52,10 @@ pub const TEMPLATES: &[Template] = &[
         "musl binary on the Alpine minirootfs, shell and apk stripped"
     ),
     template!(
+        "alpine-cxx",
+        "C++ binary on the Alpine minirootfs, libstdc++ from Alpine's signed repository"
+    ),
+    template!(
         "static-site",
         "static web server + site directory + writable cache dir, built-in base"
     ),

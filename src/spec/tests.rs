@@ -799,3 +799,11 @@ fn python_debian_example_parses() {
             .starts_with("https://snapshot.debian.org/")
     );
 }
+
+#[test]
+fn cxx_alpine_example_parses_and_uses_the_bases_keys() {
+    let s = ok(include_str!("../../examples/cxx-alpine/builder.toml"));
+    assert_eq!(s.repositories()[0].kind(), packages::RepoKind::Apk);
+    assert!(s.repositories()[0].keyring().is_none());
+    assert_eq!(s.packages().install()[0].text, "libstdc++");
+}
