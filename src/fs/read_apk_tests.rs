@@ -134,3 +134,18 @@ fn gnu_long_links_are_refused_in_apk_mode() {
     let e = checksums(&blob, &apk()).unwrap_err().to_string();
     assert!(e.contains("GNU long link"), "{e}");
 }
+
+#[test]
+fn names_apk_skips_are_refused_in_apk_mode() {
+    for name in ["./a", "/a"] {
+        let blob = T::new()
+            .raw(tar::EntryType::Regular, name.as_bytes(), b"", b"x")
+            .finish();
+        let e = checksums(&blob, &apk()).unwrap_err().to_string();
+        assert!(e.contains("apk skips such entries"), "{name}: {e}");
+    }
+    let blob = T::new()
+        .raw(tar::EntryType::Regular, b"./a", b"", b"x")
+        .finish();
+    checksums(&blob, &ReadOptions::default()).unwrap();
+}

@@ -376,6 +376,13 @@ fn merge(h: Header, p: Pending, first: u64, apk: bool) -> Result<RawEntry, TarEr
         }
         link = v;
     }
+    if apk && (name.starts_with(b"./") || name.starts_with(b"/") || name == b".") {
+        return Err(refused(
+            offset,
+            at(&name),
+            "an apk package entry name starts with '.' or '/': apk skips such entries (or calls them malicious) while other readers install them",
+        ));
+    }
     let dir_slash = name.ends_with(b"/");
     let typeflag = match h.typeflag {
         0 if dir_slash => b'5',
