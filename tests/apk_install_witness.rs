@@ -350,3 +350,22 @@ fn damaged_packages_are_refused() {
         v.describe()
     );
 }
+
+/// Writes the witness packages (signed and unsigned) into
+/// `$APK_FUZZ_SEEDS`: how `fuzz/corpus/apk_file` was seeded.
+#[test]
+#[ignore = "writes fuzz seeds; run with APK_FUZZ_SEEDS=<dir> -- --ignored"]
+fn write_fuzz_seeds() {
+    let Some(dir) = std::env::var_os("APK_FUZZ_SEEDS").map(std::path::PathBuf::from) else {
+        eprintln!("SKIP: write_fuzz_seeds: APK_FUZZ_SEEDS is not set");
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = ApkTestKey::generate("ih-seed");
+    for (i, p) in packages().iter().enumerate() {
+        let (bytes, _) = make_apk(p, key.as_ref());
+        std::fs::write(dir.join(format!("signed-{i}")), bytes).unwrap();
+        let (bytes, _) = make_apk(p, None);
+        std::fs::write(dir.join(format!("unsigned-{i}")), bytes).unwrap();
+    }
+}

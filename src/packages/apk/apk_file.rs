@@ -205,38 +205,50 @@ fn small_tar(raw: &[u8], part: Part, limit: u64) -> Result<Vec<(String, Vec<u8>)
     Ok(files)
 }
 
+/// Finds the control member: returns the signature entry names, where the
+/// control member starts and its raw length.
+fn locate_control(bytes: &[u8]) -> Result<(Vec<String>, usize, usize), ApkFileError> {
+    let mut first = Vec::new();
+    let n0 = member(bytes, Part::Control, MAX_CONTROL_BYTES, &mut first)?;
+    let signed = small_tar(&bytes[..n0], Part::Control, MAX_CONTROL_BYTES)?;
+    let is_sig = signed.first().is_some_and(|(n, _)| n.starts_with(".SIGN."));
+    if !is_sig {
+        return Ok((Vec::new(), 0, n0));
+    }
+    let mut names = Vec::new();
+    for (n, _) in signed {
+        if !n.starts_with(".SIGN.") || n.len() > 255 {
+            return Err(ApkFileError::Layout(format!(
+                "its signature segment holds {n:?}, which is not a .SIGN.* entry"
+            )));
+        }
+        names.push(n);
+    }
+    if first.len() as u64 > MAX_SIGNATURE_BYTES {
+        return Err(ApkFileError::TooLarge {
+            part: Part::Signature,
+            limit: MAX_SIGNATURE_BYTES,
+        });
+    }
+    let cn = member(&bytes[n0..], Part::Control, MAX_CONTROL_BYTES, io::sink())?;
+    Ok((names, n0, cn))
+}
+
+/// The SHA-1 of a package's control member (what an APKINDEX lists as
+/// `C:Q1…`), after checking the layout up to it; nothing is trusted yet.
+pub fn control_checksum(bytes: &[u8]) -> Result<[u8; 20], ApkFileError> {
+    let (_, at, n) = locate_control(bytes)?;
+    Ok(Sha1::digest(&bytes[at..at + n]).into())
+}
+
 impl ApkFile {
     /// Checks the layout, the control segment against `expected_q1` (the
     /// signed index's `C:Q1…`, decoded), `.PKGINFO`, and the data segment
     /// against its `datahash`. The data's files are checked by
     /// [`ApkFile::read_data`], as they are streamed.
     pub fn parse(bytes: &[u8], expected_q1: &[u8; 20]) -> Result<ApkFile, ApkFileError> {
-        let mut first = Vec::new();
-        let n0 = member(bytes, Part::Control, MAX_CONTROL_BYTES, &mut first)?;
-        let signed = small_tar(&bytes[..n0], Part::Control, MAX_CONTROL_BYTES)?;
-        let is_sig = signed.first().is_some_and(|(n, _)| n.starts_with(".SIGN."));
-        let (signatures, control_at) = if is_sig {
-            let mut names = Vec::new();
-            for (n, _) in signed {
-                if !n.starts_with(".SIGN.") || n.len() > 255 {
-                    return Err(ApkFileError::Layout(format!(
-                        "its signature segment holds {n:?}, which is not a .SIGN.* entry"
-                    )));
-                }
-                names.push(n);
-            }
-            if first.len() as u64 > MAX_SIGNATURE_BYTES {
-                return Err(ApkFileError::TooLarge {
-                    part: Part::Signature,
-                    limit: MAX_SIGNATURE_BYTES,
-                });
-            }
-            (names, n0)
-        } else {
-            (Vec::new(), 0)
-        };
+        let (signatures, control_at, cn) = locate_control(bytes)?;
         let rest = &bytes[control_at..];
-        let cn = member(rest, Part::Control, MAX_CONTROL_BYTES, io::sink())?;
         let control = &rest[..cn];
         let q1: [u8; 20] = Sha1::digest(control).into();
         if &q1 != expected_q1 {
