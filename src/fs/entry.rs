@@ -201,6 +201,10 @@ pub struct Entry {
     pub mtime: u64,
     /// Extended attributes (PAX `SCHILY.xattr.*`), kept only when asked for.
     pub xattrs: BTreeMap<String, Vec<u8>>,
+    /// abuild's SHA-1 of the content (regular files) or target (symlinks),
+    /// from an apk package's data tar; always `None` for image layers. apk
+    /// packages carry no other per-file digest, and apk's database records it.
+    pub apk_sha1: Option<[u8; 20]>,
 }
 
 pub const S_ISUID: u32 = 0o4000;
@@ -221,6 +225,7 @@ impl Entry {
             size: 0,
             mtime: 0,
             xattrs: BTreeMap::new(),
+            apk_sha1: None,
         }
     }
 

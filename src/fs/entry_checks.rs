@@ -317,6 +317,7 @@ pub(super) fn classify(
         e.xattrs
             .extend(raw.xattrs.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
+    e.apk_sha1 = raw.apk_sha1;
     let meta = InodeMeta::of(raw);
     if let EntryKind::Hardlink { target } = &e.kind {
         seen.insert(target.clone(), Seen::Linked(meta.clone()));

@@ -42,6 +42,11 @@ pub struct ReadOptions {
     pub max_layer_bytes: u64,
     /// Keep PAX `SCHILY.xattr.*` records in `Entry::xattrs`.
     pub keep_xattrs: bool,
+    /// Read an apk package's tar (only `packages::apk` sets this): accept
+    /// abuild's `APK-TOOLS.checksum.SHA1` PAX record into
+    /// `Entry::apk_sha1`, and refuse what apk reads differently from Go.
+    /// Image layers never set it, so a layer carrying that key is refused.
+    pub apk_checksums: bool,
 }
 
 impl Default for ReadOptions {
@@ -51,6 +56,7 @@ impl Default for ReadOptions {
             max_header_bytes: 1024 * 1024,
             max_layer_bytes: 256 * 1024 * 1024 * 1024,
             keep_xattrs: false,
+            apk_checksums: false,
         }
     }
 }
@@ -240,7 +246,7 @@ fn read_tar(
         inner: decompressed,
         guard: Rc::clone(&guard),
     });
-    let mut tar = StrictTar::new(hashing, opts.max_header_bytes);
+    let mut tar = StrictTar::new(hashing, opts.max_header_bytes).apk(opts.apk_checksums);
 
     let serr =
         |e: io::Error, path: Option<String>| -> ReadError { stream_error(&guard, opts, e, path) };
@@ -373,3 +379,7 @@ fn stream_error(
 #[cfg(test)]
 #[path = "read_tests.rs"]
 pub(crate) mod tests;
+
+#[cfg(test)]
+#[path = "read_apk_tests.rs"]
+mod apk_tests;

@@ -17,6 +17,14 @@ pub(super) const PAX_UNAME: &str = "uname";
 pub(super) const PAX_GNAME: &str = "gname";
 pub(super) const PAX_MTIME: &str = "mtime";
 pub(super) const PAX_XATTR: &str = "SCHILY.xattr.";
+/// abuild's per-file checksum record (hex SHA-1 of a regular file's content
+/// or of a symlink's target), read only from apk data tars.
+pub(super) const PAX_APK_SHA1: &str = "APK-TOOLS.checksum.SHA1";
+/// PAX records apk ignores (it reads the header field instead) and that
+/// change what an entry is (its extent, its owner): refused in apk tars so
+/// that ironhull and apk cannot read different entries. (apk also ignores
+/// PAX mtime, uname and gname; those decide no content or ownership here.)
+const PAX_APK_IGNORES: &[&str] = &[PAX_SIZE, PAX_UID, PAX_GID];
 
 /// PAX keys that no mainstream reader turns into filesystem state: accepted
 /// and ignored (Go keeps them in `PAXRecords` only).
@@ -59,7 +67,10 @@ impl Header {
         Some(lossy(&self.name))
     }
 
-    pub(super) fn parse(b: &[u8; 512], offset: u64) -> Result<Header, TarError> {
+    /// `apk` is [`super::read::ReadOptions::apk_checksums`]: the header must
+    /// then be ustar or GNU (apk refuses V7), and a regular file's linkname
+    /// may hold abuild's legacy checksum (see [`apk_legacy_linkname`]).
+    pub(super) fn parse(b: &[u8; 512], offset: u64, apk: bool) -> Result<Header, TarError> {
         let name0 = string_field(&b[0..100], offset, None, "name")?;
         let at = Some(lossy(&name0));
         let stored = octal(&b[148..156]).ok_or_else(|| {
@@ -117,7 +128,11 @@ impl Header {
             offset,
             typeflag,
             name: name0.clone(),
-            link: string_field(&b[157..257], offset, at.clone(), "linkname")?,
+            link: if apk && apk_legacy_linkname(typeflag, &b[157..257]) {
+                Vec::new()
+            } else {
+                string_field(&b[157..257], offset, at.clone(), "linkname")?
+            },
             mode: num(100..108, "mode")?,
             uid: num(108..116, "uid")?,
             gid: num(116..124, "gid")?,
@@ -128,6 +143,13 @@ impl Header {
             devmajor: 0,
             devminor: 0,
         };
+        if apk && format == Format::V7 {
+            return Err(refused(
+                offset,
+                at,
+                "the header has no ustar magic: apk refuses such headers in a package",
+            ));
+        }
         if format != Format::V7 {
             h.uname = string_field(&b[265..297], offset, at.clone(), "uname")?;
             h.gname = string_field(&b[297..329], offset, at.clone(), "gname")?;
@@ -158,6 +180,14 @@ impl Header {
         }
         Ok(h)
     }
+}
+
+/// Whether a regular file's linkname field is abuild-tar's legacy checksum:
+/// three NULs, `APK2`, a digest id and length (two u16) and the digest. Go
+/// reads the field as an empty name (it stops at the first NUL) and apk
+/// ignores the linkname of a regular file, so no reader makes a link of it.
+fn apk_legacy_linkname(typeflag: u8, f: &[u8]) -> bool {
+    matches!(typeflag, b'0' | 0) && f.starts_with(b"\0\0\0APK2")
 }
 
 /// A NUL-terminated string field; bytes after the first NUL must be NUL
@@ -244,8 +274,14 @@ pub(super) fn decimal(v: &[u8]) -> Option<u64> {
 }
 
 /// Parses PAX records (`"<len> <key>=<value>\n"`) strictly: canonical
-/// lengths, each key once, only known keys.
-pub(super) fn parse_pax(data: &[u8], offset: u64) -> Result<BTreeMap<String, Vec<u8>>, TarError> {
+/// lengths, each key once, only known keys. With `apk` (apk data and
+/// control tars), [`PAX_APK_SHA1`] is known too and the records apk ignores
+/// are refused.
+pub(super) fn parse_pax(
+    data: &[u8],
+    offset: u64,
+    apk: bool,
+) -> Result<BTreeMap<String, Vec<u8>>, TarError> {
     let bad = |why: String| TarError::Refused {
         offset,
         path: None,
@@ -287,7 +323,14 @@ pub(super) fn parse_pax(data: &[u8], offset: u64) -> Result<BTreeMap<String, Vec
                 | PAX_UNAME
                 | PAX_GNAME
                 | PAX_MTIME
-        ) || PAX_IGNORED.contains(&key.as_str());
+        ) || PAX_IGNORED.contains(&key.as_str())
+            || (apk && key == PAX_APK_SHA1);
+        if apk && PAX_APK_IGNORES.contains(&key.as_str()) {
+            return Err(bad(format!(
+                "PAX key {key:?} in an apk package: apk ignores it and reads the header field, \
+                 so apk and ironhull would read different entries"
+            )));
+        }
         match xattr {
             Some("") => {
                 return Err(bad(

@@ -27,8 +27,8 @@ use std::io::{self, Read};
 pub(crate) use super::tar_error::{TarError, lossy};
 use super::tar_error::{eof, eof_io, refused};
 use super::tar_header::{
-    Header, PAX_GID, PAX_GNAME, PAX_LINKPATH, PAX_MTIME, PAX_PATH, PAX_SIZE, PAX_UID, PAX_UNAME,
-    PAX_XATTR, decimal, parse_pax,
+    Header, PAX_APK_SHA1, PAX_GID, PAX_GNAME, PAX_LINKPATH, PAX_MTIME, PAX_PATH, PAX_SIZE, PAX_UID,
+    PAX_UNAME, PAX_XATTR, decimal, parse_pax,
 };
 
 /// Size of a tar block.
@@ -64,6 +64,8 @@ pub(crate) struct RawEntry {
     pub devminor: u32,
     /// `SCHILY.xattr.*` records, key without the prefix.
     pub xattrs: BTreeMap<String, Vec<u8>>,
+    /// The `APK-TOOLS.checksum.SHA1` record, decoded (apk tars only).
+    pub apk_sha1: Option<[u8; 20]>,
 }
 
 /// Extension headers seen for the entry being assembled.
@@ -93,6 +95,8 @@ pub(crate) struct StrictTar<R> {
     pad: u64,
     done: bool,
     max_ext: u64,
+    /// Read as apk does (see [`StrictTar::apk`]).
+    apk: bool,
 }
 
 impl<R: Read> StrictTar<R> {
@@ -104,7 +108,17 @@ impl<R: Read> StrictTar<R> {
             pad: 0,
             done: false,
             max_ext,
+            apk: false,
         }
+    }
+
+    /// Reads an apk package's tar: `APK-TOOLS.checksum.SHA1` records are
+    /// accepted and returned in [`RawEntry::apk_sha1`], abuild's legacy
+    /// linkname checksum is accepted, and what apk reads differently from
+    /// Go (PAX size/ids/names/mtime, GNU long links, V7 headers) is refused.
+    pub(crate) fn apk(mut self, on: bool) -> Self {
+        self.apk = on;
+        self
     }
 
     pub(crate) fn into_inner(self) -> R {
@@ -171,7 +185,7 @@ impl<R: Read> StrictTar<R> {
                     "a zero block is followed by another header: readers that stop at the first zero block and Go (which rejects it) disagree on the entries",
                 ));
             }
-            let h = Header::parse(&blk, at)?;
+            let h = Header::parse(&blk, at, self.apk)?;
             match h.typeflag {
                 b'x' => {
                     if pending.pax.is_some() {
@@ -192,6 +206,13 @@ impl<R: Read> StrictTar<R> {
                         at,
                         h.shown(),
                         "PAX global headers (typeflag 'g') are refused: umoci rejects them, Go ignores their records and GNU tar/libarchive apply them to every later entry",
+                    ));
+                }
+                b'K' if self.apk => {
+                    return Err(refused(
+                        at,
+                        h.shown(),
+                        "a GNU long link record in an apk package: apk ignores it and uses the header's linkname",
                     ));
                 }
                 b'L' | b'K' => {
@@ -226,7 +247,7 @@ impl<R: Read> StrictTar<R> {
                     *slot = Some(data[..end].to_vec());
                 }
                 _ => {
-                    let e = merge(h, pending, first)?;
+                    let e = merge(h, pending, first, self.apk)?;
                     self.remaining = e.size;
                     self.pad = padding(e.size);
                     return Ok(Some(e));
@@ -319,13 +340,13 @@ fn padding(size: u64) -> u64 {
 
 /// Merges the extension headers into the entry as Go's `next` does, and
 /// refuses contradictions.
-fn merge(h: Header, p: Pending, first: u64) -> Result<RawEntry, TarError> {
+fn merge(h: Header, p: Pending, first: u64, apk: bool) -> Result<RawEntry, TarError> {
     let offset = h.offset;
     let mut name = h.name.clone();
     let mut link = h.link.clone();
     let at = |n: &[u8]| Some(lossy(n));
     let pax = match &p.pax {
-        Some((o, data)) => parse_pax(data, *o)
+        Some((o, data)) => parse_pax(data, *o, apk)
             .map_err(|e| e.named(at(p.long_name.as_deref().unwrap_or(&h.name))))?,
         None => BTreeMap::new(),
     };
@@ -354,6 +375,13 @@ fn merge(h: Header, p: Pending, first: u64) -> Result<RawEntry, TarError> {
             ));
         }
         link = v;
+    }
+    if apk && (name.starts_with(b"./") || name.starts_with(b"/") || name == b".") {
+        return Err(refused(
+            offset,
+            at(&name),
+            "an apk package entry name starts with '.' or '/': apk skips such entries (or calls them malicious) while other readers install them",
+        ));
     }
     let dir_slash = name.ends_with(b"/");
     let typeflag = match h.typeflag {
@@ -486,6 +514,23 @@ fn merge(h: Header, p: Pending, first: u64) -> Result<RawEntry, TarError> {
             )
         })
     };
+    let apk_sha1 = match pax.get(PAX_APK_SHA1) {
+        Some(v) => Some(hex20(v).ok_or_else(|| {
+            refused(
+                offset,
+                at(&name),
+                "the PAX APK-TOOLS.checksum.SHA1 is not 40 hex digits",
+            )
+        })?),
+        None => None,
+    };
+    if apk_sha1.is_some() && typeflag != b'0' && typeflag != b'2' {
+        return Err(refused(
+            offset,
+            at(&name),
+            "an apk checksum record is on an entry that is neither a regular file nor a symlink",
+        ));
+    }
     let mut xattrs = BTreeMap::new();
     for (k, v) in &pax {
         if let Some(x) = k.strip_prefix(PAX_XATTR) {
@@ -506,8 +551,22 @@ fn merge(h: Header, p: Pending, first: u64) -> Result<RawEntry, TarError> {
         devmajor: dev(h.devmajor, "device major")?,
         devminor: dev(h.devminor, "device minor")?,
         xattrs,
+        apk_sha1,
         name,
     })
+}
+
+/// 40 hex digits (either case, as apk's `apk_blob_pull_hexdump` reads them).
+fn hex20(v: &[u8]) -> Option<[u8; 20]> {
+    if v.len() != 40 {
+        return None;
+    }
+    let mut out = [0u8; 20];
+    for (i, pair) in v.chunks(2).enumerate() {
+        let s = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// The canonical form of an entry name, as a slice of `raw`: exactly one
