@@ -11,6 +11,7 @@
 //! database ([`deb::database`]). The same gate as for everything else then
 //! judges the image.
 
+pub mod apk;
 pub mod cache;
 pub mod deb;
 pub mod effects;
