@@ -2,6 +2,7 @@
 //! reads them, signed `APKINDEX.tar.gz` repositories, and the adapter to
 //! the format-neutral resolver ([`crate::packages::solve`]).
 
+pub mod dependency;
 pub mod version;
 
 pub use version::ApkVersion;
