@@ -46,11 +46,9 @@ fn next_token(ty: &mut i8, b: &mut &[u8]) {
             match c {
                 b'.' => n = DIGIT_OR_ZERO,
                 b'_' => n = SUFFIX,
-                b'-' => {
-                    if b.get(1) == Some(&b'r') {
-                        n = REVISION_NO;
-                        *b = &b[1..];
-                    }
+                b'-' if b.get(1) == Some(&b'r') => {
+                    n = REVISION_NO;
+                    *b = &b[1..];
                 }
                 _ => {}
             }
