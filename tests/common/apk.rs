@@ -153,7 +153,9 @@ impl AlpineChroot {
     pub fn new() -> Option<Self> {
         let tarball = common::alpine_rootfs("x86_64")?;
         if common::current_uid() != Some(0) {
-            common::skip_or_fail("the apk witness runs the fixture's apk with chroot, which needs root");
+            common::skip_or_fail(
+                "the apk witness runs the fixture's apk with chroot, which needs root",
+            );
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -164,7 +166,11 @@ impl AlpineChroot {
             .arg(dir.path())
             .output()
             .unwrap();
-        assert!(ok.status.success(), "unpacking {}: {ok:?}", tarball.display());
+        assert!(
+            ok.status.success(),
+            "unpacking {}: {ok:?}",
+            tarball.display()
+        );
         Some(Self { dir })
     }
 
