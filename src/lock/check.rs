@@ -72,7 +72,7 @@ pub fn fresh(
             &req.exclude,
         ));
         if packages == Packages::Resolve {
-            l.packages = resolve_packages(&req, &base, &stage)?;
+            l.packages = resolve_packages(&req, &base, &stage, &cache.join("cache"))?;
         }
     }
     Ok((l, set))
@@ -85,6 +85,7 @@ fn resolve_packages(
     req: &crate::build::PackagesReq,
     base: &crate::base::resolve::ResolvedBase,
     stage: &BlobStore,
+    cache_root: &Path,
 ) -> Result<Vec<super::LockedPackages>, LockRunError> {
     let fetch = crate::packages::fetch::HttpFetch::new();
     let now = std::time::SystemTime::now()
@@ -108,10 +109,17 @@ fn resolve_packages(
             true,
         )
         .map_err(|e| err(ErrorClass::Input, e))?;
+        let mut pinned = r.pinned;
+        crate::packages::apk::pins::measure(
+            &mut pinned,
+            &crate::packages::cache::PackageCache::new(cache_root),
+            &fetch,
+        )
+        .map_err(|e| err(ErrorClass::Input, e))?;
         out.push(super::LockedPackages {
             platform: img.platform.to_string(),
             indexes: r.indexes,
-            pinned: r.pinned,
+            pinned,
         });
     }
     Ok(out)

@@ -77,6 +77,23 @@ impl PackageData for DebFile {
     }
 }
 
+impl PackageData for crate::packages::apk::apk_file::ApkFile {
+    fn read_entries(
+        &self,
+        opts: &ReadOptions,
+        visit: &mut dyn FnMut(LayerEvent, &mut dyn Read) -> Result<(), ReadError>,
+    ) -> Result<(), DataError> {
+        self.read_data(opts, visit)
+            .map_err(|e| -> DataError { Box::new(e) })
+    }
+    fn scripts(&self) -> Vec<String> {
+        self.scripts.clone()
+    }
+    fn file_digest(&self) -> FileDigest {
+        FileDigest::Sha1
+    }
+}
+
 /// One package to install, with what it is for messages and the database.
 pub struct ToInstall<'a> {
     pub name: String,

@@ -41,11 +41,15 @@ pub enum ResolveError {
     #[error("[packages] install {text:?}: {why}")]
     Request { text: String, why: String },
     #[error(
-        "the base's dpkg database ({path}) does not parse: {why}; the base is broken, rebuild it"
+        "the base's package database ({path}) does not parse: {why}; the base is broken, rebuild it"
     )]
     BaseDatabase { path: String, why: String },
-    #[error("apk repositories are not supported yet; use a Debian base and deb repositories")]
-    ApkUnsupported,
+    #[error(transparent)]
+    ApkRepo(#[from] Box<super::apk::repo_error::ApkRepoError>),
+    #[error(
+        "{platform} has no apk architecture name ironhull knows; build it without packages or for another platform"
+    )]
+    ApkArch { platform: String },
 }
 
 /// Debian's name for a platform's architecture.
@@ -105,6 +109,15 @@ pub fn resolve(
     now: u64,
     check_valid_until: bool,
 ) -> Result<Resolution, ResolveError> {
+    if req
+        .repositories
+        .iter()
+        .all(|r| r.kind() == crate::spec::packages::RepoKind::Apk)
+        && !req.repositories.is_empty()
+    {
+        // The spec has checked that repositories are all of one kind.
+        return super::apk::resolve::resolve(req, platform, base, fetch);
+    }
     let platform_name = platform.to_string();
     let arch = deb_arch(platform).ok_or_else(|| ResolveError::Arch {
         platform: platform_name.clone(),
@@ -113,7 +126,10 @@ pub fn resolve(
     let mut indexes = Vec::new();
     for (position, r) in req.repositories.iter().enumerate() {
         if r.kind() != crate::spec::packages::RepoKind::Deb {
-            return Err(ResolveError::ApkUnsupported);
+            return Err(ResolveError::Request {
+                text: r.url().to_string(),
+                why: "deb and apk repositories cannot be mixed".into(),
+            });
         }
         let spec = RepoSpec {
             url: r.url().to_string(),

@@ -345,7 +345,7 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
         } else {
             stage(Stage::Packages);
             let fetch = crate::packages::fetch::HttpFetch::new();
-            let pins = packages::pins_for(req, base_img, &hardened.tree, &fetch)?;
+            let pins = packages::pins_for(req, base_img, &hardened.tree, &fetch, &cache_root)?;
             let mut verify = |p: &std::path::Path, d: &Digest| caches.stat().holds(p, d);
             Some(packages::install_packages(
                 &pins,

@@ -15,11 +15,12 @@ use crate::build::cache::{self, LayerCache, Lookup};
 use crate::fs::{Entry, EntryKind, MergedTree};
 use crate::image::LayerBlob;
 use crate::layer::{LayerParams, LayerWriter, path_order};
+use crate::packages::apk::apk_file::ApkFile;
 use crate::packages::cache::{PackageCache, PackageFileError};
 use crate::packages::deb::database::{self, Record};
 use crate::packages::deb::deb_file::DebFile;
 use crate::packages::fetch::Fetch;
-use crate::packages::install::{self, InstallError, Installed, ToInstall};
+use crate::packages::install::{self, DataError, InstallError, Installed, PackageData, ToInstall};
 use crate::packages::{Pinned, deb::relation};
 use crate::store::BlobStore;
 
@@ -38,6 +39,8 @@ pub enum PackagesError {
     Resolve(#[from] crate::packages::resolve::ResolveError),
     #[error(transparent)]
     Kind(#[from] crate::packages::base_db::KindMismatch),
+    #[error("the apk database {path} cannot be extended: {why}")]
+    ApkDatabase { path: String, why: String },
 }
 
 /// What the stage added for one platform.
@@ -88,6 +91,7 @@ pub(crate) fn pins_for(
     base_img: &crate::image::PlatformImage,
     tree: &MergedTree,
     fetch: &dyn Fetch,
+    cache_root: &std::path::Path,
 ) -> Result<Vec<Pinned>, BuildError> {
     let platform = base_img.platform.to_string();
     if let Some(r) = req.packages.repositories.first() {
@@ -112,7 +116,10 @@ pub(crate) fn pins_for(
         true,
     )
     .map_err(PackagesError::from)?;
-    Ok(r.pinned)
+    let mut pinned = r.pinned;
+    crate::packages::apk::pins::measure(&mut pinned, &PackageCache::new(cache_root), fetch)
+        .map_err(PackagesError::from)?;
+    Ok(pinned)
 }
 
 /// Installs `pins` (in install order) on `tree`.
@@ -201,7 +208,11 @@ pub(crate) fn install_packages(
         return Ok(out);
     }
 
-    let mut debs = Vec::with_capacity(pins.len());
+    let apk_db = match crate::packages::base_db::of(tree) {
+        crate::packages::base_db::BaseDb::Apk(p) => Some(p),
+        _ => None,
+    };
+    let mut payloads = Vec::with_capacity(pins.len());
     for p in pins {
         let (bytes, cached) = files.get(p, fetch).map_err(PackagesError::from)?;
         if cached {
@@ -209,19 +220,26 @@ pub(crate) fn install_packages(
         } else {
             out.downloaded += 1;
         }
-        let deb = DebFile::parse(&bytes, MAX_DEB_BYTES).map_err(|e| {
+        let unreadable = |e: DataError| {
             PackagesError::Install(InstallError::Unreadable {
                 package: p.name.clone(),
                 version: p.version.clone(),
-                source: Box::new(e),
+                source: e,
             })
-        })?;
-        debs.push(deb);
+        };
+        payloads.push(if apk_db.is_some() {
+            let q1 = crate::packages::apk::pins::q1_of(p).map_err(PackagesError::from)?;
+            Payload::Apk(ApkFile::parse(&bytes, &q1).map_err(|e| unreadable(Box::new(e)))?)
+        } else {
+            Payload::Deb(
+                DebFile::parse(&bytes, MAX_DEB_BYTES).map_err(|e| unreadable(Box::new(e)))?,
+            )
+        });
     }
     let to_install: Vec<ToInstall<'_>> = pins
         .iter()
-        .zip(&debs)
-        .map(|(p, deb)| ToInstall {
+        .zip(&payloads)
+        .map(|(p, payload)| ToInstall {
             name: p.name.clone(),
             version: p.version.clone(),
             arch: p.architecture.clone(),
@@ -230,8 +248,8 @@ pub(crate) fn install_packages(
             } else {
                 p.via.clone()
             },
-            replaces: replaces_of(&deb.control).into_iter().collect(),
-            data: deb,
+            replaces: payload.replaces(),
+            data: payload.data(),
         })
         .collect();
     // The plan is always made, even when every layer is cached: it is what
@@ -274,22 +292,29 @@ pub(crate) fn install_packages(
             .push((blob, format!("packages: {}", describe(r))));
     }
 
-    let records: Vec<Record<'_>> = plan
-        .packages
-        .iter()
-        .zip(&debs)
-        .map(|(i, d)| Record {
-            name: &i.name,
-            control: &d.control,
-            md5sums: &i.md5sums,
-        })
-        .collect();
     let db_index = ranges.len();
     let db = match &hits[db_index] {
         Some(b) => b.clone(),
         None => {
-            let entries =
-                database::entries(tree, &records, params.mtime).map_err(PackagesError::from)?;
+            let entries = match &apk_db {
+                Some(path) => apk_database(tree, path, &plan.packages, &payloads, params.mtime)?,
+                None => {
+                    let records: Vec<Record<'_>> = plan
+                        .packages
+                        .iter()
+                        .zip(&payloads)
+                        .filter_map(|(i, d)| match d {
+                            Payload::Deb(d) => Some(Record {
+                                name: &i.name,
+                                control: &d.control,
+                                md5sums: &i.md5sums,
+                            }),
+                            Payload::Apk(_) => None,
+                        })
+                        .collect();
+                    database::entries(tree, &records, params.mtime).map_err(PackagesError::from)?
+                }
+            };
             let mut w = LayerWriter::new(store, params)?;
             for (e, bytes) in &entries {
                 let mut e: Entry = e.clone();
@@ -309,6 +334,77 @@ pub(crate) fn install_packages(
     write_report(&report_path, auth, &plan.packages);
     out.installed = plan.packages;
     Ok(out)
+}
+
+/// A package file, read and verified.
+enum Payload {
+    Deb(DebFile),
+    Apk(ApkFile),
+}
+
+impl Payload {
+    fn data(&self) -> &dyn PackageData {
+        match self {
+            Payload::Deb(d) => d,
+            Payload::Apk(a) => a,
+        }
+    }
+
+    /// The package names it declares it may overwrite files of (deb
+    /// `Replaces`, apk `r:`).
+    fn replaces(&self) -> std::collections::BTreeSet<String> {
+        match self {
+            Payload::Deb(d) => replaces_of(&d.control).into_iter().collect(),
+            Payload::Apk(a) => a
+                .pkginfo
+                .replaces
+                .iter()
+                .map(|r| {
+                    let end = r.find(['=', '<', '>', '~']).unwrap_or(r.len());
+                    r[..end].to_string()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The apk database layer: the base's `installed` at `path` with one
+/// stanza per installed package appended, listing every path the package
+/// owns with its mode as installed and its verified SHA-1.
+fn apk_database(
+    tree: &MergedTree,
+    path: &crate::fs::ImagePath,
+    installed: &[Installed],
+    payloads: &[Payload],
+    mtime: u64,
+) -> Result<Vec<(Entry, Vec<u8>)>, BuildError> {
+    use crate::packages::apk::database::{self as apkdb, DbPackage, InstalledPath};
+    let db_err = |e: apkdb::DbError| PackagesError::ApkDatabase {
+        path: path.to_abs(),
+        why: e.to_string(),
+    };
+    let mut stanzas = Vec::with_capacity(installed.len());
+    for (i, p) in installed.iter().zip(payloads) {
+        let Payload::Apk(a) = p else { continue };
+        let paths: Vec<InstalledPath> = i
+            .files
+            .iter()
+            .map(|f| InstalledPath::from_entry(&f.entry, f.entry.mode))
+            .collect();
+        stanzas.push(apkdb::stanza(&DbPackage::of(a), &paths).map_err(db_err)?);
+    }
+    let base = tree
+        .content(path)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let text = apkdb::append(&base, &stanzas).map_err(db_err)?;
+    let mut e = match tree.get(path) {
+        Some(n) => n.entry.clone(),
+        None => Entry::new(path.clone(), EntryKind::File, 0o644),
+    };
+    e.mtime = mtime;
+    e.size = text.len() as u64;
+    Ok(vec![(e, text.into_bytes())])
 }
 
 const KIND_REPORT: &str = "package-install-report";

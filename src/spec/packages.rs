@@ -105,9 +105,31 @@ fn valid_name(s: &str) -> bool {
 
 const OPS: &[&str] = &["<<", "<=", ">=", ">>", "=", "<", ">", "~"];
 
-/// `name` or `name (op version)`.
+/// `name`, `name (op version)`, or apk's own `name>=version` (what the
+/// operator means is the repository kind's).
 fn parse_request(s: &str) -> Result<Requested, &'static str> {
     let s = s.trim();
+    if !s.contains('(')
+        && let Some(i) = s.find(['<', '>', '=', '~'])
+    {
+        let end = s[i..]
+            .find(|c| !matches!(c, '<' | '>' | '=' | '~'))
+            .map_or(s.len(), |e| i + e);
+        let (name, op, version) = (&s[..i], &s[i..end], &s[end..]);
+        if !valid_name(name) {
+            return Err(
+                "a package name is letters, digits and + - . _, starting with a letter or digit",
+            );
+        }
+        if version.is_empty() || version.contains(char::is_whitespace) {
+            return Err("give one version after the operator, e.g. python3>=3.11");
+        }
+        return Ok(Requested {
+            name: name.to_string(),
+            constraint: Some((op.to_string(), version.to_string())),
+            text: s.to_string(),
+        });
+    }
     let (name, rest) = match s.find('(') {
         Some(i) => (s[..i].trim(), Some(&s[i..])),
         None => (s, None),
@@ -353,6 +375,11 @@ mod tests {
         assert_eq!(r.name, "python3");
         assert_eq!(r.constraint, Some((">=".into(), "3.11".into())));
         assert_eq!(parse_request("libstdc++").unwrap().constraint, None);
+        let r = parse_request("python3>=3.11").unwrap();
+        assert_eq!(r.name, "python3");
+        assert_eq!(r.constraint, Some((">=".into(), "3.11".into())));
+        assert!(parse_request("python3>=").is_err());
+        assert!(parse_request(">=1").is_err());
         for bad in ["", "(>= 1)", "a (>= )", "a (1.0)", "a (>= 1", "-x", "a b"] {
             assert!(parse_request(bad).is_err(), "{bad:?}");
         }
