@@ -9,7 +9,6 @@
 use ironhull::fs::{EntryKind, LayerEvent, ReadOptions};
 use ironhull::packages::apk::apk_file::{ApkFile, SCRIPT_NAMES, control_checksum};
 use libfuzzer_sys::fuzz_target;
-use std::io::Read;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(q1) = control_checksum(data) else {
