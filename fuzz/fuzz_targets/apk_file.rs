@@ -2,13 +2,13 @@
 //! own Q1 (so fuzzing gets past the index checksum and reaches `.PKGINFO`,
 //! the datahash and the data tar), then `ApkFile::parse` either refuses the
 //! package or yields one whose data the strict reader streams or refuses,
-//! never a panic. Every file it yields matched its checksum record, so its
-//! `apk_sha1` is that of the bytes it streamed; scripts are only named.
+//! never a panic. Every regular file it yields has exactly its declared
+//! size and a checksum record (which `read_data` compared with the bytes
+//! once they were streamed); no path starts with '.'; scripts are only named.
 #![no_main]
 use ironhull::fs::{EntryKind, LayerEvent, ReadOptions};
 use ironhull::packages::apk::apk_file::{ApkFile, SCRIPT_NAMES, control_checksum};
 use libfuzzer_sys::fuzz_target;
-use std::io::Read;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(q1) = control_checksum(data) else {

@@ -19,10 +19,10 @@ fn apk() -> ReadOptions {
     }
 }
 
-fn checksums(
-    blob: &[u8],
-    opts: &ReadOptions,
-) -> Result<Vec<(String, Option<[u8; 20]>)>, ReadError> {
+/// (path, checksum) of every entry.
+type Sums = Vec<(String, Option<[u8; 20]>)>;
+
+fn checksums(blob: &[u8], opts: &ReadOptions) -> Result<Sums, ReadError> {
     let mut out = Vec::new();
     read_layer(blob, opts, |ev, _| {
         if let LayerEvent::Entry(e) = ev {

@@ -362,7 +362,7 @@ mod tests {
             InstalledPath {
                 path: p("usr"),
                 kind: InstalledKind::Dir,
-                acl: DEFAULT_DIR,
+                acl: acl(0, 0, 0o755),
             },
             InstalledPath {
                 path: p("usr/bin"),
@@ -399,12 +399,12 @@ mod tests {
             InstalledPath {
                 path: p("usr/plain"),
                 kind: InstalledKind::File { sha1: None },
-                acl: DEFAULT_FILE,
+                acl: acl(0, 0, 0o644),
             },
             InstalledPath {
                 path: p("top"),
                 kind: InstalledKind::Special,
-                acl: DEFAULT_FILE,
+                acl: acl(0, 0, 0o644),
             },
         ];
         let got = stanza(&pkg(), &paths).unwrap();
