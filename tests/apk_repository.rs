@@ -27,7 +27,7 @@ fn index_text() -> String {
     )
 }
 
-fn open(dir: &Path, keys: &Path) -> Result<ApkIndex, ApkRepoError> {
+fn open(dir: &Path, keys: &Path) -> Result<ApkIndex, Box<ApkRepoError>> {
     let server = http_files::FileServer::start(dir);
     let spec = ApkRepoSpec {
         url: server.url(),
@@ -35,7 +35,7 @@ fn open(dir: &Path, keys: &Path) -> Result<ApkIndex, ApkRepoError> {
         keyring: ApkKeyring::load(keys).unwrap(),
         position: 0,
     };
-    open_repository(&spec, &HttpFetch::new())
+    open_repository(&spec, &HttpFetch::new()).map_err(Box::new)
 }
 
 /// Whether the real apk trusts and reads the repository: it must plan to
