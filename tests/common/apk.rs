@@ -195,3 +195,120 @@ impl AlpineChroot {
         common::run(c)
     }
 }
+
+/// A signed apk repository directory for the tests: `<dir>/<arch>/APKINDEX.tar.gz`
+/// made of `index_text` (an APKINDEX), tarred, gzipped and signed with
+/// `key` in `kind`. Returns the index file's bytes.
+pub fn write_signed_index(
+    dir: &Path,
+    arch: &str,
+    index_text: &str,
+    key: &ApkTestKey,
+    kind: SigKind,
+) -> Vec<u8> {
+    let body = signed_part(index_text);
+    let mut bytes = key.signature_segment(&body, kind);
+    bytes.extend(&body);
+    write_index_file(dir, arch, &bytes);
+    bytes
+}
+
+/// The signed part of an index: one gzip member holding a tar of
+/// `DESCRIPTION` and `APKINDEX`, with end-of-archive blocks.
+pub fn signed_part(index_text: &str) -> Vec<u8> {
+    let mut tar = tar_segment(&[
+        ("DESCRIPTION", 0o644, b"ironhull test repository".as_slice()),
+        ("APKINDEX", 0o644, index_text.as_bytes()),
+    ]);
+    tar.extend(std::iter::repeat_n(0u8, 1024));
+    gzip(&tar)
+}
+
+/// Writes `<dir>/<arch>/APKINDEX.tar.gz`.
+pub fn write_index_file(dir: &Path, arch: &str, bytes: &[u8]) {
+    let d = dir.join(arch);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("APKINDEX.tar.gz"), bytes).unwrap();
+}
+
+/// One APKINDEX stanza. `C:` is made up but distinct per package (the
+/// SHA-1 of `name-version`): apk keys packages by it.
+pub fn stanza(name: &str, version: &str, extra: &str) -> String {
+    use base64::Engine as _;
+    use sha1::Digest as _;
+    let c = base64::engine::general_purpose::STANDARD
+        .encode(sha1::Sha1::digest(format!("{name}-{version}").as_bytes()));
+    format!("C:Q1{c}\nP:{name}\nV:{version}\nA:x86_64\nS:1000\nI:2000\nT:{name}\n{extra}\n")
+}
+
+impl AlpineChroot {
+    /// Copies the repository `repo` (holding `x86_64/APKINDEX.tar.gz`) and
+    /// the keys directory `keys` into the chroot, makes an empty apk root
+    /// whose installed database is `installed` and world `world`, and runs
+    /// `apk add --simulate <args>` against that one repository, offline.
+    pub fn simulate_add(
+        &self,
+        repo: &Path,
+        keys: &Path,
+        installed: &str,
+        world: &str,
+        args: &[&str],
+    ) -> common::Run {
+        let (host, inside) = self.scratch("apkrepo");
+        copy_dir(repo, &host.join("repo"));
+        copy_dir(keys, &host.join("keys"));
+        let root = host.join("root");
+        std::fs::create_dir_all(root.join("etc/apk")).unwrap();
+        std::fs::create_dir_all(root.join("lib/apk/db")).unwrap();
+        std::fs::write(root.join("lib/apk/db/installed"), installed).unwrap();
+        std::fs::write(root.join("etc/apk/world"), world).unwrap();
+        let (r, k, p) = (
+            format!("{inside}/root"),
+            format!("{inside}/keys"),
+            format!("{inside}/repo"),
+        );
+        let mut all = vec![
+            "--root",
+            r.as_str(),
+            "--keys-dir",
+            k.as_str(),
+            "--repository",
+            p.as_str(),
+            "--no-network",
+            "--no-cache",
+            "add",
+            "--simulate",
+        ];
+        all.extend(args);
+        self.apk(&all)
+    }
+}
+
+/// `cp -r` of a flat or nested directory.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+/// The `(name, version)` pairs `apk add --simulate` says it installs.
+pub fn simulated_installs(stdout: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in stdout.lines() {
+        let Some(rest) = line.split_once("Installing ").map(|(_, r)| r) else {
+            continue;
+        };
+        if let Some((name, v)) = rest.split_once(" (") {
+            out.push((name.to_string(), v.trim_end_matches(')').to_string()));
+        }
+    }
+    out.sort();
+    out
+}

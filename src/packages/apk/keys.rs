@@ -6,10 +6,12 @@
 //! WHY the `rsa` crate at 0.9 with a hand-built DigestInfo: 0.9.10 is
 //! already in the tree (through `pgp`), but it speaks `digest` 0.10 while
 //! ironhull's `sha1`/`sha2` are 0.11, so `Pkcs1v15Sign::new::<Sha1>()`
-//! does not type-check. A second copy of sha1/sha2 only for their OIDs
-//! would be heavier than the two fixed DER prefixes below, which are the
-//! DigestInfo headers of RFC 8017 §9.2 note 1; `hash_len` is set too, so
-//! rsa checks the digest length as well.
+//! does not type-check. Depending on pgp's 0.10 copies under other names
+//! only for their OIDs would be two more direct dependencies to keep in
+//! step; the two fixed DER prefixes below (the DigestInfo headers of
+//! RFC 8017 §9.2, note 1) say the same thing, and with `hash_len` set rsa
+//! checks the digest length as well. PEM is decoded here (base64, one
+//! block) so rsa's `pem` feature is not needed.
 
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs8::DecodePublicKey;

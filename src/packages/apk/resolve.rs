@@ -96,9 +96,6 @@ pub fn resolve(
         });
         records.extend(index.records);
     }
-    let universe = Universe {
-        candidates: records.iter().map(universe::candidate_of_record).collect(),
-    };
     let mut install = Vec::new();
     for i in &req.install {
         let d = super::dependency::parse_request(&i.text).map_err(|e| ResolveError::Request {
@@ -108,45 +105,13 @@ pub fn resolve(
         install.push(d.req());
     }
     let installed = base_installed(base)?;
-    let mut extra: Vec<String> = Vec::new();
-    let mut rounds = 0;
-    let solution = loop {
-        let mut all = install.clone();
-        all.extend(extra.iter().map(solve::Req::any));
-        let request = Request {
-            install: all,
-            exclude: req.exclude.clone(),
-            installed: installed.clone(),
-        };
-        let solution = solve::solve(&universe, &request).map_err(|source| ResolveError::Solve {
-            platform: platform_name.clone(),
-            source,
+    let solution =
+        solve_records(&records, &install, &req.exclude, &installed).map_err(|source| {
+            ResolveError::Solve {
+                platform: platform_name.clone(),
+                source,
+            }
         })?;
-        let mut present: Vec<Present<'_>> = installed
-            .iter()
-            .map(|i| Present {
-                name: &i.name,
-                version: &i.version,
-                provides: &i.provides,
-            })
-            .collect();
-        present.extend(solution.packages.iter().filter_map(|p| {
-            records.get(p.index).map(|r| Present {
-                name: &r.name,
-                version: &r.version,
-                provides: &r.provides,
-            })
-        }));
-        let new: Vec<String> = universe::install_if_round(&records, &present, &req.exclude)
-            .into_iter()
-            .filter(|n| !extra.contains(n))
-            .collect();
-        rounds += 1;
-        if new.is_empty() || rounds >= MAX_ROUNDS {
-            break solution;
-        }
-        extra.extend(new);
-    };
     let mut pinned = Vec::new();
     for p in solution.packages {
         let Some(r) = records.get(p.index) else {
@@ -170,4 +135,54 @@ pub fn resolve(
         });
     }
     Ok(Resolution { pinned, indexes })
+}
+
+/// Solves `install` over `records` on top of `installed`, then adds every
+/// package whose install_if holds over base + solution and solves again,
+/// until nothing more is added. The solution's indexes are `records`'.
+pub fn solve_records(
+    records: &[ApkRecord],
+    install: &[solve::Req<ApkVersion>],
+    exclude: &[String],
+    installed: &[Installed<ApkVersion>],
+) -> Result<solve::Solution, solve::SolveError> {
+    let universe = Universe {
+        candidates: records.iter().map(universe::candidate_of_record).collect(),
+    };
+    let mut extra: Vec<String> = Vec::new();
+    let mut rounds = 0;
+    loop {
+        let mut all = install.to_vec();
+        all.extend(extra.iter().map(solve::Req::any));
+        let request = Request {
+            install: all,
+            exclude: exclude.to_vec(),
+            installed: installed.to_vec(),
+        };
+        let solution = solve::solve(&universe, &request)?;
+        let mut present: Vec<Present<'_>> = installed
+            .iter()
+            .map(|i| Present {
+                name: &i.name,
+                version: &i.version,
+                provides: &i.provides,
+            })
+            .collect();
+        present.extend(solution.packages.iter().filter_map(|p| {
+            records.get(p.index).map(|r| Present {
+                name: &r.name,
+                version: &r.version,
+                provides: &r.provides,
+            })
+        }));
+        let new: Vec<String> = universe::install_if_round(records, &present, exclude)
+            .into_iter()
+            .filter(|n| !extra.contains(n))
+            .collect();
+        rounds += 1;
+        if new.is_empty() || rounds >= MAX_ROUNDS {
+            return Ok(solution);
+        }
+        extra.extend(new);
+    }
 }
