@@ -229,7 +229,9 @@ pub(crate) fn install_packages(
         };
         payloads.push(if apk_db.is_some() {
             let q1 = crate::packages::apk::pins::q1_of(p).map_err(PackagesError::from)?;
-            Payload::Apk(ApkFile::parse(&bytes, &q1).map_err(|e| unreadable(Box::new(e)))?)
+            Payload::Apk(Box::new(
+                ApkFile::parse(&bytes, &q1).map_err(|e| unreadable(Box::new(e)))?,
+            ))
         } else {
             Payload::Deb(
                 DebFile::parse(&bytes, MAX_DEB_BYTES).map_err(|e| unreadable(Box::new(e)))?,
@@ -339,14 +341,14 @@ pub(crate) fn install_packages(
 /// A package file, read and verified.
 enum Payload {
     Deb(DebFile),
-    Apk(ApkFile),
+    Apk(Box<ApkFile>),
 }
 
 impl Payload {
     fn data(&self) -> &dyn PackageData {
         match self {
             Payload::Deb(d) => d,
-            Payload::Apk(a) => a,
+            Payload::Apk(a) => a.as_ref(),
         }
     }
 
