@@ -44,7 +44,8 @@ fn base_keyring(base: &MergedTree) -> Result<ApkKeyring, super::keys::KeyError> 
 
 /// What the base has installed, from its apk database.
 pub fn base_installed(base: &MergedTree) -> Result<Vec<Installed<ApkVersion>>, ResolveError> {
-    let Ok(p) = ImagePath::parse("lib/apk/db/installed") else {
+    // Where the base keeps it (`lib/apk/db` or `usr/lib/apk/db`).
+    let crate::packages::base_db::BaseDb::Apk(p) = crate::packages::base_db::of(base) else {
         return Ok(Vec::new());
     };
     let Some(b) = base.content(&p) else {
