@@ -276,23 +276,7 @@ fn sbom_apks(layout: &Path) -> BTreeSet<(String, String)> {
     let r = run(c);
     r.assert_success();
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    purl_set(&doc["components"], "pkg:apk/")
-}
-
-fn purl_set(components: &serde_json::Value, prefix: &str) -> BTreeSet<(String, String)> {
-    components
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter(|c| c["purl"].as_str().is_some_and(|p| p.starts_with(prefix)))
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap_or("").to_string(),
-                c["version"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
+    purl_packages(&doc["components"], "pkg:apk/")
 }
 
 /// The image's root filesystem, unpacked by umoci inside the chroot, so
@@ -435,45 +419,12 @@ fn syft_and_trivy_list_the_installed_apks() {
         "{ours:?}"
     );
 
-    let mut c = Command::new(syft);
-    c.arg(format!("oci-dir:{}", b.layout.display()))
-        .args(["-o", "json", "-q"])
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false");
-    let out = run(c);
-    out.assert_success();
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("syft JSON");
-    let by_syft: BTreeSet<(String, String)> = v["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["type"] == "apk")
-        .map(|a| {
-            (
-                a["name"].as_str().unwrap_or("").to_string(),
-                a["version"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(by_syft, ours, "syft");
-
-    let mut c = Command::new(trivy);
-    c.arg("image")
-        .arg("--input")
-        .arg(&b.layout)
-        .args([
-            "--format",
-            "cyclonedx",
-            "--skip-db-update",
-            "--skip-java-db-update",
-            "--offline-scan",
-            "--quiet",
-            "--cache-dir",
-        ])
-        .arg(d.path().join("trivy-cache"));
-    let out = run(c);
-    out.assert_success();
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("trivy JSON");
-    assert_eq!(purl_set(&v["components"], "pkg:apk/"), ours, "trivy");
+    assert_eq!(syft_packages(&syft, &b.layout, "apk"), ours, "syft");
+    assert_eq!(
+        trivy_packages(&trivy, &b.layout, &d.path().join("trivy-cache"), "pkg:apk/"),
+        ours,
+        "trivy"
+    );
 }
 
 /// `ironhull lock` pins each package by Q1 and sha256; a build from the

@@ -523,22 +523,7 @@ fn sbom_packages(layout: &Path) -> std::collections::BTreeSet<(String, String)> 
     let r = run(c);
     r.assert_success();
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    doc["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| {
-            c["purl"]
-                .as_str()
-                .is_some_and(|p| p.starts_with("pkg:deb/"))
-        })
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap_or("").to_string(),
-                c["version"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
+    purl_packages(&doc["components"], "pkg:deb/")
 }
 
 /// Syft and Trivy, reading the image on their own, list exactly the
@@ -580,61 +565,12 @@ fn syft_and_trivy_see_exactly_the_installed_packages() {
     assert!(installed.len() >= 8, "{installed:?}");
     assert_eq!(sbom_packages(&b.layout), installed, "ironhull sbom");
 
-    let mut c = Command::new(syft);
-    c.arg(format!("oci-dir:{}", b.layout.display()))
-        .args(["-o", "json", "-q"])
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false");
-    let r = run(c);
-    r.assert_success();
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("syft JSON");
-    let by_syft: std::collections::BTreeSet<(String, String)> = v["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["type"] == "deb")
-        .map(|a| {
-            (
-                a["name"].as_str().unwrap_or("").to_string(),
-                a["version"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(by_syft, installed, "syft");
-
-    let mut c = Command::new(trivy);
-    c.arg("image")
-        .arg("--input")
-        .arg(&b.layout)
-        .args([
-            "--format",
-            "cyclonedx",
-            "--skip-db-update",
-            "--skip-java-db-update",
-            "--offline-scan",
-            "--quiet",
-            "--cache-dir",
-        ])
-        .arg(d.path().join("trivy-cache"));
-    let r = run(c);
-    r.assert_success();
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("trivy JSON");
-    let by_trivy: std::collections::BTreeSet<(String, String)> = v["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| {
-            c["purl"]
-                .as_str()
-                .is_some_and(|p| p.starts_with("pkg:deb/"))
-        })
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap_or("").to_string(),
-                c["version"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(by_trivy, installed, "trivy");
+    assert_eq!(syft_packages(&syft, &b.layout, "deb"), installed, "syft");
+    assert_eq!(
+        trivy_packages(&trivy, &b.layout, &d.path().join("trivy-cache"), "pkg:deb/"),
+        installed,
+        "trivy"
+    );
 }
 
 /// A multi-platform spec resolves per platform: arm64 gets arm64 packages

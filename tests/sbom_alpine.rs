@@ -224,25 +224,7 @@ fn syft_lists_the_same_os_packages() {
     )
     .expect("write layout");
 
-    let mut cmd = Command::new(syft);
-    cmd.arg(format!("oci-dir:{}", layout.display()))
-        .args(["-o", "json", "-q"])
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false");
-    let r = common::run(cmd);
-    r.assert_success();
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("syft JSON");
-    let theirs: BTreeSet<(String, String)> = v["artifacts"]
-        .as_array()
-        .expect("artifacts")
-        .iter()
-        .filter(|a| a["type"] == "apk")
-        .map(|a| {
-            (
-                a["name"].as_str().unwrap_or("").to_string(),
-                a["version"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
+    let theirs = common::syft_packages(&syft, &layout, "apk");
     let ours: BTreeSet<(String, String)> = inventory(&src)
         .packages
         .iter()

@@ -53,6 +53,17 @@ pub struct PackageCache {
     dir: PathBuf,
 }
 
+/// `p`'s bytes from `url`, at most its size.
+fn download(p: &Pinned, url: &str, fetch: &dyn Fetch) -> Result<Vec<u8>, PackageFileError> {
+    fetch
+        .get(url, p.size)
+        .map_err(|e| PackageFileError::Download {
+            key: p.key(),
+            url: url.to_string(),
+            why: e.to_string(),
+        })
+}
+
 fn matches(bytes: &[u8], p: &Pinned) -> bool {
     bytes.len() as u64 == p.size && Digest::of(bytes).hex() == p.sha256
 }
@@ -91,13 +102,7 @@ impl PackageCache {
             // Planted, truncated or rotten: fetch again, and replace it.
         }
         let url = p.url();
-        let bytes = fetch
-            .get(&url, p.size)
-            .map_err(|e| PackageFileError::Download {
-                key: p.key(),
-                url: url.clone(),
-                why: e.to_string(),
-            })?;
+        let bytes = download(p, &url, fetch)?;
         if !matches(&bytes, p) {
             return Err(PackageFileError::Mismatch {
                 key: p.key(),
@@ -131,13 +136,7 @@ impl PackageCache {
         check: &dyn Fn(&[u8]) -> Result<(), String>,
     ) -> Result<(Vec<u8>, String), PackageFileError> {
         let url = p.url();
-        let bytes = fetch
-            .get(&url, p.size)
-            .map_err(|e| PackageFileError::Download {
-                key: p.key(),
-                url: url.clone(),
-                why: e.to_string(),
-            })?;
+        let bytes = download(p, &url, fetch)?;
         if bytes.len() as u64 != p.size {
             return Err(PackageFileError::Unverified {
                 key: p.key(),

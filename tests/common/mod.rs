@@ -866,3 +866,80 @@ impl Drop for Podman {
         let _ = std::fs::remove_dir_all(&self.store);
     }
 }
+
+/// (name, version) of every package Syft finds in an OCI layout, of Syft's
+/// `kind` (`apk`, `deb`): an independent reading of the image's database.
+pub fn syft_packages(
+    syft: &Path,
+    layout: &Path,
+    kind: &str,
+) -> std::collections::BTreeSet<(String, String)> {
+    let mut c = Command::new(syft);
+    c.arg(format!("oci-dir:{}", layout.display()))
+        .args(["-o", "json", "-q"])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false");
+    let r = run(c);
+    r.assert_success();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("syft JSON");
+    v["artifacts"]
+        .as_array()
+        .expect("syft artifacts")
+        .iter()
+        .filter(|a| a["type"] == kind)
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap_or("").to_string(),
+                a["version"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// (name, version) of every component of a CycloneDX document whose purl
+/// starts with `prefix` (`pkg:apk/`, `pkg:deb/`).
+pub fn purl_packages(
+    components: &serde_json::Value,
+    prefix: &str,
+) -> std::collections::BTreeSet<(String, String)> {
+    components
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c["purl"].as_str().is_some_and(|p| p.starts_with(prefix)))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_string(),
+                c["version"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// What Trivy, offline (no database needed for an inventory), lists in an
+/// OCI layout, as CycloneDX packages whose purl starts with `prefix`.
+pub fn trivy_packages(
+    trivy: &Path,
+    layout: &Path,
+    cache: &Path,
+    prefix: &str,
+) -> std::collections::BTreeSet<(String, String)> {
+    let mut c = Command::new(trivy);
+    c.arg("image")
+        .arg("--input")
+        .arg(layout)
+        .args([
+            "--format",
+            "cyclonedx",
+            "--skip-db-update",
+            "--skip-java-db-update",
+            "--offline-scan",
+            "--quiet",
+            "--cache-dir",
+        ])
+        .arg(cache);
+    let r = run(c);
+    r.assert_success();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("trivy JSON");
+    purl_packages(&v["components"], prefix)
+}
