@@ -289,18 +289,23 @@ fn unpack_into_chroot(r: &Repo, b: &Built) -> Option<String> {
     Some(format!("{inside}/bundle/rootfs"))
 }
 
+/// A spec in `dir/p` installing `hello` from `r` on `base`, running it.
+fn hello_spec(r: &Repo, base: &str, dir: &Path) -> PathBuf {
+    spec(
+        &dir.join("p"),
+        base,
+        &apk_repo(&r.server.url(), &r.keys),
+        "\"hello\"",
+        "[config]\nentrypoint = [\"/usr/bin/hello\"]\n",
+    )
+}
+
 #[test]
 fn a_musl_program_and_its_library_install_run_and_are_listed_truthfully() {
     let Some(base) = alpine_base() else { return };
     let Some(r) = repo() else { return };
     let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let spec = spec(
-        &d.path().join("p"),
-        &base,
-        &apk_repo(&r.server.url(), &r.keys),
-        "\"hello\"",
-        "[config]\nentrypoint = [\"/usr/bin/hello\"]\n",
-    );
+    let spec = hello_spec(&r, &base, d.path());
     let b = build(&spec, &d.path().join("cache"), &d.path().join("out"), &[])
         .unwrap_or_else(|r| panic!("{}", r.describe()));
 
@@ -404,13 +409,7 @@ fn syft_and_trivy_list_the_installed_apks() {
     let Some(base) = alpine_base() else { return };
     let Some(r) = repo() else { return };
     let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let spec = spec(
-        &d.path().join("p"),
-        &base,
-        &apk_repo(&r.server.url(), &r.keys),
-        "\"hello\"",
-        "[config]\nentrypoint = [\"/usr/bin/hello\"]\n",
-    );
+    let spec = hello_spec(&r, &base, d.path());
     let b = build(&spec, &d.path().join("cache"), &d.path().join("out"), &[])
         .unwrap_or_else(|r| panic!("{}", r.describe()));
     let ours = sbom_apks(&b.layout);
@@ -435,13 +434,7 @@ fn the_lock_pins_and_a_rebuild_reads_no_index() {
     let Some(base) = alpine_base() else { return };
     let Some(r) = repo() else { return };
     let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let spec = spec(
-        &d.path().join("p"),
-        &base,
-        &apk_repo(&r.server.url(), &r.keys),
-        "\"hello\"",
-        "[config]\nentrypoint = [\"/usr/bin/hello\"]\n",
-    );
+    let spec = hello_spec(&r, &base, d.path());
     let cache = d.path().join("cache");
     let mut c = ironhull();
     c.args(["lock", "-f"])
