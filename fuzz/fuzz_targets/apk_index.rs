@@ -17,7 +17,13 @@ fn check_text(text: &str) {
                     assert_eq!(ApkVersion::parse(r.version.as_str()).ok(), Some(r.version.clone()));
                     if kind == Kind::Index {
                         assert_eq!(apkindex::parse_checksum(&r.checksum_text()), Ok(r.checksum));
-                        assert!(!r.path(&r.arch).contains(".."));
+                        // The path below the repository URL: exactly
+                        // `<arch>/<file>`, no component empty, `.` or `..`
+                        // (a `1..2` inside a version is only a name).
+                        let path = r.path(&r.arch);
+                        let parts: Vec<&str> = path.split('/').collect();
+                        assert_eq!(parts.len(), 2, "{path}");
+                        assert!(parts.iter().all(|c| !c.is_empty() && *c != "." && *c != ".."), "{path}");
                     }
                 }
             }
