@@ -593,3 +593,51 @@ fn hostile_or_wrong_inputs_are_refused_with_clear_errors() {
         e.describe()
     );
 }
+
+/// The vulnerability gate judges installed packages like base packages:
+/// an advisory for the installed libgreet fails the build and names it; the
+/// same advisory fixed before the installed version does not.
+#[test]
+fn the_vulnerability_gate_sees_installed_packages() {
+    let Some(base) = alpine_base() else { return };
+    let Some(r) = repo() else { return };
+    let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let spec = hello_spec(&r, &base, d.path());
+    let db = d.path().join("osv");
+    fs::create_dir_all(&db).unwrap();
+    let record = |fixed: &str| {
+        format!(
+            r#"{{"schema_version":"1.6.0","id":"TEST-APK-0001","modified":"2026-12-01T00:00:00Z",
+"summary":"libgreet (synthetic ironhull test record)",
+"affected":[{{"package":{{"ecosystem":"Alpine:v3.20","name":"libgreet"}},
+"ranges":[{{"type":"ECOSYSTEM","events":[{{"introduced":"0"}},{{"fixed":"{fixed}"}}]}}]}}],
+"severity":[{{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}}]}}"#
+        )
+    };
+    let gate = |out: &Path| {
+        run(ironhull_build(
+            &spec,
+            &d.path().join("cache"),
+            &[
+                "-o",
+                &format!("oci:{}:1", out.display()),
+                "--scan-db",
+                db.to_str().unwrap(),
+                "--fail-on",
+                "high",
+            ],
+        ))
+    };
+    fs::write(db.join("TEST-APK-0001.json"), record("1.0-r1")).unwrap();
+    let out = d.path().join("out1");
+    let e = gate(&out);
+    e.assert_code(1);
+    assert!(
+        e.stderr.contains("TEST-APK-0001") && e.stderr.contains("libgreet"),
+        "{}",
+        e.describe()
+    );
+    assert!(!out.exists(), "nothing is written when the scan gate fails");
+    fs::write(db.join("TEST-APK-0001.json"), record("0.9-r5")).unwrap();
+    gate(&d.path().join("out2")).assert_success();
+}
