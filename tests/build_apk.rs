@@ -641,3 +641,126 @@ fn the_vulnerability_gate_sees_installed_packages() {
     fs::write(db.join("TEST-APK-0001.json"), record("0.9-r5")).unwrap();
     gate(&d.path().join("out2")).assert_success();
 }
+
+/// A multi-platform spec resolves per platform from `<arch>/APKINDEX.tar.gz`:
+/// amd64 gets the x86_64 index's package, arm64 the aarch64 one (here at
+/// another version, so a mix-up shows); the lock holds both, and the build
+/// installs each platform's own. Nothing aarch64 is run.
+#[test]
+fn each_platform_resolves_its_own_apk_architecture() {
+    let Some(x86) = alpine_rootfs("x86_64") else {
+        return;
+    };
+    if alpine_rootfs("aarch64").is_none() {
+        return;
+    }
+    let Some(chroot) = AlpineChroot::new() else {
+        return;
+    };
+    let Some(key) = ApkTestKey::generate("ih-multi") else {
+        return;
+    };
+    fs::copy(
+        &key.public,
+        chroot.root().join("etc/apk/keys").join(&key.name),
+    )
+    .unwrap();
+    let (host, inside) = chroot.scratch("multi");
+    for (arch, version) in [("x86_64", "1.0-r0"), ("aarch64", "2.0-r0")] {
+        let mut p = GenPkg::new("tool", version);
+        p.arch = arch.into();
+        p.files = vec![
+            GenEntry::dir("etc"),
+            GenEntry::file("etc/tool.conf", 0o644, arch.as_bytes()),
+        ];
+        let (bytes, _) = apkgen::make_apk(&p, Some(&key));
+        fs::create_dir_all(host.join(arch)).unwrap();
+        let name = format!("tool-{version}.apk");
+        fs::write(host.join(arch).join(&name), bytes).unwrap();
+        let unsigned = format!("/tmp/APKINDEX.{arch}.tar.gz");
+        chroot
+            .apk(&[
+                "index",
+                "--no-warnings",
+                "-o",
+                &unsigned,
+                &format!("{inside}/{arch}/{name}"),
+            ])
+            .assert_success();
+        let unsigned = fs::read(chroot.root().join(unsigned.trim_start_matches('/'))).unwrap();
+        let mut signed = key.signature_segment(&unsigned, SigKind::Rsa256);
+        signed.extend_from_slice(&unsigned);
+        fs::write(host.join(arch).join("APKINDEX.tar.gz"), signed).unwrap();
+    }
+    let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let server = http_files::FileServer::start(&host);
+    let keys = key.keys_dir(d.path());
+    let dir = d.path().join("p");
+    fs::create_dir_all(&dir).unwrap();
+    let rootfs = x86.to_string_lossy().replace("x86_64", "{machine}");
+    let spec = dir.join("builder.toml");
+    fs::write(
+        &spec,
+        format!(
+            "[image]\nname = \"apk-multi\"\ntags = [\"1\"]\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\
+             [base]\nimage = \"rootfs:{rootfs}\"\n[user]\nuid = {UID}\n{}\n[packages]\ninstall = [\"tool\"]\n",
+            apk_repo(&server.url(), &keys)
+        ),
+    )
+    .unwrap();
+    let cache = d.path().join("cache");
+    let mut c = ironhull();
+    c.args(["lock", "-f"])
+        .arg(&spec)
+        .arg("--cache-dir")
+        .arg(&cache);
+    run(c).assert_success();
+    let lock: toml::Value =
+        toml::from_str(&fs::read_to_string(dir.join("ironhull.lock")).unwrap()).unwrap();
+    let mut per: Vec<(String, String)> = lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pl| {
+            (
+                pl["platform"].as_str().unwrap().to_string(),
+                pl["pinned"][0]["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    per.sort();
+    assert_eq!(
+        per,
+        [
+            (
+                "linux/amd64".to_string(),
+                "x86_64/tool-1.0-r0.apk".to_string()
+            ),
+            (
+                "linux/arm64".to_string(),
+                "aarch64/tool-2.0-r0.apk".to_string()
+            ),
+        ]
+    );
+    let b = build(&spec, &cache, &d.path().join("out"), &["--locked"])
+        .unwrap_or_else(|r| panic!("{}", r.describe()));
+    let mut got: Vec<(String, String)> = b.json["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pl| {
+            (
+                pl["platform"].as_str().unwrap().to_string(),
+                pl["installed"][0]["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("linux/amd64".to_string(), "1.0-r0".to_string()),
+            ("linux/arm64".to_string(), "2.0-r0".to_string()),
+        ]
+    );
+}
