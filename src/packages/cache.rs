@@ -114,14 +114,19 @@ impl PackageCache {
             });
         }
         if let Some(path) = path {
-            std::fs::create_dir_all(&self.dir).map_err(|source| PackageFileError::Io {
-                path: self.dir.clone(),
-                source,
-            })?;
-            crate::store::atomic::replace(&path, &bytes)
-                .map_err(|source| PackageFileError::Io { path, source })?;
+            self.store(path, &bytes)?;
         }
         Ok((bytes, false))
+    }
+
+    /// Writes verified bytes at `path` in the cache, atomically.
+    fn store(&self, path: PathBuf, bytes: &[u8]) -> Result<(), PackageFileError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| PackageFileError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        crate::store::atomic::replace(&path, bytes)
+            .map_err(|source| PackageFileError::Io { path, source })
     }
 
     /// The bytes of `p` when its index gives no sha256 (apk's APKINDEX
@@ -150,13 +155,7 @@ impl PackageCache {
             why,
         })?;
         let sha256 = Digest::of(&bytes).hex().to_string();
-        let path = self.dir.join(&sha256);
-        std::fs::create_dir_all(&self.dir).map_err(|source| PackageFileError::Io {
-            path: self.dir.clone(),
-            source,
-        })?;
-        crate::store::atomic::replace(&path, &bytes)
-            .map_err(|source| PackageFileError::Io { path, source })?;
+        self.store(self.dir.join(&sha256), &bytes)?;
         Ok((bytes, sha256))
     }
 }

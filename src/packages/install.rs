@@ -56,7 +56,8 @@ pub trait PackageData {
 pub enum FileDigest {
     /// dpkg's `md5sums`.
     Md5,
-    /// apk's `Z:Q1…` lines.
+    /// apk's `Z:Q1…` lines: the SHA-1 the `.apk` reader already verified
+    /// against the package's per-file checksum, carried on the entry.
     Sha1,
 }
 
@@ -134,20 +135,12 @@ pub struct Installed {
     #[serde(skip_serializing, default)]
     pub md5sums: String,
     /// Every directory, file and link of the package at its final path
-    /// with its final mode, in the order the package lists them (what
-    /// apk's database records; directories the base already had included).
+    /// with its final mode (hard links name their target's final path), in
+    /// the order the package lists them: what apk's database records,
+    /// directories the base already had included. A file's SHA-1 is the
+    /// one its reader verified (`Entry::apk_sha1`); nothing hashes again.
     #[serde(skip, default)]
-    pub files: Vec<InstalledFile>,
-}
-
-/// One path a package owns, as installed.
-#[derive(Clone, Debug)]
-pub struct InstalledFile {
-    /// At its final path, with its final mode (hard links name their
-    /// target's final path); everything else as the package gave it.
-    pub entry: Entry,
-    /// The content's digest ([`PackageData::file_digest`]), for files.
-    pub digest: Option<Vec<u8>>,
+    pub files: Vec<Entry>,
 }
 
 /// Everything to write: per-package staged entries (in install order) and
@@ -336,7 +329,7 @@ fn stage_package(
         *failure = Some(e);
         ReadError::Io(std::io::Error::other("package refused"))
     };
-    let mut files: Vec<InstalledFile> = Vec::new();
+    let mut files: Vec<Entry> = Vec::new();
     let res = p.data.read_entries(&opts, &mut |ev, r| {
         let entry = match ev {
             LayerEvent::Entry(e) => e,
@@ -357,15 +350,11 @@ fn stage_package(
             Ok(Placed::Skipped(None)) => Ok(()),
             Ok(Placed::Skipped(Some(e))) => {
                 // Not written (the base has it), but still the package's.
-                files.push(InstalledFile {
-                    entry: e,
-                    digest: None,
-                });
+                files.push(e);
                 Ok(())
             }
             Ok(Placed::Write(original, mut e)) => {
                 let mut content = None;
-                let mut digest = None;
                 if e.is_file() {
                     let mut buf = Vec::with_capacity(usize::try_from(e.size).unwrap_or(0));
                     r.read_to_end(&mut buf).map_err(ReadError::Io)?;
@@ -374,16 +363,8 @@ fn stage_package(
                     if let Some(ev) = d.finish() {
                         return Err(stop(refuse(p, &e.path, ev.to_string()), &mut failure));
                     }
-                    match digest_kind {
-                        FileDigest::Md5 => {
-                            let m = md5_of(&buf);
-                            md5.push((e.path.clone(), hex::encode(m)));
-                            digest = Some(m.to_vec());
-                        }
-                        FileDigest::Sha1 => {
-                            use sha1::Digest as _;
-                            digest = Some(sha1::Sha1::digest(&buf).to_vec());
-                        }
+                    if digest_kind == FileDigest::Md5 {
+                        md5.push((e.path.clone(), hex::encode(md5_of(&buf))));
                     }
                     content = Some(std::sync::Arc::new(buf));
                 }
@@ -392,10 +373,7 @@ fn stage_package(
                     let t = moved.get(target).cloned().unwrap_or_else(|| target.clone());
                     e.kind = EntryKind::Hardlink { target: t };
                 }
-                files.push(InstalledFile {
-                    entry: e.clone(),
-                    digest,
-                });
+                files.push(e.clone());
                 if let Some(prev) = staged.get(&e.path) {
                     match same_or_replaces(prev, &e, content.as_deref(), all, p) {
                         Same::Identical => {

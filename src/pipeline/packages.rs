@@ -39,7 +39,9 @@ pub enum PackagesError {
     Resolve(#[from] crate::packages::resolve::ResolveError),
     #[error(transparent)]
     Kind(#[from] crate::packages::base_db::KindMismatch),
-    #[error("the apk database {path} cannot be extended: {why}")]
+    #[error(
+        "the base's apk database {path} cannot be extended: {why}; remove that package from [packages] install if the base already has it, or use a base whose database is intact"
+    )]
     ApkDatabase { path: String, why: String },
 }
 
@@ -391,7 +393,7 @@ fn apk_database(
         let paths: Vec<InstalledPath> = i
             .files
             .iter()
-            .map(|f| InstalledPath::from_entry(&f.entry, f.entry.mode))
+            .map(|e| InstalledPath::from_entry(e, e.mode))
             .collect();
         stanzas.push(apkdb::stanza(&DbPackage::of(a), &paths).map_err(db_err)?);
     }
