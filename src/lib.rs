@@ -111,6 +111,7 @@ pub mod reference;
 pub mod registry;
 pub mod sbom;
 pub mod secrets;
+pub mod sign;
 pub mod spec;
 pub mod store;
 pub mod vuln;

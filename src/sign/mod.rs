@@ -1,0 +1,5 @@
+//! Signing what ironhull builds, and verifying it, in the formats cosign and
+//! the Sigstore verifiers accept, offline: no Fulcio, no Rekor, no network
+//! service of any kind is contacted to sign.
+
+pub mod signer;
