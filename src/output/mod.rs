@@ -4,6 +4,7 @@
 //! Every writer is atomic (temp then rename), so a failed or interrupted build
 //! never leaves a half-written output where the user expects a good one.
 
+pub mod referrer;
 pub mod sbom;
 
 use crate::build::Built;

@@ -6,9 +6,9 @@
 //! distribution spec's fallback is used: an image index tagged
 //! `sha256-<subject hex>` that lists the artifact.
 
-use crate::cjson;
+use super::referrer;
 use crate::digest::Digest;
-use crate::image::{Descriptor, Index, Manifest, PlatformImage, media};
+use crate::image::{Descriptor, PlatformImage};
 use crate::reference::Reference;
 use crate::registry::{Client, RegistryError};
 use crate::sbom::{self, SbomError};
@@ -83,12 +83,9 @@ pub fn document(
     Ok(bytes)
 }
 
-/// The empty config of an artifact manifest (`{}`), per the image spec.
-const EMPTY_CONFIG: &[u8] = b"{}";
-const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
-
-/// Builds the artifact manifest for `doc` with `subject` as its subject, stores
-/// its blobs, and returns it as a pushable image plus its descriptor.
+/// Builds the SBOM artifact manifest for `doc` with `subject` as its
+/// subject, stores its blobs, and returns it as a pushable image plus its
+/// descriptor.
 pub fn artifact(
     subject: &PlatformImage,
     doc: &[u8],
@@ -96,55 +93,21 @@ pub fn artifact(
     created: &str,
     store: &BlobStore,
 ) -> Result<(PlatformImage, Descriptor), SbomOutputError> {
-    let config_digest = store.put(EMPTY_CONFIG)?;
-    let doc_digest = store.put(doc)?;
-    let mut layer = Descriptor::new(format.media_type(), doc_digest.clone(), doc.len() as u64);
-    layer.annotations.insert(
-        "org.opencontainers.image.title".into(),
-        format!("sbom.{}", format.suffix()),
-    );
-    let mut subject_desc = Descriptor::new(
-        &subject.manifest_media_type,
-        subject.manifest_digest.clone(),
-        subject.manifest_bytes.len() as u64,
-    );
-    subject_desc.platform = None;
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.into()),
-        artifact_type: Some(format.media_type().into()),
-        config: Descriptor::new(
-            EMPTY_MEDIA_TYPE,
-            config_digest.clone(),
-            EMPTY_CONFIG.len() as u64,
-        ),
-        layers: vec![layer],
-        subject: Some(subject_desc),
+    let d = referrer::Document {
+        bytes: doc,
+        media_type: format.media_type(),
+        title: format!("sbom.{}", format.suffix()),
         annotations: BTreeMap::from([(
             crate::image::annotation::CREATED.to_string(),
             created.to_string(),
         )]),
     };
-    let bytes = cjson::to_vec(&manifest)?;
-    let digest = store.put(&bytes)?;
-    let mut desc = Descriptor::new(media::OCI_MANIFEST, digest.clone(), bytes.len() as u64);
-    desc.artifact_type = Some(format.media_type().into());
-    let img = PlatformImage {
-        platform: subject.platform.clone(),
-        manifest_digest: digest,
-        manifest_bytes: bytes,
-        manifest_media_type: media::OCI_MANIFEST.into(),
-        config_digest,
-        config_bytes: EMPTY_CONFIG.to_vec(),
-        config: serde_json::json!({}),
-        layers: vec![crate::image::LayerBlob {
-            media_type: format.media_type().into(),
-            digest: doc_digest.clone(),
-            size: doc.len() as u64,
-            diff_id: doc_digest,
-        }],
-    };
-    Ok((img, desc))
+    Ok(referrer::artifact(
+        &referrer::Subject::of_image(subject),
+        &d,
+        &subject.platform,
+        store,
+    )?)
 }
 
 /// How an SBOM was attached.
@@ -167,42 +130,16 @@ pub fn attach(
     created: &str,
     store: &BlobStore,
 ) -> Result<Attached, SbomOutputError> {
-    let rerr = |source: RegistryError| SbomOutputError::Registry {
-        target: target.to_string(),
-        source: Box::new(source),
-    };
     let (img, desc) = artifact(subject, doc, format, created, store)?;
-    client
-        .push(
-            target,
-            &[],
-            &desc,
-            &img.manifest_bytes,
-            std::slice::from_ref(&img),
-            store,
-            None,
-        )
-        .map_err(rerr)?;
-    let with_subject = target.with_digest(subject.manifest_digest.clone());
-    if client.supports_referrers(&with_subject).map_err(rerr)? {
-        return Ok(Attached {
-            artifact: desc.digest,
-            subject: subject.manifest_digest.clone(),
-            fallback_tag: None,
-        });
-    }
-    // Referrers tag schema: an index tagged sha256-<hex> listing the artifact.
-    let tag = format!("sha256-{}", subject.manifest_digest.hex());
-    let mut idx = Index::new(vec![desc.clone()]);
-    idx.annotations = BTreeMap::new();
-    let bytes = cjson::to_vec(&idx)?;
-    client
-        .push_manifest(target, &tag, media::OCI_INDEX, &bytes)
-        .map_err(rerr)?;
+    let fallback_tag = referrer::push(client, target, &subject.manifest_digest, &img, &desc, store)
+        .map_err(|source| SbomOutputError::Registry {
+            target: target.to_string(),
+            source: Box::new(source),
+        })?;
     Ok(Attached {
         artifact: desc.digest,
         subject: subject.manifest_digest.clone(),
-        fallback_tag: Some(tag),
+        fallback_tag,
     })
 }
 
@@ -214,6 +151,7 @@ mod tests {
     fn artifact_manifest_has_subject_and_type() {
         let d = tempfile::tempdir().unwrap();
         let store = BlobStore::open(d.path()).unwrap();
+        use crate::image::media;
         let subject = PlatformImage {
             platform: crate::image::Platform::linux("amd64", None),
             manifest_digest: Digest::of(b"m"),
@@ -235,7 +173,7 @@ mod tests {
         let m: serde_json::Value = serde_json::from_slice(&img.manifest_bytes).unwrap();
         assert_eq!(m["artifactType"], "application/spdx+json");
         assert_eq!(m["subject"]["digest"], Digest::of(b"m").to_string());
-        assert_eq!(m["config"]["mediaType"], EMPTY_MEDIA_TYPE);
+        assert_eq!(m["config"]["mediaType"], referrer::EMPTY_MEDIA_TYPE);
         assert_eq!(desc.artifact_type.as_deref(), Some("application/spdx+json"));
         assert!(store.contains(&desc.digest));
         // Deterministic.

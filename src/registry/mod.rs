@@ -17,6 +17,7 @@ pub mod credentials;
 pub mod progress;
 mod pull;
 mod push;
+pub mod referrers;
 mod transport;
 
 pub use progress::Progress;
@@ -260,6 +261,37 @@ impl Client {
     /// repository (`GET /v2/<name>/referrers/<digest>` answers 200).
     pub fn supports_referrers(&self, target: &Reference) -> Result<bool, RegistryError> {
         push::supports_referrers(&self.inner, target)
+    }
+
+    /// Fetches a manifest by tag or digest (verified against a digest
+    /// reference); `None` when it does not exist.
+    pub fn fetch_optional(
+        &self,
+        target: &Reference,
+        tag_or_digest: &str,
+    ) -> Result<Option<referrers::Fetched>, RegistryError> {
+        referrers::fetch_optional(&self.inner, target, tag_or_digest)
+    }
+
+    /// The referrers API's index for `subject`, or `None` when the registry
+    /// does not serve the API.
+    pub fn referrers(
+        &self,
+        target: &Reference,
+        subject: &Digest,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        referrers::referrers(&self.inner, target, subject)
+    }
+
+    /// A small blob (at most 4 MiB), verified, through `store`.
+    pub fn small_blob(
+        &self,
+        target: &Reference,
+        digest: &Digest,
+        size: u64,
+        store: &BlobStore,
+    ) -> Result<Vec<u8>, RegistryError> {
+        referrers::small_blob(&self.inner, target, digest, size, store)
     }
 }
 

@@ -3,3 +3,9 @@
 //! service of any kind is contacted to sign.
 
 pub mod signer;
+pub mod bundle;
+pub mod dsse;
+pub mod statement;
+pub mod simple_signing;
+pub mod provenance;
+pub mod documents;
