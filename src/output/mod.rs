@@ -6,6 +6,7 @@
 
 pub mod referrer;
 pub mod sbom;
+pub mod signatures;
 
 use crate::build::Built;
 use crate::digest::Digest;

@@ -164,7 +164,8 @@ pub fn push(
         return Ok(Some(tag));
     }
     list.push(desc.clone());
-    let bytes = cjson::to_vec(&Index::new(list)).map_err(|e| RegistryError::Usage(e.to_string()))?;
+    let bytes =
+        cjson::to_vec(&Index::new(list)).map_err(|e| RegistryError::Usage(e.to_string()))?;
     client.push_manifest(target, &tag, media::OCI_INDEX, &bytes)?;
     Ok(Some(tag))
 }
@@ -172,7 +173,8 @@ pub fn push(
 /// The descriptors of an existing fallback index (hostile: only
 /// well-formed descriptors are kept, and the list is capped).
 pub fn existing_entries(bytes: &[u8]) -> Result<Vec<Descriptor>, String> {
-    let idx: Index = serde_json::from_slice(bytes).map_err(|e| format!("not an image index: {e}"))?;
+    let idx: Index =
+        serde_json::from_slice(bytes).map_err(|e| format!("not an image index: {e}"))?;
     if idx.manifests.len() > 10_000 {
         return Err(format!("{} entries (more than 10000)", idx.manifests.len()));
     }
@@ -205,7 +207,10 @@ mod tests {
         assert_eq!(m["subject"]["digest"], Digest::of(b"m").to_string());
         assert_eq!(m["subject"]["mediaType"], media::OCI_INDEX);
         assert_eq!(m["config"]["mediaType"], EMPTY_MEDIA_TYPE);
-        assert_eq!(m["layers"][0]["annotations"]["org.opencontainers.image.title"], "t.json");
+        assert_eq!(
+            m["layers"][0]["annotations"]["org.opencontainers.image.title"],
+            "t.json"
+        );
         assert_eq!(m["annotations"]["k"], "v");
         assert_eq!(desc.annotations["k"], "v");
         assert_eq!(desc.artifact_type.as_deref(), Some("application/x-test"));

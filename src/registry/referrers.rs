@@ -52,7 +52,13 @@ pub(crate) fn referrers(
 ) -> Result<Option<Vec<u8>>, RegistryError> {
     let ctx = Ctx::new(target, "pull");
     let url = format!("{}/referrers/{subject}", t.v2(&ctx)?);
-    let resp = t.send(&ctx, "GET", &url, &[("accept", media::OCI_INDEX)], &Body::Empty)?;
+    let resp = t.send(
+        &ctx,
+        "GET",
+        &url,
+        &[("accept", media::OCI_INDEX)],
+        &Body::Empty,
+    )?;
     if resp.status().as_u16() != 200 {
         return Ok(None);
     }

@@ -5,10 +5,10 @@
 //! trusted by itself, since only the signature check proves anything.
 
 use super::dsse::Envelope;
-use sha2::{Digest as _, Sha256};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
 
 pub const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 

@@ -91,8 +91,16 @@ pub fn image_signature(
     signer: &dyn Signer,
     subjects: &[Digest],
 ) -> Result<SignedBundle, DocumentError> {
-    let named: Vec<(String, Digest)> = subjects.iter().map(|d| (String::new(), d.clone())).collect();
-    attest(signer, PredicateKind::Signature, &named, serde_json::json!({}))
+    let named: Vec<(String, Digest)> = subjects
+        .iter()
+        .map(|d| (String::new(), d.clone()))
+        .collect();
+    attest(
+        signer,
+        PredicateKind::Signature,
+        &named,
+        serde_json::json!({}),
+    )
 }
 
 /// The legacy signature of `subject`, claimed for `reference`.
@@ -123,8 +131,8 @@ mod tests {
         let b = Digest::of(b"manifest");
         let sb = image_signature(&s, &[a.clone(), b.clone()]).unwrap();
         let p = bundle::parse(&sb.bytes).unwrap();
-        let st = Statement::parse(&p.envelope.verified_payload(&s.verifying_key()).unwrap())
-            .unwrap();
+        let st =
+            Statement::parse(&p.envelope.verified_payload(&s.verifying_key()).unwrap()).unwrap();
         assert!(st.covers(&a) && st.covers(&b));
         assert!(!st.covers(&Digest::of(b"other")));
         assert_eq!(st.predicate_type, PredicateKind::Signature.uri());
@@ -137,7 +145,11 @@ mod tests {
         let d = Digest::of(b"m");
         let l = legacy(&s, "r/app", &d).unwrap();
         let der = STANDARD.decode(&l.signature).unwrap();
-        assert!(crate::sign::signer::verify(&s.verifying_key(), &l.payload, &der));
+        assert!(crate::sign::signer::verify(
+            &s.verifying_key(),
+            &l.payload,
+            &der
+        ));
         assert_eq!(simple_signing::parse(&l.payload).unwrap().digest, d);
     }
 }

@@ -54,7 +54,9 @@ pub enum DsseError {
     Payload,
     #[error("the envelope has no signatures")]
     NoSignature,
-    #[error("no signature in the envelope verifies with this key (payload tampered with, or signed by another key)")]
+    #[error(
+        "no signature in the envelope verifies with this key (payload tampered with, or signed by another key)"
+    )]
     BadSignature,
     #[error("the envelope's payload type is {0:?}, expected {INTOTO_PAYLOAD_TYPE:?}")]
     PayloadType(String),
@@ -131,7 +133,10 @@ mod tests {
         assert_eq!(t.verified_payload(&key), Err(DsseError::BadSignature));
         let mut t = e.clone();
         t.payload_type = "text/plain".into();
-        assert!(matches!(t.verified_payload(&key), Err(DsseError::PayloadType(_))));
+        assert!(matches!(
+            t.verified_payload(&key),
+            Err(DsseError::PayloadType(_))
+        ));
         let mut t = e.clone();
         t.signatures.clear();
         assert_eq!(t.verified_payload(&key), Err(DsseError::NoSignature));

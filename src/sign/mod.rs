@@ -2,10 +2,11 @@
 //! the Sigstore verifiers accept, offline: no Fulcio, no Rekor, no network
 //! service of any kind is contacted to sign.
 
-pub mod signer;
 pub mod bundle;
-pub mod dsse;
-pub mod statement;
-pub mod simple_signing;
-pub mod provenance;
 pub mod documents;
+pub mod dsse;
+pub mod provenance;
+pub mod signer;
+pub mod simple_signing;
+pub mod statement;
+pub mod verify;

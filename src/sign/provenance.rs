@@ -127,8 +127,14 @@ mod tests {
         let mut i = inputs();
         i.source_date_epoch = Some(1_700_000_000);
         let p = predicate(&i);
-        assert_eq!(p["runDetails"]["metadata"]["startedOn"], "2023-11-14T22:13:20Z");
-        assert_eq!(p["buildDefinition"]["externalParameters"]["sourceDateEpoch"], 1_700_000_000);
+        assert_eq!(
+            p["runDetails"]["metadata"]["startedOn"],
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(
+            p["buildDefinition"]["externalParameters"]["sourceDateEpoch"],
+            1_700_000_000
+        );
         assert_eq!(predicate(&i), p);
     }
 }

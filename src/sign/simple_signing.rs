@@ -54,9 +54,8 @@ pub struct Claim {
 pub fn parse(bytes: &[u8]) -> Result<Claim, PayloadError> {
     let v: Value = serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string()))?;
     let shape = |w: &str| PayloadError::Shape(w.into());
-    let top = exact(&v, &["critical", "optional"]).ok_or_else(|| {
-        shape("the top level must hold exactly `critical` and `optional`")
-    })?;
+    let top = exact(&v, &["critical", "optional"])
+        .ok_or_else(|| shape("the top level must hold exactly `critical` and `optional`"))?;
     match &top[1] {
         Value::Null | Value::Object(_) => {}
         _ => return Err(shape("`optional` must be an object or null")),
@@ -64,7 +63,9 @@ pub fn parse(bytes: &[u8]) -> Result<Claim, PayloadError> {
     let crit = exact(top[0], &["identity", "image", "type"])
         .ok_or_else(|| shape("`critical` must hold exactly `identity`, `image` and `type`"))?;
     if crit[2].as_str() != Some(SIGNATURE_TYPE) {
-        return Err(shape("`critical.type` is not \"cosign container image signature\""));
+        return Err(shape(
+            "`critical.type` is not \"cosign container image signature\"",
+        ));
     }
     let ident = exact(crit[0], &["docker-reference"])
         .ok_or_else(|| shape("`critical.identity` must hold exactly `docker-reference`"))?;
@@ -125,7 +126,10 @@ mod tests {
             ok.replace(",\"optional\":null", ""),
             ok.replace("\"type\":", "\"extra\":1,\"type\":"),
             ok.replace("cosign container image signature", "something else"),
-            ok.replace("\"docker-reference\":\"r\"", "\"docker-reference\":\"r\",\"x\":1"),
+            ok.replace(
+                "\"docker-reference\":\"r\"",
+                "\"docker-reference\":\"r\",\"x\":1",
+            ),
             ok.replace(&d.to_string(), "sha256:zz"),
             "{}".into(),
         ] {

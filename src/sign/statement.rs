@@ -149,13 +149,21 @@ mod tests {
         let p = Statement::parse(&b).unwrap();
         assert!(p.covers(&d));
         assert!(!p.covers(&Digest::of(b"n")));
-        let bad = String::from_utf8(b).unwrap().replace("Statement/v1", "Statement/v0.1");
-        assert!(matches!(Statement::parse(bad.as_bytes()), Err(StatementError::Type(_))));
+        let bad = String::from_utf8(b)
+            .unwrap()
+            .replace("Statement/v1", "Statement/v0.1");
+        assert!(matches!(
+            Statement::parse(bad.as_bytes()),
+            Err(StatementError::Type(_))
+        ));
     }
 
     #[test]
     fn kinds_parse_both_spellings() {
-        assert_eq!(PredicateKind::parse("slsaprovenance1"), Some(PredicateKind::SlsaProvenanceV1));
+        assert_eq!(
+            PredicateKind::parse("slsaprovenance1"),
+            Some(PredicateKind::SlsaProvenanceV1)
+        );
         assert_eq!(PredicateKind::parse("spdxjson"), Some(PredicateKind::Spdx));
         assert_eq!(PredicateKind::parse("vuln"), None);
         for k in [PredicateKind::Signature, PredicateKind::Spdx] {

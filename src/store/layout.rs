@@ -210,7 +210,7 @@ pub fn write_oci_layout(
             let marker = dir.join("oci-layout");
             if marker.is_file() {
                 check_oci_layout(&read_capped(&marker, 64 * 1024)?, dir)?;
-                add_to_layout(dir, tag, top, &all, src)
+                add_to_layout(dir, Some(tag), top, &all, src)
             } else {
                 let empty = fs::read_dir(dir)
                     .map_err(StoreError::io(dir))?
@@ -224,15 +224,54 @@ pub fn write_oci_layout(
                 }
                 // Another build may fill the same empty directory at once:
                 // the locked index update keeps both tags.
-                add_to_layout(dir, tag, top, &all, src)
+                add_to_layout(dir, Some(tag), top, &all, src)
             }
         }
     }
 }
 
+/// Adds `top` to an existing layout's `index.json` without a tag (how a
+/// referrer, an artifact whose `subject` is an image of the layout, is
+/// listed), after copying `blobs`. Listing the same digest again is a no-op.
+pub fn add_untagged(
+    dir: &Path,
+    top: &Descriptor,
+    blobs: &[Digest],
+    src: &BlobStore,
+) -> Result<(), StoreError> {
+    let marker = dir.join("oci-layout");
+    if !marker.is_file() {
+        return Err(StoreError::NotALayout {
+            dir: dir.into(),
+            why: "it has no `oci-layout` file".into(),
+        });
+    }
+    check_oci_layout(&read_capped(&marker, 64 * 1024)?, dir)?;
+    let all = blob_set(top, blobs, src)?;
+    add_to_layout(dir, None, top, &all, src)
+}
+
+/// The descriptors `index.json` lists, as written (tags in annotations),
+/// and the layout's blob store: what signature discovery reads.
+pub fn index_entries(dir: &Path) -> Result<(Vec<Descriptor>, BlobStore), StoreError> {
+    let marker = dir.join("oci-layout");
+    if !marker.is_file() {
+        return Err(StoreError::NotALayout {
+            dir: dir.into(),
+            why: "it has no `oci-layout` file".into(),
+        });
+    }
+    check_oci_layout(&read_capped(&marker, 64 * 1024)?, dir)?;
+    let path = dir.join("index.json");
+    let bytes = read_capped(&path, MAX_DOC)?;
+    let idx: crate::image::Index = serde_json::from_slice(&bytes)
+        .map_err(|e| StoreError::corrupt(path.display(), format!("not an image index: {e}")))?;
+    Ok((idx.manifests, BlobStore::existing(dir.join("blobs"))))
+}
+
 fn add_to_layout(
     dir: &Path,
-    tag: &str,
+    tag: Option<&str>,
     top: &Descriptor,
     all: &BTreeSet<Digest>,
     src: &BlobStore,
@@ -267,7 +306,11 @@ fn add_to_layout(
             "index.json is not a JSON object",
         ));
     };
-    let entry = serde_json::to_value(tagged(top, tag))
+    let entry = match tag {
+        Some(t) => tagged(top, t),
+        None => top.clone(),
+    };
+    let entry = serde_json::to_value(entry)
         .map_err(|e| StoreError::corrupt(&where_, format!("cannot serialize descriptor: {e}")))?;
     let manifests = obj
         .entry("manifests")
@@ -275,11 +318,17 @@ fn add_to_layout(
     let Some(list) = manifests.as_array_mut() else {
         return Err(StoreError::corrupt(&where_, "`manifests` is not an array"));
     };
+    let top_digest = top.digest.to_string();
     list.retain(|m| {
-        m.get("annotations")
+        let name = m
+            .get("annotations")
             .and_then(|a| a.get(annotation::REF_NAME))
-            .and_then(|v| v.as_str())
-            != Some(tag)
+            .and_then(|v| v.as_str());
+        match tag {
+            Some(t) => name != Some(t),
+            // An untagged entry (a referrer) is listed once.
+            None => name.is_some() || m.get("digest").and_then(|d| d.as_str()) != Some(&top_digest),
+        }
     });
     list.push(entry);
     let bytes = json_bytes(&index, &where_)?;

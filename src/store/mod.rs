@@ -23,7 +23,7 @@ pub use atomic::write_atomic;
 pub use blobs::{BlobError, BlobStore};
 pub use docker_archive::{read_docker_archive, write_docker_archive};
 pub use error::StoreError;
-pub use layout::{read_oci_layout, write_oci_layout};
+pub use layout::{add_untagged, index_entries, read_oci_layout, write_oci_layout};
 pub use oci_archive::{read_oci_archive, write_oci_archive};
 pub use rootfs::read_rootfs;
 pub use staged::StagedLayout;

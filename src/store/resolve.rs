@@ -39,6 +39,8 @@ pub(crate) struct RawDescriptor {
     pub platform: Option<Platform>,
     #[serde(default)]
     pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, rename = "artifactType")]
+    pub artifact_type: Option<String>,
 }
 
 impl RawDescriptor {
@@ -63,6 +65,27 @@ impl RawDescriptor {
                 .platform
                 .as_ref()
                 .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+    }
+
+    /// Signatures, attestations and other referrers kept beside an image
+    /// in a layout (an `artifactType`, or cosign's `sha256-<hex>.sig`,
+    /// `.att`, `.sbom` tags): not what a layout without a tag means.
+    pub(crate) fn is_attachment(&self) -> bool {
+        if self.artifact_type.is_some() {
+            return true;
+        }
+        let Some(name) = self.annotation(annotation::REF_NAME) else {
+            return false;
+        };
+        let Some(rest) = name.strip_prefix("sha256-") else {
+            return false;
+        };
+        let hex = rest
+            .strip_suffix(".sig")
+            .or_else(|| rest.strip_suffix(".att"))
+            .or_else(|| rest.strip_suffix(".sbom"))
+            .unwrap_or(rest);
+        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
     }
 
     /// The names this entry answers to when selecting by tag.
@@ -135,11 +158,16 @@ pub(crate) fn select<'a>(
         set.into_iter().collect()
     };
     match tag {
-        None => match entries {
+        None => match entries
+            .iter()
+            .filter(|e| !e.is_attachment())
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
             [] => Err(StoreError::NoImage {
                 where_: where_.into(),
             }),
-            [one] => Ok(vec![one]),
+            [one] => Ok(vec![*one]),
             _ => Err(StoreError::AmbiguousTag {
                 available,
                 where_: where_.into(),

@@ -1,0 +1,325 @@
+//! Placing signatures and attestations: as referrers and `.sig` tags in a
+//! registry, or the same inside an `oci:` layout, so they travel with it
+//! and `ironhull push` carries them on. Documents are signed before any
+//! output is written ([`crate::sign::documents`]); this file only stores
+//! them.
+
+use super::referrer::{self, Document, Subject};
+use crate::cjson;
+use crate::digest::Digest;
+use crate::image::{Descriptor, LayerBlob, Manifest, Platform, PlatformImage, media};
+use crate::reference::Reference;
+use crate::registry::{Client, RegistryError};
+use crate::sign::bundle::BUNDLE_V03;
+use crate::sign::documents::{LegacySignature, SignedBundle};
+use crate::sign::simple_signing::{self, PAYLOAD_MEDIA_TYPE, SIGNATURE_ANNOTATION};
+use crate::store::{self, BlobError, BlobStore, StoreError};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    #[error("storing a signature: {0}")]
+    Blob(#[from] BlobError),
+    #[error("attaching signatures to {target}: {source}")]
+    Registry {
+        target: String,
+        source: Box<RegistryError>,
+    },
+    #[error("writing signatures into {dir}: {source}")]
+    Layout { dir: String, source: StoreError },
+    #[error("the existing signature image {tag} is malformed: {why}")]
+    Existing { tag: String, why: String },
+}
+
+/// Where one placed document went, for the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placed {
+    pub what: String,
+    pub subject: Digest,
+    /// The referrer manifest's digest, or the `.sig` image's.
+    pub manifest: Digest,
+    /// The tag written (fallback index or `.sig`), if any.
+    pub tag: Option<String>,
+}
+
+/// The referrer artifact of a bundle for one subject.
+fn bundle_artifact(
+    b: &SignedBundle,
+    subject: &Subject,
+    created: &str,
+    store: &BlobStore,
+) -> Result<(PlatformImage, Descriptor), BlobError> {
+    let bundle_digest = Digest::of(&b.bytes);
+    let doc = Document {
+        bytes: &b.bytes,
+        media_type: BUNDLE_V03,
+        title: format!("sha256-{}.sigstore.json", bundle_digest.hex()),
+        annotations: BTreeMap::from([
+            (
+                "dev.sigstore.bundle.content".to_string(),
+                "dsse-envelope".to_string(),
+            ),
+            (
+                "dev.sigstore.bundle.predicateType".to_string(),
+                b.kind.uri().to_string(),
+            ),
+            (
+                crate::image::annotation::CREATED.to_string(),
+                created.to_string(),
+            ),
+        ]),
+    };
+    referrer::artifact(subject, &doc, &Platform::linux("unknown", None), store)
+}
+
+/// The `.sig` image holding `sigs` (after any layers already there).
+fn sig_image(
+    existing: Vec<(Descriptor, Vec<u8>)>,
+    sigs: &[&LegacySignature],
+    store: &BlobStore,
+) -> Result<PlatformImage, BlobError> {
+    let mut layers: Vec<Descriptor> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (d, _) in &existing {
+        if seen.insert((
+            d.digest.clone(),
+            d.annotations.get(SIGNATURE_ANNOTATION).cloned(),
+        )) {
+            layers.push(d.clone());
+        }
+    }
+    for s in sigs {
+        let digest = store.put(&s.payload)?;
+        let mut d = Descriptor::new(PAYLOAD_MEDIA_TYPE, digest.clone(), s.payload.len() as u64);
+        d.annotations
+            .insert(SIGNATURE_ANNOTATION.into(), s.signature.clone());
+        if seen.insert((digest, Some(s.signature.clone()))) {
+            layers.push(d);
+        }
+    }
+    // cosign's config: an image config whose diff_ids are the payloads.
+    let config = serde_json::json!({
+        "architecture": "",
+        "config": {},
+        "os": "",
+        "rootfs": {
+            "type": "layers",
+            "diff_ids": layers.iter().map(|l| l.digest.to_string()).collect::<Vec<_>>(),
+        },
+    });
+    let config_bytes = cjson::to_vec(&config).map_err(|e| BlobError::Io {
+        path: store.root().to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    let config_digest = store.put(&config_bytes)?;
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(media::OCI_MANIFEST.into()),
+        artifact_type: None,
+        config: Descriptor::new(
+            media::OCI_CONFIG,
+            config_digest.clone(),
+            config_bytes.len() as u64,
+        ),
+        layers: layers.clone(),
+        subject: None,
+        annotations: BTreeMap::new(),
+    };
+    let bytes = cjson::to_vec(&manifest).map_err(|e| BlobError::Io {
+        path: store.root().to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
+    let digest = store.put(&bytes)?;
+    Ok(PlatformImage {
+        platform: Platform::linux("unknown", None),
+        manifest_digest: digest,
+        manifest_bytes: bytes,
+        manifest_media_type: media::OCI_MANIFEST.into(),
+        config_digest,
+        config_bytes,
+        config,
+        layers: layers
+            .iter()
+            .map(|l| LayerBlob {
+                media_type: l.media_type.clone(),
+                digest: l.digest.clone(),
+                size: l.size,
+                diff_id: l.digest.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// The layers of an existing `.sig` manifest (hostile: only simple-signing
+/// layers of a sane size are kept; their payloads are fetched by `load`,
+/// verified by digest, so a merged image never points at a missing blob).
+fn existing_sig_layers(
+    bytes: &[u8],
+    tag: &str,
+    mut load: impl FnMut(&Descriptor) -> Result<Vec<u8>, String>,
+) -> Result<Vec<(Descriptor, Vec<u8>)>, PlaceError> {
+    let m: Manifest = serde_json::from_slice(bytes).map_err(|e| PlaceError::Existing {
+        tag: tag.into(),
+        why: e.to_string(),
+    })?;
+    if m.layers.len() > 1000 {
+        return Err(PlaceError::Existing {
+            tag: tag.into(),
+            why: format!("{} layers (more than 1000)", m.layers.len()),
+        });
+    }
+    let mut out = Vec::new();
+    for l in m.layers {
+        if l.media_type != PAYLOAD_MEDIA_TYPE || l.size > crate::store::MAX_DOC {
+            continue;
+        }
+        let payload = load(&l).map_err(|why| PlaceError::Existing {
+            tag: tag.into(),
+            why,
+        })?;
+        out.push((l, payload));
+    }
+    Ok(out)
+}
+
+/// Pushes every bundle as a referrer of every subject, and the legacy
+/// signatures to each subject's `.sig` tag, in `target`'s repository.
+pub fn push(
+    client: &Client,
+    target: &Reference,
+    subjects: &[Subject],
+    bundles: &[SignedBundle],
+    legacy: &[LegacySignature],
+    created: &str,
+    store: &BlobStore,
+) -> Result<Vec<Placed>, PlaceError> {
+    let rerr = |source: RegistryError| PlaceError::Registry {
+        target: target.to_string(),
+        source: Box::new(source),
+    };
+    let mut placed = Vec::new();
+    for subject in subjects {
+        for b in bundles {
+            let (img, desc) = bundle_artifact(b, subject, created, store)?;
+            let tag = referrer::push(client, target, &subject.digest, &img, &desc, store)
+                .map_err(rerr)?;
+            placed.push(Placed {
+                what: b.kind.name().into(),
+                subject: subject.digest.clone(),
+                manifest: desc.digest,
+                tag,
+            });
+        }
+        let sigs: Vec<&LegacySignature> = legacy
+            .iter()
+            .filter(|l| l.subject == subject.digest)
+            .collect();
+        if sigs.is_empty() {
+            continue;
+        }
+        let tag = simple_signing::sig_tag(&subject.digest);
+        let existing = match client.fetch_optional(target, &tag).map_err(rerr)? {
+            Some(f) => existing_sig_layers(&f.bytes, &tag, |l| {
+                client
+                    .small_blob(target, &l.digest, l.size, store)
+                    .map_err(|e| e.to_string())
+            })?,
+            None => Vec::new(),
+        };
+        let img = sig_image(existing, &sigs, store)?;
+        let desc = Descriptor::new(
+            media::OCI_MANIFEST,
+            img.manifest_digest.clone(),
+            img.manifest_bytes.len() as u64,
+        );
+        client
+            .push(
+                target,
+                std::slice::from_ref(&tag),
+                &desc,
+                &img.manifest_bytes,
+                std::slice::from_ref(&img),
+                store,
+                None,
+            )
+            .map_err(rerr)?;
+        placed.push(Placed {
+            what: "legacy signature".into(),
+            subject: subject.digest.clone(),
+            manifest: desc.digest,
+            tag: Some(tag),
+        });
+    }
+    Ok(placed)
+}
+
+/// The same, into the `oci:` layout at `dir` (which holds the image).
+pub fn write_layout(
+    dir: &Path,
+    subjects: &[Subject],
+    bundles: &[SignedBundle],
+    legacy: &[LegacySignature],
+    created: &str,
+    store: &BlobStore,
+) -> Result<Vec<Placed>, PlaceError> {
+    let lerr = |source: StoreError| PlaceError::Layout {
+        dir: dir.display().to_string(),
+        source,
+    };
+    let mut placed = Vec::new();
+    for subject in subjects {
+        for b in bundles {
+            let (img, desc) = bundle_artifact(b, subject, created, store)?;
+            let blobs = store::image_blobs(&img);
+            store::add_untagged(dir, &desc, &blobs, store).map_err(lerr)?;
+            placed.push(Placed {
+                what: b.kind.name().into(),
+                subject: subject.digest.clone(),
+                manifest: desc.digest,
+                tag: None,
+            });
+        }
+        let sigs: Vec<&LegacySignature> = legacy
+            .iter()
+            .filter(|l| l.subject == subject.digest)
+            .collect();
+        if sigs.is_empty() {
+            continue;
+        }
+        let tag = simple_signing::sig_tag(&subject.digest);
+        let (entries, blobs_there) = store::index_entries(dir).map_err(lerr)?;
+        let existing = match entries
+            .iter()
+            .find(|e| e.annotations.get(crate::image::annotation::REF_NAME) == Some(&tag))
+        {
+            Some(e) => {
+                let bytes =
+                    blobs_there.read_verified(&e.digest, Some(e.size), crate::store::MAX_DOC)?;
+                existing_sig_layers(&bytes, &tag, |l| {
+                    let b = blobs_there
+                        .read_verified(&l.digest, Some(l.size), crate::store::MAX_DOC)
+                        .map_err(|e| e.to_string())?;
+                    store.put(&b).map_err(|e| e.to_string())?;
+                    Ok(b)
+                })?
+            }
+            None => Vec::new(),
+        };
+        let img = sig_image(existing, &sigs, store)?;
+        let desc = Descriptor::new(
+            media::OCI_MANIFEST,
+            img.manifest_digest.clone(),
+            img.manifest_bytes.len() as u64,
+        );
+        store::write_oci_layout(dir, &tag, &desc, &store::image_blobs(&img), store)
+            .map_err(lerr)?;
+        placed.push(Placed {
+            what: "legacy signature".into(),
+            subject: subject.digest.clone(),
+            manifest: desc.digest,
+            tag: Some(tag),
+        });
+    }
+    Ok(placed)
+}
