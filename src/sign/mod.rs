@@ -3,6 +3,7 @@
 //! service of any kind is contacted to sign.
 
 pub mod bundle;
+pub mod discover;
 pub mod documents;
 pub mod dsse;
 pub mod provenance;
