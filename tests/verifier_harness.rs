@@ -176,6 +176,19 @@ fn signature_by_another_key_fails() {
 }
 
 #[test]
+fn raw_r_s_signature_fails() {
+    // A correct signature in the wrong encoding: cosign and every verifier
+    // here want ASN.1 DER, not the raw 64-byte r||s form.
+    let Some(s) = Signed::new() else { return };
+    let b = s.path("bundle_raw_sig.json");
+    rejected(
+        s.v.sigstore_verify(&b, &s.pubkey(), &[], None),
+        "SIGNATURE_ERROR",
+    );
+    rejected(s.v.dsse_check(&b, &s.pubkey(), false), "does not verify");
+}
+
+#[test]
 fn wrong_digest_or_predicate_type_fails() {
     let Some(s) = Signed::new() else { return };
     let b = s.path("bundle.json");

@@ -24,6 +24,9 @@ Writes into OUTDIR (which must exist):
   bundle_other_hint.json    signed by other_key and hinting at other_key (the
                             key lookup must catch it)
   envelope.json             bundle.json's bare DSSE envelope
+  bundle_raw_sig.json       bundle.json with its DER signature re-encoded as the
+                            raw 64-byte r||s form (what p256's
+                            `Signature::to_bytes` gives; cosign writes DER)
   slsa_bundle.json          v0.3 bundle over a SLSA v1 provenance Statement
   slsa_unknown_field.json   the same with an unknown key in buildDefinition
   slsa_no_builder_id.json   the same with runDetails.builder.id empty
@@ -47,6 +50,7 @@ import sys
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -195,6 +199,11 @@ def main() -> int:
     good_env = envelope(key, payload)
     write(out, "envelope.json", good_env)
     write(out, "bundle.json", bundle(good_env, hint(key)))
+
+    raw_env = copy.deepcopy(good_env)
+    r, s_ = decode_dss_signature(base64.standard_b64decode(good_env["signatures"][0]["sig"]))
+    raw_env["signatures"][0]["sig"] = b64(r.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+    write(out, "bundle_raw_sig.json", bundle(raw_env, hint(key)))
 
     tampered_env = copy.deepcopy(good_env)
     tampered_env["payload"] = b64(statement("sha256:" + "ee" * 32, COSIGN_SIGN_PREDICATE, {}))
