@@ -106,6 +106,38 @@ if [ ! -x "$SECRETLINT_DIR/node_modules/.bin/secretlint" ] \
     secretlint@13.0.6 @secretlint/secretlint-rule-preset-recommend@13.0.6
 fi
 
+# --- independent signature verifiers (tests/common/sigverify.rs, issue 16) ---
+# cosign cannot be installed here, so ironhull's signatures are checked by
+# other people's code at pinned versions (tests/verifiers/):
+# - npm @sigstore/verify 3.1.1 with @sigstore/bundle 4.0.0, @sigstore/core
+#   3.2.1 and @sigstore/protobuf-specs 0.5.2, exactly as
+#   tests/verifiers/package-lock.json pins them, `npm ci`'d into their own
+#   prefix (the lock file's copy there is the stamp: a changed lock
+#   reinstalls, an unchanged one is a no-op);
+# - PyPI securesystemslib (DSSE) and in-toto-attestation (Statement and SLSA
+#   v1 schema) with the protobuf runtime and the `cryptography` that
+#   verifies ECDSA P-256 (also used by simplesigning.py and make_signed.py).
+SIGSTORE_VERIFY_DIR=/opt/ironhull-tools/sigstore-verify
+VERIFIERS_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/verifiers"
+if ! cmp -s "$VERIFIERS_SRC/package-lock.json" "$SIGSTORE_VERIFY_DIR/package-lock.json" \
+  || [ ! -f "$SIGSTORE_VERIFY_DIR/node_modules/@sigstore/verify/package.json" ]; then
+  mkdir -p "$SIGSTORE_VERIFY_DIR"
+  cp "$VERIFIERS_SRC/package.json" "$VERIFIERS_SRC/package-lock.json" "$SIGSTORE_VERIFY_DIR/"
+  npm ci --silent --no-audit --no-fund --prefix "$SIGSTORE_VERIFY_DIR"
+fi
+verifier_pins=("securesystemslib==1.6.0" "in-toto-attestation==0.9.3" "protobuf==7.36.2"
+               "cryptography==48.0.0")
+if ! python3 - "${verifier_pins[@]}" <<'PY' >/dev/null 2>&1
+import sys, importlib.metadata as m
+for pin in sys.argv[1:]:
+    name, version = pin.split("==")
+    if m.version(name) != version:
+        sys.exit(1)
+PY
+then
+  python3 -m pip install --quiet --disable-pip-version-check "${verifier_pins[@]}"
+fi
+
 # --- shell detector corpus (tests/shell_corpus.rs, tests/shell_attacks.rs) ---
 # Every shell Debian ships, as .deb files, in the cache the tests read. The
 # tests download them themselves when missing; fetching them here means a

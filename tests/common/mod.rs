@@ -23,6 +23,10 @@
 // it; unused helpers must not fail `clippy -D warnings`.
 #![allow(dead_code)]
 
+/// The independent signature verifiers of issue 16 (npm @sigstore/verify,
+/// securesystemslib, in-toto-attestation, the simple-signing check).
+pub mod sigverify;
+
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
