@@ -63,6 +63,15 @@ pub enum Event<'a> {
         subject: &'a Digest,
         how: &'a str,
     },
+    /// A signature or signed attestation was attached (`what`: signature,
+    /// slsaprovenance1, spdx, cyclonedx, legacy signature); `tag` is the
+    /// fallback or `.sig` tag written, if any.
+    SignatureAttached {
+        what: &'a str,
+        subject: &'a Digest,
+        manifest: &'a Digest,
+        tag: Option<&'a str>,
+    },
 }
 
 /// Receives the library's events. Implementations must be cheap and must

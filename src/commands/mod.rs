@@ -19,3 +19,4 @@ pub mod audit;
 pub mod push;
 pub mod sbom;
 pub mod scan;
+pub mod sign;

@@ -83,7 +83,14 @@ pub struct Built {
     /// Per platform: the OS packages installed, and what was done to them.
     pub installed_packages: Vec<(String, Vec<crate::packages::install::Installed>)>,
     pub dropped_packages: Vec<String>,
+    /// Per platform: the exact package files installed (what provenance
+    /// records as resolved dependencies).
+    pub package_pins: Vec<(String, Vec<crate::packages::Pinned>)>,
     pub base_name: String,
+    /// The base's top-level digest, when it has one, and each platform's
+    /// base manifest digest.
+    pub base_digest: Option<Digest>,
+    pub base_manifests: Vec<(String, Digest)>,
     /// The bytes of the top-level document (what `top` describes).
     pub top_bytes: Vec<u8>,
     /// The base, for cross-repository blob mounts when pushing.

@@ -99,6 +99,8 @@ pub struct BuildJob {
     pub digest_file: Option<PathBuf>,
     /// How to reach registries (bases and `docker://` outputs).
     pub registry: RegistryOptions,
+    /// `--sign`: sign the image, its provenance and its SBOMs.
+    pub signing: Option<attach::Signing>,
 }
 
 impl BuildJob {
@@ -118,6 +120,7 @@ impl BuildJob {
             vuln: None,
             digest_file: None,
             registry: RegistryOptions::default(),
+            signing: None,
         }
     }
 
@@ -253,6 +256,21 @@ pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, 
     }
     stage(Stage::Attach);
     let attachments = attach::sboms(&built, sbom, mtime, &req.name)?;
+    let signed = match &job.signing {
+        Some(s) => {
+            let ctx = attach::ProvenanceContext {
+                spec: &job.spec,
+                source_date_epoch: job
+                    .source_date_epoch
+                    .as_deref()
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|_| mtime),
+                locked: job.locked,
+            };
+            Some(attach::sign(s, &built, &req, &attachments, &ctx, &dests)?)
+        }
+        None => None,
+    };
     stage(Stage::Outputs);
     outputs::write(
         &built,
@@ -260,6 +278,7 @@ pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, 
         &dests,
         staged,
         &attachments,
+        signed.as_ref(),
         &job.registry,
         reporter,
     )?;
@@ -330,6 +349,7 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
     let mut changes = Vec::new();
     let mut dropped = Vec::new();
     let mut installed: Vec<(String, Vec<crate::packages::install::Installed>)> = Vec::new();
+    let mut package_pins = Vec::new();
     let policy_key = gate_cache::policy_key(req);
     // Identical artifact groups (same sources, same entries) across platforms
     // give identical layers: write each once.
@@ -346,6 +366,7 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
             stage(Stage::Packages);
             let fetch = crate::packages::fetch::HttpFetch::new();
             let pins = packages::pins_for(req, base_img, &hardened.tree, &fetch, &cache_root)?;
+            package_pins.push((base_img.platform.to_string(), pins.clone()));
             let mut verify = |p: &std::path::Path, d: &Digest| caches.stat().holds(p, d);
             Some(packages::install_packages(
                 &pins,
@@ -448,7 +469,14 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
         changes,
         dropped_packages: dropped,
         installed_packages: installed,
+        package_pins,
         base_name: base.name.clone(),
+        base_digest: base.digest.clone(),
+        base_manifests: base
+            .images
+            .iter()
+            .map(|i| (i.platform.to_string(), i.manifest_digest.clone()))
+            .collect(),
         top_bytes,
         base: req.base.clone(),
         stat: caches.stat.clone(),

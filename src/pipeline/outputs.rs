@@ -5,7 +5,7 @@
 //! pushed image.
 
 use super::PipelineError;
-use super::attach::Attachments;
+use super::attach::{Attachments, Signed};
 use crate::build::{BuildRequest, Built};
 use crate::error::ErrorClass;
 use crate::events::{Event, SharedReporter};
@@ -20,6 +20,7 @@ pub fn write(
     dests: &[Destination],
     staged: Vec<Option<StagedLayout>>,
     attachments: &Attachments,
+    signed: Option<&Signed>,
     registry: &RegistryOptions,
     reporter: &SharedReporter,
 ) -> Result<(), PipelineError> {
@@ -28,17 +29,17 @@ pub fn write(
         PipelineError::kinded(ErrorClass::Io, "Output", &e)
     }
     output::preflight(dests, built.images.len()).map_err(out_err)?;
-    let mut ordered: Vec<(&Destination, Option<StagedLayout>)> = Vec::new();
+    let mut ordered: Vec<(usize, &Destination, Option<StagedLayout>)> = Vec::new();
     let mut local = Vec::new();
-    for (d, st) in dests.iter().zip(staged) {
+    for (n, (d, st)) in dests.iter().zip(staged).enumerate() {
         if matches!(d.transport, Transport::Docker(_)) {
-            ordered.push((d, st));
+            ordered.push((n, d, st));
         } else {
-            local.push((d, st));
+            local.push((n, d, st));
         }
     }
     ordered.extend(local);
-    for (d, st) in ordered {
+    for (n, d, st) in ordered {
         let pushed =
             output::write_staged(built, d, &req.name, &req.tags, registry, st).map_err(out_err)?;
         let shown = d.to_string();
@@ -48,6 +49,80 @@ pub fn write(
             pushed: pushed_s.as_deref(),
         });
         place_attachments(built, d, attachments, registry, reporter).map_err(out_err)?;
+        if let Some(s) = signed {
+            place_signatures(built, d, n, s, registry, reporter).map_err(out_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Attaches the signed documents to a pushed image or an `oci:` layout.
+/// Archives cannot hold referrers; they get a warning, not a silent skip.
+fn place_signatures(
+    built: &Built,
+    dest: &Destination,
+    n: usize,
+    s: &Signed,
+    registry: &RegistryOptions,
+    reporter: &SharedReporter,
+) -> Result<(), String> {
+    use crate::output::signatures as sig;
+    let subjects = super::attach::subjects(built);
+    let legacy = s.legacy.get(n).map(Vec::as_slice).unwrap_or(&[]);
+    let store = &built.store;
+    let mut placed = Vec::new();
+    match &dest.transport {
+        Transport::Docker(target) => {
+            let client =
+                crate::registry::Client::new(registry.clone()).map_err(|e| e.to_string())?;
+            placed.extend(
+                sig::push(
+                    &client, target, &subjects, &s.bundles, legacy, &s.created, store,
+                )
+                .map_err(|e| e.to_string())?,
+            );
+            for (i, b) in built.images.iter().zip(&s.sbom_bundles) {
+                let one = [crate::output::referrer::Subject::of_image(&i.image)];
+                placed.extend(
+                    sig::push(
+                        &client,
+                        target,
+                        &one,
+                        std::slice::from_ref(b),
+                        &[],
+                        &s.created,
+                        store,
+                    )
+                    .map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        Transport::Oci { dir, .. } => {
+            placed.extend(
+                sig::write_layout(dir, &subjects, &s.bundles, legacy, &s.created, store)
+                    .map_err(|e| e.to_string())?,
+            );
+            for (i, b) in built.images.iter().zip(&s.sbom_bundles) {
+                let one = [crate::output::referrer::Subject::of_image(&i.image)];
+                placed.extend(
+                    sig::write_layout(dir, &one, std::slice::from_ref(b), &[], &s.created, store)
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        _ => {
+            reporter.event(&Event::Warning(&format!(
+                "{dest}: an archive cannot hold signatures; sign the pushed image or an oci: layout (ironhull sign)"
+            )));
+        }
+    }
+    for p in &placed {
+        reporter.event(&Event::SignatureAttached {
+            what: &p.what,
+            subject: &p.subject,
+            manifest: &p.manifest,
+            tag: p.tag.as_deref(),
+        });
     }
     Ok(())
 }

@@ -10,4 +10,5 @@ pub mod provenance;
 pub mod signer;
 pub mod simple_signing;
 pub mod statement;
+pub mod target;
 pub mod verify;
