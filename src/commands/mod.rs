@@ -13,9 +13,11 @@
 //! | `outdated` | [`crate::lock::check::outdated`] |
 //! | `inspect` | [`crate::inspect::run`] |
 //! | `init` | [`crate::init::init`] |
+//! | `generate-key-pair` | [`generate_key_pair::generate_key_pair`] |
 //! | `login`, `logout` | [`crate::registry::login`], [`crate::registry::logout`] |
 
 pub mod audit;
+pub mod generate_key_pair;
 pub mod push;
 pub mod sbom;
 pub mod scan;

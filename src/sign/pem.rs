@@ -51,7 +51,7 @@ pub fn decode(text: &[u8]) -> Result<Block, String> {
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
-    if body.iter().any(|b| *b == b':') {
+    if body.contains(&b':') {
         return Err("the block has PEM headers, which cosign keys never have".into());
     }
     let bytes = STANDARD
