@@ -1,9 +1,10 @@
-//! `ironhull generate-key-pair`: its flags and output. The library writes
+//! `ironhull generate-key-pair` and `ironhull public-key`: flags and output. The library writes
 //! the files; this prints where, never the key, and the password comes from
 //! IRONHULL_PASSWORD, COSIGN_PASSWORD or the terminal.
 
 use super::exit;
 use ironhull::commands::generate_key_pair::{KeyPairJob, generate_key_pair};
+use ironhull::commands::public_key::{PublicKeyJob, public_key};
 use ironhull::sign::password;
 use serde_json::json;
 use std::path::PathBuf;
@@ -54,5 +55,34 @@ pub fn run_generate_key_pair(a: GenerateKeyPairArgs) -> i32 {
                 super::common::fail(code, e)
             }
         }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ironhull public-key --key cosign.key > cosign.pub\n  COSIGN_PASSWORD=\"$PW\" ironhull public-key --key env://COSIGN_KEY --outfile cosign.pub\n\nThe password comes from IRONHULL_PASSWORD, else COSIGN_PASSWORD, else a prompt on the terminal."
+)]
+pub struct PublicKeyArgs {
+    /// The private key: a path or env://VAR (KMS URIs are not supported yet).
+    #[arg(long)]
+    pub key: String,
+    /// Write the public key here instead of stdout.
+    #[arg(long)]
+    pub outfile: Option<PathBuf>,
+}
+
+pub fn run_public_key(a: PublicKeyArgs) -> i32 {
+    let job = PublicKeyJob {
+        key: a.key.clone(),
+        outfile: a.outfile.clone(),
+    };
+    match public_key(&job, &password::from_process()) {
+        Ok(text) => {
+            if job.outfile.is_none() {
+                print!("{text}");
+            }
+            exit::OK
+        }
+        Err(e) => super::common::fail(super::exit_code(e.class), e),
     }
 }

@@ -88,6 +88,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Make a cosign-compatible key pair: P.key (encrypted, mode 0600) and P.pub.
     GenerateKeyPair(keys::GenerateKeyPairArgs),
+    /// Print the public key (PEM) of a private key, like `cosign public-key`.
+    PublicKey(keys::PublicKeyArgs),
     /// Print shell completions (bash, zsh, fish) or, with --man, the man page.
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) to standard output.
@@ -123,6 +125,7 @@ pub fn main() -> i32 {
         Command::Init(a) => init::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::GenerateKeyPair(a) => keys::run_generate_key_pair(a),
+        Command::PublicKey(a) => keys::run_public_key(a),
         Command::Completions(a) => completions::run(a),
         Command::Man => completions::man(),
     }
