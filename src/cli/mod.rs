@@ -8,6 +8,7 @@ mod common;
 mod completions;
 mod init;
 mod inspect;
+mod keys;
 mod lock;
 mod registry;
 mod report;
@@ -85,6 +86,10 @@ pub enum Command {
     Init(init::InitArgs),
     /// Summarise an image: platforms, user, entrypoint, layers, packages, audit verdict.
     Inspect(inspect::InspectArgs),
+    /// Make a cosign-compatible key pair: P.key (encrypted, mode 0600) and P.pub.
+    GenerateKeyPair(keys::GenerateKeyPairArgs),
+    /// Print the public key (PEM) of a private key, like `cosign public-key`.
+    PublicKey(keys::PublicKeyArgs),
     /// Print shell completions (bash, zsh, fish) or, with --man, the man page.
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) to standard output.
@@ -119,6 +124,8 @@ pub fn main() -> i32 {
         Command::Checks { json } => audit::checks(json),
         Command::Init(a) => init::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::GenerateKeyPair(a) => keys::run_generate_key_pair(a),
+        Command::PublicKey(a) => keys::run_public_key(a),
         Command::Completions(a) => completions::run(a),
         Command::Man => completions::man(),
     }

@@ -13,9 +13,13 @@
 //! | `outdated` | [`crate::lock::check::outdated`] |
 //! | `inspect` | [`crate::inspect::run`] |
 //! | `init` | [`crate::init::init`] |
+//! | `generate-key-pair` | [`generate_key_pair::generate_key_pair`] |
+//! | `public-key` | [`public_key::public_key`] |
 //! | `login`, `logout` | [`crate::registry::login`], [`crate::registry::logout`] |
 
 pub mod audit;
+pub mod generate_key_pair;
+pub mod public_key;
 pub mod push;
 pub mod sbom;
 pub mod scan;
