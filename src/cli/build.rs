@@ -56,6 +56,20 @@ pub struct BuildArgs {
     /// Fail if the base or any artifact resolves differently than ironhull.lock says.
     #[arg(long)]
     pub locked: bool,
+    /// Sign the image, its SLSA provenance and its SBOMs with --key
+    /// (cosign-compatible; offline).
+    #[arg(long, requires = "key")]
+    pub sign: bool,
+    /// The private key for --sign: a cosign.key path or env://VAR.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// With --sign: bundle (cosign v3 referrers), legacy (.sig tag) or both.
+    #[arg(long, default_value = "both", value_name = "FORMAT")]
+    pub signature_format: String,
+    /// With --sign: the provenance's runDetails.builder.id (e.g. your CI
+    /// workflow's URL).
+    #[arg(long, value_name = "URI", default_value = ironhull::sign::provenance::DEFAULT_BUILDER_ID)]
+    pub builder_id: String,
     #[command(flatten)]
     pub registry: super::registry::RegistryFlags,
     /// Only print errors.
@@ -67,6 +81,31 @@ use super::common::fail;
 
 pub fn run(a: BuildArgs) -> i32 {
     let registry = a.registry.options(a.quiet, a.json);
+    // The key is read (and its password asked) before anything is built,
+    // so a wrong password costs nothing and writes nothing.
+    let signing = if a.sign {
+        let format = match super::sign::signature_format(&a.signature_format) {
+            Ok(f) => f,
+            Err(e) => return super::common::fail(exit::INPUT, e),
+        };
+        let key = a.key.as_deref().unwrap_or_default();
+        match super::sign::load_signer(key) {
+            Ok(s) => Some(pipeline::attach::Signing {
+                signer: std::sync::Arc::from(s),
+                format,
+                builder_id: a.builder_id.clone(),
+            }),
+            Err(e) => return super::common::fail(exit::INPUT, e),
+        }
+    } else {
+        if a.key.is_some() {
+            return super::common::fail(
+                exit::INPUT,
+                "--key is for --sign: add --sign, or drop --key",
+            );
+        }
+        None
+    };
     let job = BuildJob {
         spec: a.file.clone(),
         outputs: a.outputs.clone(),
@@ -84,6 +123,7 @@ pub fn run(a: BuildArgs) -> i32 {
         }),
         digest_file: a.digest_file.clone(),
         registry: registry.clone(),
+        signing,
     };
     match pipeline::build(&job, &registry.reporter) {
         Ok(done) => {

@@ -13,6 +13,7 @@ mod lock;
 mod registry;
 mod report;
 mod sbom;
+mod sign;
 
 use common::sanitize;
 
@@ -90,6 +91,10 @@ pub enum Command {
     GenerateKeyPair(keys::GenerateKeyPairArgs),
     /// Print the public key (PEM) of a private key, like `cosign public-key`.
     PublicKey(keys::PublicKeyArgs),
+    /// Sign an existing image with a cosign key (offline; cosign-compatible).
+    Sign(sign::SignArgs),
+    /// Check that an image is signed (or attested) by a key.
+    Verify(sign::VerifyArgs),
     /// Print shell completions (bash, zsh, fish) or, with --man, the man page.
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) to standard output.
@@ -125,6 +130,8 @@ pub fn main() -> i32 {
         Command::Init(a) => init::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::GenerateKeyPair(a) => keys::run_generate_key_pair(a),
+        Command::Sign(a) => sign::run_sign(a),
+        Command::Verify(a) => sign::run_verify(a),
         Command::PublicKey(a) => keys::run_public_key(a),
         Command::Completions(a) => completions::run(a),
         Command::Man => completions::man(),

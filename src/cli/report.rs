@@ -179,6 +179,18 @@ impl Reporter for CliReporter {
                 &format!("attached SBOM {artifact} to {subject} ({how})"),
                 true,
             ),
+            Event::SignatureAttached {
+                what,
+                subject,
+                manifest,
+                tag,
+            } if self.notices() => self.emit(
+                &match tag {
+                    Some(t) => format!("attached {what} {manifest} to {subject} (tag {t})"),
+                    None => format!("attached {what} {manifest} to {subject}"),
+                },
+                true,
+            ),
             _ => {}
         }
     }
