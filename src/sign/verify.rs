@@ -82,10 +82,12 @@ impl Rejected {
     fn rank(&self) -> u8 {
         match self {
             Rejected::OtherDigest { .. } => 0,
-            Rejected::OtherType { .. } => 1,
-            Rejected::Tampered => 2,
-            Rejected::LegacyInvalid => 3,
-            Rejected::OtherKey { .. } => 4,
+            Rejected::Tampered => 1,
+            Rejected::LegacyInvalid => 2,
+            Rejected::OtherKey { .. } => 3,
+            // A valid signature of another type (the provenance beside a
+            // tampered image signature) must not hide the tampering.
+            Rejected::OtherType { .. } => 4,
             Rejected::Malformed(_) => 5,
             Rejected::NoSignature(_) => 6,
         }
