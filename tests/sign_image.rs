@@ -600,3 +600,47 @@ fn bad_keys_fail_before_anything_is_written() {
     assert!(r.stderr.contains("IRONHULL_PASSWORD"), "{}", r.describe());
     assert!(!out.exists());
 }
+
+#[test]
+fn a_signed_layout_stays_signed_when_pushed() {
+    let Some(_) = require_tool("docker-registry") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let (spec, key, pubkey) = project(d.path());
+    let cache = d.path().join("cache");
+    let layout = d.path().join("l");
+    let image = format!("oci:{}:1", layout.display());
+    let r = run(signed_build(&spec, &cache, &key, &["-o", &image, "--sbom"]));
+    r.assert_success();
+    let digest = r.stdout.trim().to_string();
+    // The layout still reads as one image without a tag, next to its
+    // signatures.
+    let mut c = ironhull();
+    c.args(["inspect", &format!("oci:{}", layout.display()), "--json"]);
+    run(c).assert_success();
+
+    let registry = reg::Registry::start(reg::Auth::None, None);
+    let target = format!("docker://{}/pushed:1", registry.host);
+    let mut c = ironhull();
+    c.args(["push", &image, &target, "--quiet"]);
+    run(c).assert_success();
+    for att in [None, Some("slsaprovenance1"), Some("spdx")] {
+        let mut c = ironhull();
+        c.args(["verify", &target, "--key"]).arg(&pubkey).arg("--json");
+        if let Some(a) = att {
+            c.args(["--attestation", a]);
+        }
+        let out = run(c);
+        out.assert_success();
+        let j: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(j["verified"]["digest"], digest.as_str());
+    }
+    // The legacy .sig came too: bundle-less verification still passes.
+    let hex = digest.trim_start_matches("sha256:");
+    let sig = get_json(&format!(
+        "http://{}/v2/pushed/manifests/sha256-{hex}.sig",
+        registry.host
+    ));
+    assert!(sig.is_some(), "the .sig tag was not pushed");
+}

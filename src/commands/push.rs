@@ -28,6 +28,8 @@ pub struct Pushed {
     pub digest: Digest,
     pub tags: Vec<String>,
     pub media_type: String,
+    /// Referrers and `.sig` images carried over from the layout.
+    pub attached: usize,
 }
 
 /// A failed push: class, the `--json` error kind (`Source`, `Destination`,
@@ -109,7 +111,16 @@ pub fn push(job: &PushJob) -> Result<Pushed, PushError> {
             None,
         )
         .map_err(|e| err(registry_class(&e), "Registry", e))?;
+    // A layout's signatures and attestations go with it.
+    let mut attached = Vec::new();
+    if let Transport::Oci { dir, .. } = &src_t {
+        let mut subjects = vec![digest.clone()];
+        subjects.extend(src.images.images.iter().map(|i| i.manifest_digest.clone()));
+        attached = crate::output::signatures::push_from_layout(&client, &target, dir, &subjects)
+            .map_err(|e| err(Io, "Registry", e))?;
+    }
     Ok(Pushed {
+        attached: attached.len(),
         reference: target.name().to_string(),
         digest,
         tags,

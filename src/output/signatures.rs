@@ -323,3 +323,110 @@ pub fn write_layout(
     }
     Ok(placed)
 }
+
+/// An image-shaped view of a manifest stored in a layout, for pushing it
+/// as it is (every blob read from the layout, verified).
+fn stored_image(
+    blobs: &BlobStore,
+    desc: &Descriptor,
+) -> Result<(PlatformImage, Manifest), PlaceError> {
+    let bytes = blobs.read_verified(&desc.digest, Some(desc.size), crate::store::MAX_DOC)?;
+    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| PlaceError::Existing {
+        tag: desc.digest.to_string(),
+        why: e.to_string(),
+    })?;
+    let config_bytes =
+        blobs.read_verified(&m.config.digest, Some(m.config.size), crate::store::MAX_DOC)?;
+    let img = PlatformImage {
+        platform: Platform::linux("unknown", None),
+        manifest_digest: desc.digest.clone(),
+        manifest_bytes: bytes,
+        manifest_media_type: media::OCI_MANIFEST.into(),
+        config_digest: m.config.digest.clone(),
+        config: serde_json::from_slice(&config_bytes).unwrap_or(serde_json::Value::Null),
+        config_bytes,
+        layers: m
+            .layers
+            .iter()
+            .map(|l| LayerBlob {
+                media_type: l.media_type.clone(),
+                digest: l.digest.clone(),
+                size: l.size,
+                diff_id: l.digest.clone(),
+            })
+            .collect(),
+    };
+    Ok((img, m))
+}
+
+/// `ironhull push` of a layout: the referrers (signatures, attestations,
+/// SBOMs) and `.sig` images the layout holds for `subjects` go with the
+/// image, so a signed layout stays signed in the registry.
+pub fn push_from_layout(
+    client: &Client,
+    target: &Reference,
+    dir: &Path,
+    subjects: &[Digest],
+) -> Result<Vec<Placed>, PlaceError> {
+    let rerr = |source: RegistryError| PlaceError::Registry {
+        target: target.to_string(),
+        source: Box::new(source),
+    };
+    let (entries, blobs) = store::index_entries(dir).map_err(|source| PlaceError::Layout {
+        dir: dir.display().to_string(),
+        source,
+    })?;
+    let mut placed = Vec::new();
+    for e in entries.iter().take(10_000) {
+        let tag = e.annotations.get(crate::image::annotation::REF_NAME);
+        let sig_of = subjects
+            .iter()
+            .find(|s| tag == Some(&simple_signing::sig_tag(s)));
+        if e.artifact_type.is_none() && sig_of.is_none() {
+            continue;
+        }
+        let (img, m) = stored_image(&blobs, e)?;
+        if let Some(subject) = sig_of {
+            let tag = simple_signing::sig_tag(subject);
+            client
+                .push(
+                    target,
+                    std::slice::from_ref(&tag),
+                    e,
+                    &img.manifest_bytes,
+                    std::slice::from_ref(&img),
+                    &blobs,
+                    None,
+                )
+                .map_err(rerr)?;
+            placed.push(Placed {
+                what: "legacy signature".into(),
+                subject: subject.clone(),
+                manifest: e.digest.clone(),
+                tag: Some(tag),
+            });
+            continue;
+        }
+        let Some(subject) = m
+            .subject
+            .as_ref()
+            .map(|s| &s.digest)
+            .filter(|s| subjects.contains(s))
+        else {
+            continue;
+        };
+        let tag = referrer::push(client, target, subject, &img, e, &blobs).map_err(rerr)?;
+        placed.push(Placed {
+            what: e
+                .annotations
+                .get("dev.sigstore.bundle.predicateType")
+                .cloned()
+                .or_else(|| e.artifact_type.clone())
+                .unwrap_or_default(),
+            subject: subject.clone(),
+            manifest: e.digest.clone(),
+            tag,
+        });
+    }
+    Ok(placed)
+}
