@@ -627,7 +627,9 @@ fn a_signed_layout_stays_signed_when_pushed() {
     run(c).assert_success();
     for att in [None, Some("slsaprovenance1"), Some("spdx")] {
         let mut c = ironhull();
-        c.args(["verify", &target, "--key"]).arg(&pubkey).arg("--json");
+        c.args(["verify", &target, "--key"])
+            .arg(&pubkey)
+            .arg("--json");
         if let Some(a) = att {
             c.args(["--attestation", a]);
         }
@@ -643,4 +645,30 @@ fn a_signed_layout_stays_signed_when_pushed() {
         registry.host
     ));
     assert!(sig.is_some(), "the .sig tag was not pushed");
+}
+
+#[test]
+fn a_registry_that_refuses_the_referrers_index_fails_the_build_clearly() {
+    let Some(_) = require_tool("docker-registry") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let (spec, key, _) = project(d.path());
+    let registry = reg::Registry::start(reg::Auth::None, None);
+    let proxy = reg::Proxy::start(registry.port);
+    // The first PUT of a `sha256-<hex>` tag (the fallback referrers index).
+    proxy.inject("PUT", "/manifests/sha256-", reg::Fault::Status(403));
+    let r = run(signed_build(
+        &spec,
+        &d.path().join("cache"),
+        &key,
+        &["-o", &format!("docker://{}/refused:1", proxy.host())],
+    ));
+    r.assert_code(3);
+    assert!(
+        r.stderr.contains("attaching signatures") && r.stderr.contains("403"),
+        "{}",
+        r.describe()
+    );
+    assert!(proxy.pending().is_empty(), "the fault was never hit");
 }
