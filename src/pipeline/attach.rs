@@ -16,6 +16,8 @@ pub struct Attachments {
     pub sbom: Option<SbomFormat>,
     /// One SBOM document per platform, in `built.images` order.
     pub sboms: Vec<Vec<u8>>,
+    /// `--sign`: the signed documents.
+    pub signed: Option<Signed>,
 }
 
 pub fn sboms(
@@ -40,6 +42,7 @@ pub fn sboms(
         created,
         sbom: Some(format),
         sboms: docs,
+        signed: None,
     })
 }
 

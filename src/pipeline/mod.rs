@@ -255,8 +255,8 @@ pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, 
         vuln_gate::check(v, &req.name, &built)?;
     }
     stage(Stage::Attach);
-    let attachments = attach::sboms(&built, sbom, mtime, &req.name)?;
-    let signed = match &job.signing {
+    let mut attachments = attach::sboms(&built, sbom, mtime, &req.name)?;
+    attachments.signed = match &job.signing {
         Some(s) => {
             let ctx = attach::ProvenanceContext {
                 spec: &job.spec,
@@ -278,7 +278,6 @@ pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, 
         &dests,
         staged,
         &attachments,
-        signed.as_ref(),
         &job.registry,
         reporter,
     )?;

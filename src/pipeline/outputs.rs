@@ -20,7 +20,6 @@ pub fn write(
     dests: &[Destination],
     staged: Vec<Option<StagedLayout>>,
     attachments: &Attachments,
-    signed: Option<&Signed>,
     registry: &RegistryOptions,
     reporter: &SharedReporter,
 ) -> Result<(), PipelineError> {
@@ -49,7 +48,7 @@ pub fn write(
             pushed: pushed_s.as_deref(),
         });
         place_attachments(built, d, attachments, registry, reporter).map_err(out_err)?;
-        if let Some(s) = signed {
+        if let Some(s) = &attachments.signed {
             place_signatures(built, d, n, s, registry, reporter).map_err(out_err)?;
         }
     }

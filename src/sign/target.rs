@@ -14,7 +14,7 @@ use std::path::PathBuf;
 #[derive(Debug)]
 pub enum Place {
     Registry {
-        client: Client,
+        client: Box<Client>,
         reference: Reference,
     },
     Layout {
@@ -79,7 +79,10 @@ pub fn resolve(image: &str, registry: &crate::registry::RegistryOptions) -> Resu
             };
             let name = reference.name().to_string();
             Ok(Target {
-                place: Place::Registry { client, reference },
+                place: Place::Registry {
+                    client: Box::new(client),
+                    reference,
+                },
                 top,
                 children,
                 name,
