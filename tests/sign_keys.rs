@@ -11,6 +11,9 @@ use std::process::{Command, Output, Stdio};
 
 const PW: &str = "pw-3f9a1c-never-printed";
 
+/// Environment variables for one run.
+type Vars<'a> = Vec<(&'a str, &'a str)>;
+
 /// python3 with `cryptography` and `nacl` importable, or a skip (CI: fail).
 fn python() -> Option<PathBuf> {
     let py = common::require_tool("python3")?;
@@ -210,7 +213,7 @@ fn refusals_exit_non_zero_write_nothing_and_never_echo_the_password() {
     std::fs::write(d.join("json.key"), json_corrupt).unwrap();
 
     let pw = [("IRONHULL_PASSWORD", PW)];
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    let cases: Vec<(Vars, &str, &str)> = vec![
         (
             vec![("IRONHULL_PASSWORD", "not-the-password")],
             "good.key",
