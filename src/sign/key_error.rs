@@ -16,6 +16,8 @@ pub const ACCEPTED_SCRYPT: [(u64, u64, u64); 3] = [(32768, 8, 1), (65536, 8, 1),
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    #[error("the key {origin} does not exist: check the --key path")]
+    NotFound { origin: String },
     #[error("cannot read the key {origin}: {reason}")]
     Read { origin: String, reason: String },
     #[error(

@@ -114,9 +114,17 @@ fn read_text(r: &KeyRef, env: &dyn Lookup) -> Result<Vec<u8>, KeyError> {
             }),
         },
         KeyRef::Path(p) => {
-            let read_err = |e: std::io::Error| KeyError::Read {
-                origin: origin.clone(),
-                reason: e.to_string(),
+            let read_err = |e: std::io::Error| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    KeyError::NotFound {
+                        origin: origin.clone(),
+                    }
+                } else {
+                    KeyError::Read {
+                        origin: origin.clone(),
+                        reason: e.to_string(),
+                    }
+                }
             };
             let f = std::fs::File::open(p).map_err(read_err)?;
             let mut buf = Vec::new();
@@ -292,8 +300,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.pub");
         let e = load_verifier_key_in(&KeyRef::Path(missing.clone()), &HashMap::new()).unwrap_err();
-        assert!(matches!(e, KeyError::Read { .. }));
+        assert!(matches!(e, KeyError::NotFound { .. }));
+        assert_eq!(e.class(), crate::error::ErrorClass::Input);
         assert!(e.to_string().contains(&missing.display().to_string()));
+        // A directory cannot be read as a key: an I/O error naming it.
+        let e =
+            load_verifier_key_in(&KeyRef::Path(dir.path().into()), &HashMap::new()).unwrap_err();
+        assert!(matches!(e, KeyError::Read { .. }), "{e:?}");
         let big = dir.path().join("big.pub");
         std::fs::write(&big, vec![b'A'; MAX_KEY_FILE as usize + 1]).unwrap();
         let e = load_verifier_key_in(&KeyRef::Path(big), &HashMap::new()).unwrap_err();
