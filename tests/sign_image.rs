@@ -648,7 +648,7 @@ fn a_signed_layout_stays_signed_when_pushed() {
 }
 
 #[test]
-fn a_registry_that_refuses_the_referrers_index_fails_the_build_clearly() {
+fn a_registry_that_refuses_the_referrers_index_fails_the_build_and_moves_no_tag() {
     let Some(_) = require_tool("docker-registry") else {
         return;
     };
@@ -671,4 +671,9 @@ fn a_registry_that_refuses_the_referrers_index_fails_the_build_clearly() {
         r.describe()
     );
     assert!(proxy.pending().is_empty(), "the fault was never hit");
+    // No tag moved to an image whose signing failed.
+    assert!(
+        get(&format!("http://{}/v2/refused/manifests/1", registry.host)).is_none(),
+        "the tag points at an unsigned image"
+    );
 }

@@ -175,7 +175,69 @@ pub fn write_staged(
     name: &str,
     tags: &[String],
     registry: &RegistryOptions,
+    staged: Option<store::StagedLayout>,
+) -> Result<Option<Digest>, OutputError> {
+    write_inner(built, dest, name, tags, registry, staged, true)
+}
+
+/// Pushes the image to a `docker://` destination by digest only: no tag
+/// moves yet. A signed build attaches its signatures first and then calls
+/// [`tag_pushed`], so a tag never points at an image whose signing failed.
+pub fn push_untagged(
+    built: &Built,
+    dest: &Destination,
+    name: &str,
+    registry: &RegistryOptions,
+) -> Result<Option<Digest>, OutputError> {
+    write_inner(built, dest, name, &[], registry, None, false)
+}
+
+/// The tags a push to `target` writes: the reference's tag if it names
+/// one, else every spec tag.
+fn registry_tags(
+    dest: &Destination,
+    target: &crate::reference::Reference,
+    tags: &[String],
+) -> Vec<String> {
+    let first_tag = tags.first().map(String::as_str).unwrap_or("latest");
+    match target.tag() {
+        Some(t) if !target_tag_is_default(&dest.to_string()) => vec![t.to_string()],
+        _ if !tags.is_empty() => tags.to_vec(),
+        _ => vec![first_tag.to_string()],
+    }
+}
+
+/// Points the destination's tags at an image [`push_untagged`] pushed.
+pub fn tag_pushed(
+    built: &Built,
+    dest: &Destination,
+    tags: &[String],
+    registry: &RegistryOptions,
+) -> Result<(), OutputError> {
+    let Transport::Docker(target) = &dest.transport else {
+        return Ok(());
+    };
+    let rerr = |source: RegistryError| OutputError::Registry {
+        dest: dest.to_string(),
+        source: Box::new(source),
+    };
+    let client = Client::new(registry.clone()).map_err(rerr)?;
+    for t in registry_tags(dest, target, tags) {
+        client
+            .push_manifest(target, &t, &built.top.media_type, &built.top_bytes)
+            .map_err(rerr)?;
+    }
+    Ok(())
+}
+
+fn write_inner(
+    built: &Built,
+    dest: &Destination,
+    name: &str,
+    tags: &[String],
+    registry: &RegistryOptions,
     mut staged: Option<store::StagedLayout>,
+    tag_now: bool,
 ) -> Result<Option<Digest>, OutputError> {
     let first_tag = tags.first().map(String::as_str).unwrap_or("latest");
     let serr = |source| OutputError::Store {
@@ -231,11 +293,10 @@ pub fn write_staged(
                 .map_err(serr)
         }
         Transport::Docker(target) => {
-            // The reference's tag if it names one, else every spec tag.
-            let push_tags: Vec<String> = match target.tag() {
-                Some(t) if !target_tag_is_default(&dest.to_string()) => vec![t.to_string()],
-                _ if !tags.is_empty() => tags.to_vec(),
-                _ => vec![first_tag.to_string()],
+            let push_tags = if tag_now {
+                registry_tags(dest, target, tags)
+            } else {
+                Vec::new()
             };
             let mount_from = match &built.base {
                 Transport::Docker(b) if b.registry() == target.registry() => Some(b),

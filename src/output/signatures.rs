@@ -139,16 +139,22 @@ fn sig_image(
         config_digest,
         config_bytes,
         config,
-        layers: layers
-            .iter()
-            .map(|l| LayerBlob {
-                media_type: l.media_type.clone(),
-                digest: l.digest.clone(),
-                size: l.size,
-                diff_id: l.digest.clone(),
-            })
-            .collect(),
+        layers: as_blobs(&layers),
     })
+}
+
+/// Descriptors as the layer list of a pushable image (these documents are
+/// not compressed: a layer's diff ID is its digest).
+fn as_blobs(layers: &[Descriptor]) -> Vec<LayerBlob> {
+    layers
+        .iter()
+        .map(|l| LayerBlob {
+            media_type: l.media_type.clone(),
+            digest: l.digest.clone(),
+            size: l.size,
+            diff_id: l.digest.clone(),
+        })
+        .collect()
 }
 
 /// The layers of an existing `.sig` manifest (hostile: only simple-signing
@@ -345,16 +351,7 @@ fn stored_image(
         config_digest: m.config.digest.clone(),
         config: serde_json::from_slice(&config_bytes).unwrap_or(serde_json::Value::Null),
         config_bytes,
-        layers: m
-            .layers
-            .iter()
-            .map(|l| LayerBlob {
-                media_type: l.media_type.clone(),
-                digest: l.digest.clone(),
-                size: l.size,
-                diff_id: l.digest.clone(),
-            })
-            .collect(),
+        layers: as_blobs(&m.layers),
     };
     Ok((img, m))
 }

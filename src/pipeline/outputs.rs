@@ -39,8 +39,14 @@ pub fn write(
     }
     ordered.extend(local);
     for (n, d, st) in ordered {
-        let pushed =
-            output::write_staged(built, d, &req.name, &req.tags, registry, st).map_err(out_err)?;
+        // A signed push moves no tag until its signatures are attached.
+        let signed_push =
+            attachments.signed.is_some() && matches!(d.transport, Transport::Docker(_));
+        let pushed = if signed_push {
+            output::push_untagged(built, d, &req.name, registry).map_err(out_err)?
+        } else {
+            output::write_staged(built, d, &req.name, &req.tags, registry, st).map_err(out_err)?
+        };
         let shown = d.to_string();
         let pushed_s = pushed.as_ref().map(|p| p.to_string());
         reporter.event(&Event::OutputWritten {
@@ -50,6 +56,9 @@ pub fn write(
         place_attachments(built, d, attachments, registry, reporter).map_err(out_err)?;
         if let Some(s) = &attachments.signed {
             place_signatures(built, d, n, s, registry, reporter).map_err(out_err)?;
+        }
+        if signed_push {
+            output::tag_pushed(built, d, &req.tags, registry).map_err(out_err)?;
         }
     }
     Ok(())

@@ -44,6 +44,19 @@ pub(crate) fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, StoreError
     Ok(buf)
 }
 
+/// Checks that `dir` is an OCI layout: its `oci-layout` marker exists and
+/// names a 1.x version.
+fn require_layout(dir: &Path) -> Result<(), StoreError> {
+    let marker = dir.join("oci-layout");
+    if !marker.is_file() {
+        return Err(StoreError::NotALayout {
+            dir: dir.into(),
+            why: "it has no `oci-layout` file".into(),
+        });
+    }
+    check_oci_layout(&read_capped(&marker, 64 * 1024)?, dir)
+}
+
 /// Checks the `oci-layout` marker file content.
 pub(crate) fn check_oci_layout(bytes: &[u8], dir: &Path) -> Result<(), StoreError> {
     let v: serde_json::Value =
@@ -64,14 +77,7 @@ pub(crate) fn check_oci_layout(bytes: &[u8], dir: &Path) -> Result<(), StoreErro
 /// `org.opencontainers.image.ref.name` (or `io.containerd.image.name`); without a
 /// tag the layout must hold exactly one entry.
 pub fn read_oci_layout(dir: &Path, tag: Option<&str>) -> Result<Source, StoreError> {
-    let marker = dir.join("oci-layout");
-    if !marker.is_file() {
-        return Err(StoreError::NotALayout {
-            dir: dir.into(),
-            why: "it has no `oci-layout` file".into(),
-        });
-    }
-    check_oci_layout(&read_capped(&marker, 64 * 1024)?, dir)?;
+    require_layout(dir)?;
     let index_path = dir.join("index.json");
     if !index_path.is_file() {
         return Err(StoreError::NotALayout {
@@ -239,14 +245,7 @@ pub fn add_untagged(
     blobs: &[Digest],
     src: &BlobStore,
 ) -> Result<(), StoreError> {
-    let marker = dir.join("oci-layout");
-    if !marker.is_file() {
-        return Err(StoreError::NotALayout {
-            dir: dir.into(),
-            why: "it has no `oci-layout` file".into(),
-        });
-    }
-    check_oci_layout(&read_capped(&marker, 64 * 1024)?, dir)?;
+    require_layout(dir)?;
     let all = blob_set(top, blobs, src)?;
     add_to_layout(dir, None, top, &all, src)
 }
@@ -254,14 +253,7 @@ pub fn add_untagged(
 /// The descriptors `index.json` lists, as written (tags in annotations),
 /// and the layout's blob store: what signature discovery reads.
 pub fn index_entries(dir: &Path) -> Result<(Vec<Descriptor>, BlobStore), StoreError> {
-    let marker = dir.join("oci-layout");
-    if !marker.is_file() {
-        return Err(StoreError::NotALayout {
-            dir: dir.into(),
-            why: "it has no `oci-layout` file".into(),
-        });
-    }
-    check_oci_layout(&read_capped(&marker, 64 * 1024)?, dir)?;
+    require_layout(dir)?;
     let path = dir.join("index.json");
     let bytes = read_capped(&path, MAX_DOC)?;
     let idx: crate::image::Index = serde_json::from_slice(&bytes)
