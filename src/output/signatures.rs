@@ -189,27 +189,181 @@ fn existing_sig_layers(
     Ok(out)
 }
 
-/// Pushes every bundle as a referrer of every subject, and the legacy
-/// signatures to each subject's `.sig` tag, in `target`'s repository.
-pub fn push(
-    client: &Client,
-    target: &Reference,
+/// Where signatures are stored: a registry repository or an `oci:` layout.
+/// What to place for which subject, and how `.sig` images merge, is
+/// decided once in [`place`]; a sink only knows how to store.
+trait Sink {
+    /// Stores a referrer artifact of `subject`; the fallback tag it moved,
+    /// if any.
+    fn referrer(
+        &self,
+        subject: &Digest,
+        img: &PlatformImage,
+        desc: &Descriptor,
+        store: &BlobStore,
+    ) -> Result<Option<String>, PlaceError>;
+    /// The layers (and payloads, copied into `store`) of the `.sig` image
+    /// already at `tag`; empty if there is none.
+    fn existing_sig(
+        &self,
+        tag: &str,
+        store: &BlobStore,
+    ) -> Result<Vec<(Descriptor, Vec<u8>)>, PlaceError>;
+    /// Stores the `.sig` image `img` under `tag`.
+    fn sig(
+        &self,
+        tag: &str,
+        img: &PlatformImage,
+        desc: &Descriptor,
+        store: &BlobStore,
+    ) -> Result<(), PlaceError>;
+}
+
+struct RegistrySink<'a> {
+    client: &'a Client,
+    target: &'a Reference,
+}
+
+impl RegistrySink<'_> {
+    fn err(&self, source: RegistryError) -> PlaceError {
+        PlaceError::Registry {
+            target: self.target.to_string(),
+            source: Box::new(source),
+        }
+    }
+}
+
+impl Sink for RegistrySink<'_> {
+    fn referrer(
+        &self,
+        subject: &Digest,
+        img: &PlatformImage,
+        desc: &Descriptor,
+        store: &BlobStore,
+    ) -> Result<Option<String>, PlaceError> {
+        referrer::push(self.client, self.target, subject, img, desc, store).map_err(|e| self.err(e))
+    }
+
+    fn existing_sig(
+        &self,
+        tag: &str,
+        store: &BlobStore,
+    ) -> Result<Vec<(Descriptor, Vec<u8>)>, PlaceError> {
+        match self
+            .client
+            .fetch_optional(self.target, tag)
+            .map_err(|e| self.err(e))?
+        {
+            Some(f) => existing_sig_layers(&f.bytes, tag, |l| {
+                self.client
+                    .small_blob(self.target, &l.digest, l.size, store)
+                    .map_err(|e| e.to_string())
+            }),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn sig(
+        &self,
+        tag: &str,
+        img: &PlatformImage,
+        desc: &Descriptor,
+        store: &BlobStore,
+    ) -> Result<(), PlaceError> {
+        self.client
+            .push(
+                self.target,
+                &[tag.to_string()],
+                desc,
+                &img.manifest_bytes,
+                std::slice::from_ref(img),
+                store,
+                None,
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}
+
+struct LayoutSink<'a> {
+    dir: &'a Path,
+}
+
+impl LayoutSink<'_> {
+    fn err(&self, source: StoreError) -> PlaceError {
+        PlaceError::Layout {
+            dir: self.dir.display().to_string(),
+            source,
+        }
+    }
+}
+
+impl Sink for LayoutSink<'_> {
+    /// Layouts have no referrers API and need no fallback tag: the entry is
+    /// listed untagged, with its `artifactType`.
+    fn referrer(
+        &self,
+        _subject: &Digest,
+        img: &PlatformImage,
+        desc: &Descriptor,
+        store: &BlobStore,
+    ) -> Result<Option<String>, PlaceError> {
+        store::add_untagged(self.dir, desc, &store::image_blobs(img), store)
+            .map_err(|e| self.err(e))?;
+        Ok(None)
+    }
+
+    fn existing_sig(
+        &self,
+        tag: &str,
+        store: &BlobStore,
+    ) -> Result<Vec<(Descriptor, Vec<u8>)>, PlaceError> {
+        let (entries, there) = store::index_entries(self.dir).map_err(|e| self.err(e))?;
+        let Some(e) = entries.iter().find(|e| {
+            e.annotations
+                .get(crate::image::annotation::REF_NAME)
+                .map(String::as_str)
+                == Some(tag)
+        }) else {
+            return Ok(Vec::new());
+        };
+        let bytes = there.read_verified(&e.digest, Some(e.size), crate::store::MAX_DOC)?;
+        existing_sig_layers(&bytes, tag, |l| {
+            let b = there
+                .read_verified(&l.digest, Some(l.size), crate::store::MAX_DOC)
+                .map_err(|e| e.to_string())?;
+            store.put(&b).map_err(|e| e.to_string())?;
+            Ok(b)
+        })
+    }
+
+    fn sig(
+        &self,
+        tag: &str,
+        img: &PlatformImage,
+        desc: &Descriptor,
+        store: &BlobStore,
+    ) -> Result<(), PlaceError> {
+        store::write_oci_layout(self.dir, tag, desc, &store::image_blobs(img), store)
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Places every bundle as a referrer of every subject, and each subject's
+/// legacy signatures in its `.sig` image (merged with what is there).
+fn place(
+    sink: &dyn Sink,
     subjects: &[Subject],
     bundles: &[SignedBundle],
     legacy: &[LegacySignature],
     created: &str,
     store: &BlobStore,
 ) -> Result<Vec<Placed>, PlaceError> {
-    let rerr = |source: RegistryError| PlaceError::Registry {
-        target: target.to_string(),
-        source: Box::new(source),
-    };
     let mut placed = Vec::new();
     for subject in subjects {
         for b in bundles {
             let (img, desc) = bundle_artifact(b, subject, created, store)?;
-            let tag = referrer::push(client, target, &subject.digest, &img, &desc, store)
-                .map_err(rerr)?;
+            let tag = sink.referrer(&subject.digest, &img, &desc, store)?;
             placed.push(Placed {
                 what: b.kind.name().into(),
                 subject: subject.digest.clone(),
@@ -225,31 +379,14 @@ pub fn push(
             continue;
         }
         let tag = simple_signing::sig_tag(&subject.digest);
-        let existing = match client.fetch_optional(target, &tag).map_err(rerr)? {
-            Some(f) => existing_sig_layers(&f.bytes, &tag, |l| {
-                client
-                    .small_blob(target, &l.digest, l.size, store)
-                    .map_err(|e| e.to_string())
-            })?,
-            None => Vec::new(),
-        };
+        let existing = sink.existing_sig(&tag, store)?;
         let img = sig_image(existing, &sigs, store)?;
         let desc = Descriptor::new(
             media::OCI_MANIFEST,
             img.manifest_digest.clone(),
             img.manifest_bytes.len() as u64,
         );
-        client
-            .push(
-                target,
-                std::slice::from_ref(&tag),
-                &desc,
-                &img.manifest_bytes,
-                std::slice::from_ref(&img),
-                store,
-                None,
-            )
-            .map_err(rerr)?;
+        sink.sig(&tag, &img, &desc, store)?;
         placed.push(Placed {
             what: "legacy signature".into(),
             subject: subject.digest.clone(),
@@ -258,6 +395,21 @@ pub fn push(
         });
     }
     Ok(placed)
+}
+
+/// Pushes every bundle as a referrer of every subject, and the legacy
+/// signatures to each subject's `.sig` tag, in `target`'s repository.
+pub fn push(
+    client: &Client,
+    target: &Reference,
+    subjects: &[Subject],
+    bundles: &[SignedBundle],
+    legacy: &[LegacySignature],
+    created: &str,
+    store: &BlobStore,
+) -> Result<Vec<Placed>, PlaceError> {
+    let sink = RegistrySink { client, target };
+    place(&sink, subjects, bundles, legacy, created, store)
 }
 
 /// The same, into the `oci:` layout at `dir` (which holds the image).
@@ -269,65 +421,14 @@ pub fn write_layout(
     created: &str,
     store: &BlobStore,
 ) -> Result<Vec<Placed>, PlaceError> {
-    let lerr = |source: StoreError| PlaceError::Layout {
-        dir: dir.display().to_string(),
-        source,
-    };
-    let mut placed = Vec::new();
-    for subject in subjects {
-        for b in bundles {
-            let (img, desc) = bundle_artifact(b, subject, created, store)?;
-            let blobs = store::image_blobs(&img);
-            store::add_untagged(dir, &desc, &blobs, store).map_err(lerr)?;
-            placed.push(Placed {
-                what: b.kind.name().into(),
-                subject: subject.digest.clone(),
-                manifest: desc.digest,
-                tag: None,
-            });
-        }
-        let sigs: Vec<&LegacySignature> = legacy
-            .iter()
-            .filter(|l| l.subject == subject.digest)
-            .collect();
-        if sigs.is_empty() {
-            continue;
-        }
-        let tag = simple_signing::sig_tag(&subject.digest);
-        let (entries, blobs_there) = store::index_entries(dir).map_err(lerr)?;
-        let existing = match entries
-            .iter()
-            .find(|e| e.annotations.get(crate::image::annotation::REF_NAME) == Some(&tag))
-        {
-            Some(e) => {
-                let bytes =
-                    blobs_there.read_verified(&e.digest, Some(e.size), crate::store::MAX_DOC)?;
-                existing_sig_layers(&bytes, &tag, |l| {
-                    let b = blobs_there
-                        .read_verified(&l.digest, Some(l.size), crate::store::MAX_DOC)
-                        .map_err(|e| e.to_string())?;
-                    store.put(&b).map_err(|e| e.to_string())?;
-                    Ok(b)
-                })?
-            }
-            None => Vec::new(),
-        };
-        let img = sig_image(existing, &sigs, store)?;
-        let desc = Descriptor::new(
-            media::OCI_MANIFEST,
-            img.manifest_digest.clone(),
-            img.manifest_bytes.len() as u64,
-        );
-        store::write_oci_layout(dir, &tag, &desc, &store::image_blobs(&img), store)
-            .map_err(lerr)?;
-        placed.push(Placed {
-            what: "legacy signature".into(),
-            subject: subject.digest.clone(),
-            manifest: desc.digest,
-            tag: Some(tag),
-        });
-    }
-    Ok(placed)
+    place(
+        &LayoutSink { dir },
+        subjects,
+        bundles,
+        legacy,
+        created,
+        store,
+    )
 }
 
 /// An image-shaped view of a manifest stored in a layout, for pushing it
@@ -365,10 +466,7 @@ pub fn push_from_layout(
     dir: &Path,
     subjects: &[Digest],
 ) -> Result<Vec<Placed>, PlaceError> {
-    let rerr = |source: RegistryError| PlaceError::Registry {
-        target: target.to_string(),
-        source: Box::new(source),
-    };
+    let sink = RegistrySink { client, target };
     let (entries, blobs) = store::index_entries(dir).map_err(|source| PlaceError::Layout {
         dir: dir.display().to_string(),
         source,
@@ -385,17 +483,7 @@ pub fn push_from_layout(
         let (img, m) = stored_image(&blobs, e)?;
         if let Some(subject) = sig_of {
             let tag = simple_signing::sig_tag(subject);
-            client
-                .push(
-                    target,
-                    std::slice::from_ref(&tag),
-                    e,
-                    &img.manifest_bytes,
-                    std::slice::from_ref(&img),
-                    &blobs,
-                    None,
-                )
-                .map_err(rerr)?;
+            sink.sig(&tag, &img, e, &blobs)?;
             placed.push(Placed {
                 what: "legacy signature".into(),
                 subject: subject.clone(),
@@ -412,7 +500,7 @@ pub fn push_from_layout(
         else {
             continue;
         };
-        let tag = referrer::push(client, target, subject, &img, e, &blobs).map_err(rerr)?;
+        let tag = sink.referrer(subject, &img, e, &blobs)?;
         placed.push(Placed {
             what: e
                 .annotations
