@@ -39,7 +39,6 @@ pub fn fresh(
     registry: &RegistryOptions,
     packages: Packages,
 ) -> Result<(Lock, ImageSet), LockRunError> {
-    let text = super::read_all(spec.path()).map_err(|e| err(ErrorClass::Io, e))?;
     let work = crate::base::named::work_dir(cache, "lock")?;
     let stage = BlobStore::open(cache.join("blobs")).map_err(|e| err(ErrorClass::Io, e))?;
     let base = open(
@@ -57,8 +56,7 @@ pub fn fresh(
         images: base.images.clone(),
     };
     let reference = spec.base().to_string();
-    let mut l =
-        super::compute(spec, &text, &set, &reference).map_err(|e| err(ErrorClass::Io, e))?;
+    let mut l = super::compute(spec, &set, &reference).map_err(|e| err(ErrorClass::Io, e))?;
     let req = crate::build::PackagesReq {
         repositories: spec.repositories().to_vec(),
         install: spec.packages().install().to_vec(),

@@ -7,15 +7,17 @@
 //! the ironhull version. It is TOML so that diffs in review are readable.
 
 pub mod check;
+pub mod tree;
 
 pub use check::{LockOutcome, LockRunError, Outdated, check_locked, outdated, pinned_base};
+pub use tree::tree_digest;
 
-use crate::digest::{Digest, HashingReader};
+use crate::digest::Digest;
 use crate::image::{ImageSet, Platform};
 use crate::spec::Spec;
 use serde::{Deserialize, Serialize};
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The lock file's name, beside the spec.
@@ -279,59 +281,8 @@ fn show(d: &Option<Digest>) -> String {
         .unwrap_or_else(|| "none".into())
 }
 
-/// The digest of a file, or of a directory as a sorted listing of
-/// `type path mode-class digest-or-target` lines (host metadata other than the
-/// executable bit does not reach the image, so it does not reach the lock).
-pub fn tree_digest(path: &Path) -> io::Result<Digest> {
-    let meta = fs::metadata(path)?;
-    if meta.is_file() {
-        let mut hr = HashingReader::new(fs::File::open(path)?);
-        io::copy(&mut hr, &mut io::sink())?;
-        return Ok(hr.finish().0);
-    }
-    let mut lines = Vec::new();
-    walk(path, Path::new(""), &mut lines)?;
-    lines.sort();
-    Ok(Digest::of(lines.join("\n").as_bytes()))
-}
-
-fn walk(root: &Path, rel: &Path, out: &mut Vec<String>) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    for e in fs::read_dir(root.join(rel))? {
-        let e = e?;
-        let r = rel.join(e.file_name());
-        let full = root.join(&r);
-        let m = fs::symlink_metadata(&full)?;
-        let name = r.to_string_lossy();
-        if m.is_dir() {
-            out.push(format!("d {name}"));
-            walk(root, &r, out)?;
-        } else if m.file_type().is_symlink() {
-            out.push(format!(
-                "l {name} {}",
-                fs::read_link(&full)?.to_string_lossy()
-            ));
-        } else {
-            let mut hr = HashingReader::new(fs::File::open(&full)?);
-            io::copy(&mut hr, &mut io::sink())?;
-            let x = if m.permissions().mode() & 0o111 != 0 {
-                "x"
-            } else {
-                "-"
-            };
-            out.push(format!("f {name} {x} {}", hr.finish().0));
-        }
-    }
-    Ok(())
-}
-
 /// Builds a lock from a spec and its resolved base.
-pub fn compute(
-    spec: &Spec,
-    spec_text: &[u8],
-    base: &ImageSet,
-    base_ref: &str,
-) -> Result<Lock, LockError> {
+pub fn compute(spec: &Spec, base: &ImageSet, base_ref: &str) -> Result<Lock, LockError> {
     let mut artifacts = Vec::new();
     for img in &base.images {
         for a in spec.artifacts() {
@@ -352,7 +303,7 @@ pub fn compute(
     Ok(Lock {
         version: LOCK_VERSION,
         ironhull: env!("CARGO_PKG_VERSION").into(),
-        spec_sha256: Digest::of(spec_text),
+        spec_sha256: spec.text_digest().clone(),
         base: LockedBase {
             reference: base_ref.into(),
             index: base.index_digest.clone(),
@@ -374,18 +325,6 @@ pub fn compute(
         package_request: None,
         packages: Vec::new(),
     })
-}
-
-/// Reads a small file whole (the spec), for hashing.
-pub fn read_all(path: &Path) -> Result<Vec<u8>, LockError> {
-    let mut v = Vec::new();
-    fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut v))
-        .map_err(|source| LockError::Io {
-            path: path.into(),
-            source,
-        })?;
-    Ok(v)
 }
 
 /// The platform list of a lock, parsed.
@@ -489,22 +428,6 @@ mod tests {
             "{diffs:?}"
         );
         assert!(diffs.iter().any(|d| d.contains("[packages]")), "{diffs:?}");
-    }
-
-    #[test]
-    fn tree_digest_ignores_mtime_but_sees_content_and_exec_bit() {
-        use std::os::unix::fs::PermissionsExt;
-        let d = tempfile::tempdir().unwrap();
-        fs::create_dir(d.path().join("t")).unwrap();
-        fs::write(d.path().join("t/a"), "1").unwrap();
-        let a = tree_digest(&d.path().join("t")).unwrap();
-        fs::File::open(d.path().join("t/a"))
-            .unwrap()
-            .set_modified(std::time::SystemTime::UNIX_EPOCH)
-            .unwrap();
-        assert_eq!(tree_digest(&d.path().join("t")).unwrap(), a);
-        fs::set_permissions(d.path().join("t/a"), fs::Permissions::from_mode(0o755)).unwrap();
-        assert_ne!(tree_digest(&d.path().join("t")).unwrap(), a);
     }
 
     #[test]

@@ -84,6 +84,11 @@ pub struct Signed {
 #[derive(Clone, Debug)]
 pub struct ProvenanceContext<'a> {
     pub spec: &'a std::path::Path,
+    /// sha256 of the spec text the build was made from (not re-read).
+    pub spec_digest: &'a crate::digest::Digest,
+    /// The artifact sources, hashed after the build and held to what it
+    /// wrote ([`super::sources`]).
+    pub sources: &'a [super::sources::Source],
     pub source_date_epoch: Option<u64>,
     pub locked: bool,
 }
@@ -184,8 +189,6 @@ fn provenance_inputs(
 ) -> Result<crate::sign::provenance::Inputs, PipelineError> {
     use crate::sign::provenance::{Dependency, Inputs};
     use std::collections::BTreeMap;
-    let io = |e: String| PipelineError::kinded(ErrorClass::Io, "Provenance", &e);
-    let spec_bytes = crate::lock::read_all(ctx.spec).map_err(|e| io(e.to_string()))?;
     let mut deps = Vec::new();
     let base_uri = req.base.to_string();
     if let Some(d) = &built.base_digest {
@@ -207,23 +210,13 @@ fn provenance_inputs(
             annotations: BTreeMap::from([("platform".to_string(), platform.clone())]),
         });
     }
-    for i in &built.images {
-        for art in &req.artifacts {
-            let Some(src) = art.src_spec.for_platform(&i.image.platform) else {
-                continue;
-            };
-            let d = crate::lock::tree_digest(&src)
-                .map_err(|e| io(format!("artifact {}: {e}", src.display())))?;
-            deps.push(Dependency {
-                name: format!("artifact {}", art.dest.to_abs()),
-                uri: format!("file:{}", src.display()),
-                sha256: d.hex().into(),
-                annotations: BTreeMap::from([(
-                    "platform".to_string(),
-                    i.image.platform.to_string(),
-                )]),
-            });
-        }
+    for src in ctx.sources {
+        deps.push(Dependency {
+            name: format!("artifact {}", src.dest),
+            uri: format!("file:{}", src.src.display()),
+            sha256: src.tree.digest.hex().into(),
+            annotations: BTreeMap::from([("platform".to_string(), src.platform.clone())]),
+        });
     }
     for (platform, pins) in &built.package_pins {
         for p in pins {
@@ -246,7 +239,7 @@ fn provenance_inputs(
     }
     Ok(Inputs {
         spec_path: ctx.spec.display().to_string(),
-        spec_sha256: crate::digest::Digest::of(&spec_bytes).hex().into(),
+        spec_sha256: ctx.spec_digest.hex().into(),
         platforms: built
             .images
             .iter()

@@ -98,6 +98,9 @@ pub struct Built {
     /// The stat cache, which also remembers the output blobs verified while
     /// writing outputs: [`Built::save_caches`] after the outputs.
     pub(crate) stat: std::sync::Arc<std::sync::Mutex<cache::StatCache>>,
+    /// Every host file whose content is in an artifact layer, with the
+    /// digest of that content.
+    pub artifact_reads: Vec<(std::path::PathBuf, Digest)>,
 }
 
 impl Built {

@@ -29,6 +29,8 @@ pub struct Prepared {
     pub staged: Vec<Option<StagedLayout>>,
     /// Scratch space in the cache directory, removed when dropped.
     pub work: tempfile::TempDir,
+    /// sha256 of the spec text the request was made from.
+    pub spec_digest: crate::digest::Digest,
 }
 
 pub fn prepare(job: &BuildJob, reporter: &SharedReporter) -> Result<Prepared, PipelineError> {
@@ -88,6 +90,7 @@ pub fn prepare(job: &BuildJob, reporter: &SharedReporter) -> Result<Prepared, Pi
         mtime,
         staged,
         work,
+        spec_digest: spec.text_digest().clone(),
     })
 }
 

@@ -99,12 +99,30 @@ fn write_artifact_layer(
     Ok((w.finish()?, digests, verdicts))
 }
 
+/// Notes the host files of `group` and the content digests their entries
+/// were written with.
+fn record_reads(
+    reads: &mut Vec<(std::path::PathBuf, Digest)>,
+    group: &[Planned],
+    digests: &[cache::ContentDigest],
+) {
+    for (p, d) in group.iter().zip(digests) {
+        if let (Content::File(path), Some(d)) = (&p.content, d) {
+            reads.push((path.clone(), d.clone()));
+        }
+    }
+}
+
 /// The layer cache and the stat cache, used together: a group whose files
 /// all have known content digests (size, mtime, ctime, inode unchanged) is
 /// looked up by its content key without reading a byte; anything else is
 /// written (one read per file) and then recorded.
 pub(crate) struct Caches {
     layers: Option<cache::LayerCache>,
+    /// Every host file whose content is in an artifact layer of this build,
+    /// with that content's digest (streamed, or the stat cache's on a layer
+    /// cache hit): what a lock check or provenance must agree with.
+    pub(crate) reads: Vec<(std::path::PathBuf, Digest)>,
     pub(crate) stat: std::sync::Arc<std::sync::Mutex<cache::StatCache>>,
     reporter: crate::events::SharedReporter,
 }
@@ -117,6 +135,7 @@ impl Caches {
     ) -> Self {
         Self {
             reporter,
+            reads: Vec::new(),
             layers: cache::LayerCache::open(root.join("layers"), auth.clone()).ok(),
             stat: std::sync::Arc::new(std::sync::Mutex::new(cache::StatCache::load(
                 &root.join("stat"),
@@ -191,7 +210,11 @@ impl Caches {
             let mut verify = |p: &std::path::Path, d: &Digest| stat.holds(p, d);
             match lc.get(&cache::key(params, true, &entries(&d)), store, &mut verify) {
                 // Not scanned in this build: the gate reads it back.
-                cache::Lookup::Hit(blob) => return Ok((blob, None)),
+                cache::Lookup::Hit(blob) => {
+                    drop(stat);
+                    record_reads(&mut self.reads, group, &d);
+                    return Ok((blob, None));
+                }
                 cache::Lookup::Miss => {}
                 cache::Lookup::Rejected(why) => {
                     self.reporter.event(&crate::events::Event::Warning(&why))
@@ -208,6 +231,7 @@ impl Caches {
             })
             .collect();
         let (blob, digests, verdicts) = write_artifact_layer(group, store, params)?;
+        record_reads(&mut self.reads, group, &digests);
         for ((p, d), b) in group.iter().zip(&digests).zip(&before) {
             if let (Content::File(path), Some(d), Some(b)) = (&p.content, d, b) {
                 // Record only if the file did not change while it was read.

@@ -40,6 +40,7 @@ pub mod outputs;
 pub mod packages;
 pub mod reproduce;
 pub mod resolve;
+pub mod sources;
 pub mod vuln_gate;
 
 pub use built::{BuildError, BuildOptions, Built, BuiltImage};
@@ -233,6 +234,7 @@ pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, 
         mtime,
         staged,
         work,
+        spec_digest,
     } = inputs::prepare(job, reporter)?;
     let opts = BuildOptions {
         store: job.cache_dir.join("blobs"),
@@ -249,6 +251,14 @@ pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, 
     let built = build_image(&req, &opts).map_err(|e| PipelineError::from_build(e, &req.name))?;
     built.store.finish_mirror();
     reporter.event(&Event::Built(&built));
+    let sources = if job.signing.is_some() || job.locked {
+        sources::hashed(&req, &built)?
+    } else {
+        Vec::new()
+    };
+    if job.locked {
+        sources::hold_to_lock(&job.spec, &sources)?;
+    }
 
     if let Some(v) = &job.vuln {
         stage(Stage::VulnGate);
@@ -260,6 +270,8 @@ pub fn build(job: &BuildJob, reporter: &SharedReporter) -> Result<BuildOutcome, 
         Some(s) => {
             let ctx = attach::ProvenanceContext {
                 spec: &job.spec,
+                spec_digest: &spec_digest,
+                sources: &sources,
                 source_date_epoch: job
                     .source_date_epoch
                     .as_deref()
@@ -479,5 +491,6 @@ pub fn build_image(req: &BuildRequest, opts: &BuildOptions) -> Result<Built, Bui
         top_bytes,
         base: req.base.clone(),
         stat: caches.stat.clone(),
+        artifact_reads: std::mem::take(&mut caches.reads),
     })
 }

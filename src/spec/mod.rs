@@ -73,7 +73,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
         name: "the top level".into(),
         prefix: String::new(),
     };
-    validate::spec(&root, path)
+    let mut spec = validate::spec(&root, path)?;
+    spec.text_digest = crate::digest::Digest::of(text.as_bytes());
+    Ok(spec)
 }
 
 #[cfg(test)]

@@ -45,6 +45,10 @@ const FORBIDDEN_DESTS: &[(&str, &str)] = &[
 #[derive(Clone, Debug)]
 pub struct Spec {
     pub(super) path: PathBuf,
+    /// sha256 of the exact text this was parsed from: what provenance and
+    /// the lock record, so neither can describe a file edited after the
+    /// build read it.
+    pub(super) text_digest: crate::digest::Digest,
     pub(super) image: ImageSection,
     pub(super) base: Transport,
     pub(super) user: User,
@@ -60,6 +64,10 @@ impl Spec {
     /// The spec file this was read from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+    /// sha256 of the text this spec was parsed from.
+    pub fn text_digest(&self) -> &crate::digest::Digest {
+        &self.text_digest
     }
     /// The directory relative paths in the spec are resolved against.
     pub fn dir(&self) -> &Path {

@@ -182,6 +182,7 @@ pub(super) fn spec(root: &Table<'_, '_>, path: &Path) -> Result<Spec, SpecError>
         repositories,
         packages,
         path: path.to_path_buf(),
+        text_digest: crate::digest::Digest::of(b""),
         image,
         base,
         user,
