@@ -56,64 +56,59 @@ fn editing(path: PathBuf) -> SharedReporter {
     }))
 }
 
+/// Builds the project twice with `configure`: undisturbed (it must pass, so
+/// the test can tell the two apart), then with the artifact edited after
+/// its layer was written. Returns the second build's error, after checking
+/// that it wrote nothing.
+fn quiet_then_edited(t: &Path, spec: &Path, configure: impl Fn(&mut BuildJob)) -> String {
+    let cache = t.join("cache");
+    let mut j = job(spec, &cache, &t.join("ok"));
+    configure(&mut j);
+    pipeline::build(&j, &SharedReporter::default()).expect("an undisturbed build passes");
+
+    let out = t.join("out");
+    let mut j = job(spec, &cache, &out);
+    configure(&mut j);
+    let e = pipeline::build(&j, &editing(t.join("p/app/config.txt")))
+        .expect_err("an artifact edited mid-build must fail the build");
+    assert!(!out.exists(), "nothing is written: {}", out.display());
+    e.to_string()
+}
+
 #[test]
 fn a_locked_build_refuses_an_artifact_edited_after_its_layer_was_written() {
     let t = tempfile::tempdir().unwrap();
     let spec = project(&t.path().join("p"));
-    let cache = t.path().join("cache");
     let mut lock = ironhull();
     lock.args(["lock", "-f"])
         .arg(&spec)
         .arg("--cache-dir")
-        .arg(&cache);
+        .arg(t.path().join("cache"));
     run(lock).assert_code(0);
-
-    // Undisturbed, the locked build passes (the test can tell the two apart).
-    let mut j = job(&spec, &cache, &t.path().join("ok"));
-    j.locked = true;
-    pipeline::build(&j, &SharedReporter::default()).expect("a quiet locked build passes");
-
-    let out = t.path().join("out");
-    let mut j = job(&spec, &cache, &out);
-    j.locked = true;
-    let e = pipeline::build(&j, &editing(t.path().join("p/app/config.txt")))
-        .expect_err("an artifact edited mid-build must fail the locked build");
-    let msg = e.to_string();
+    let msg = quiet_then_edited(t.path(), &spec, |j| j.locked = true);
     assert!(
         msg.contains("config.txt") && msg.contains("changed"),
         "{msg}"
     );
-    assert!(!out.exists(), "nothing is written: {}", out.display());
 }
 
 #[test]
 fn provenance_never_describes_bytes_the_image_does_not_hold() {
     let t = tempfile::tempdir().unwrap();
     let spec = project(&t.path().join("p"));
-    let cache = t.path().join("cache");
-    let signing = || Signing {
-        signer: Arc::new(ironhull::sign::signer::KeySigner::new(
-            ironhull::sign::key::generate(),
-        )),
-        format: Default::default(),
-        builder_id: "https://example.com/ci".into(),
-    };
-
-    let mut j = job(&spec, &cache, &t.path().join("ok"));
-    j.signing = Some(signing());
-    pipeline::build(&j, &SharedReporter::default()).expect("a quiet signed build passes");
-
-    let out = t.path().join("out");
-    let mut j = job(&spec, &cache, &out);
-    j.signing = Some(signing());
-    let e = pipeline::build(&j, &editing(t.path().join("p/app/config.txt")))
-        .expect_err("an artifact edited mid-build must not be signed for");
-    let msg = e.to_string();
+    let msg = quiet_then_edited(t.path(), &spec, |j| {
+        j.signing = Some(Signing {
+            signer: Arc::new(ironhull::sign::signer::KeySigner::new(
+                ironhull::sign::key::generate(),
+            )),
+            format: Default::default(),
+            builder_id: "https://example.com/ci".into(),
+        })
+    });
     assert!(
         msg.contains("config.txt") && msg.contains("changed while the build ran"),
         "{msg}"
     );
-    assert!(!out.exists(), "nothing is written: {}", out.display());
 }
 
 #[test]
