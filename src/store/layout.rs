@@ -160,6 +160,18 @@ fn json_bytes<T: serde::Serialize>(v: &T, what: &str) -> Result<Vec<u8>, StoreEr
     cjson::to_vec(v).map_err(|e| StoreError::corrupt(what, format!("cannot serialize: {e}")))
 }
 
+/// Copies `all` from `src` into the layout's `blobs/` (never sharing an
+/// inode with the cache; see [`BlobStore::copy_from`] for what is verified).
+fn copy_blobs(dir: &Path, all: &BTreeSet<Digest>, src: &BlobStore) -> Result<(), StoreError> {
+    let store = BlobStore::open(dir.join("blobs")).map_err(StoreError::from_blob(dir.display()))?;
+    store
+        .copy_many(src, all)
+        .map_err(StoreError::from_blob(format!(
+            "copying into {}",
+            dir.display()
+        )))
+}
+
 /// Fills an empty directory with a layout holding one tagged entry.
 pub(crate) fn populate(
     dir: &Path,
@@ -168,13 +180,7 @@ pub(crate) fn populate(
     all: &BTreeSet<Digest>,
     src: &BlobStore,
 ) -> Result<(), StoreError> {
-    let store = BlobStore::open(dir.join("blobs")).map_err(StoreError::from_blob(dir.display()))?;
-    store
-        .copy_many(src, all)
-        .map_err(StoreError::from_blob(format!(
-            "copying into {}",
-            dir.display()
-        )))?;
+    copy_blobs(dir, all, src)?;
     write_atomic(&dir.join("oci-layout"), &oci_layout_bytes())?;
     let index = crate::image::Index::new(vec![tagged(top, tag)]);
     write_atomic(&dir.join("index.json"), &json_bytes(&index, "index.json")?)
@@ -270,13 +276,7 @@ fn add_to_layout(
 ) -> Result<(), StoreError> {
     // Blobs first, index last: a reader never sees an entry without its
     // blobs. Copies need no lock (content-addressed, renamed into place).
-    let store = BlobStore::open(dir.join("blobs")).map_err(StoreError::from_blob(dir.display()))?;
-    store
-        .copy_many(src, all)
-        .map_err(StoreError::from_blob(format!(
-            "copying into {}",
-            dir.display()
-        )))?;
+    copy_blobs(dir, all, src)?;
     // The read-modify-write of index.json, under the layout's lock (see
     // `store::staged`), so concurrent builds never lose a tag.
     let _lock = super::staged::DirLock::exclusive(dir)?;
