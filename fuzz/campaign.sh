@@ -9,7 +9,9 @@
 #
 # OUT/summary gets a line per target; OUT/<target>.log has libFuzzer's
 # progress (its `cov:` column is what "stopped finding anything" means);
-# crashes go to OUT/artifacts_<target>-*.
+# crashes go to OUT/artifacts_<target>-*. A target with `dict/<target>.dict`
+# runs with that libFuzzer dictionary (the format's keywords, so mutations
+# reach keyword-guarded branches without guessing them byte by byte).
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")"
 SECS=${SECS:-900}
@@ -22,8 +24,10 @@ for t in ${TARGETS:-$(cargo +nightly fuzz list)}; do
   rm -rf "$work" "$min"; mkdir -p "$work" "$min"
   cp corpus/"$t"/* "$work"/ 2>/dev/null
   start=$(date +%s)
+  dict=()
+  [ -f "dict/$t.dict" ] && dict=("-dict=dict/$t.dict")
   nice -n 19 "$bin/$t" "$work" -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="$OUT/artifacts_$t-" > "$OUT/$t.log" 2>&1
+    -print_final_stats=1 "${dict[@]}" -artifact_prefix="$OUT/artifacts_$t-" > "$OUT/$t.log" 2>&1
   echo "$t rc=$? secs=$(( $(date +%s) - start ))" >> "$OUT/summary"
   nice -n 19 "$bin/$t" -merge=1 "$min" "$work" > "$OUT/$t.merge.log" 2>&1
 done
